@@ -1,0 +1,145 @@
+"""Model and reference answers (`model_answer/*.jsonl`, `reference_answer/*.jsonl`).
+
+As in FastChat, a model is named by its answer file's stem (the `model_id` inside the file is
+informational), rows are keyed by `question_id`, a later row for the same question replaces an
+earlier one, and only `choices[0]` is judged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import shortuuid
+
+from mtbench._fields import RowReader
+from mtbench.errors import DataError
+from mtbench.jsonl import read_jsonl, read_jsonl_raw, write_jsonl_atomic
+
+logger = logging.getLogger(__name__)
+
+ANSWER_FIELDS = ("question_id", "answer_id", "model_id", "choices", "tstamp")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One completion of a question: the answer text of every turn."""
+
+    index: int
+    turns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One row of an answer file.
+
+    Attributes:
+        question_id: The question answered.
+        model_id: The name recorded at generation time (informational only).
+        choices: One entry per `--num-choices`; only the first is judged.
+        answer_id: A random 22-character id, new on every generation.
+        tstamp: `time.time()` when the row was written.
+        extra: Any further fields of the row, kept as they are (e.g. generation settings).
+    """
+
+    question_id: int
+    model_id: str
+    choices: tuple[Choice, ...]
+    answer_id: str = field(default_factory=shortuuid.uuid)
+    tstamp: float = field(default_factory=time.time)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def turns(self) -> tuple[str, ...]:
+        """The judged answer: the turns of the first choice."""
+        return self.choices[0].turns
+
+    def to_row(self) -> dict[str, Any]:
+        """The row as FastChat writes it (same field order), extra fields after."""
+        row: dict[str, Any] = {
+            "question_id": self.question_id,
+            "answer_id": self.answer_id,
+            "model_id": self.model_id,
+            "choices": [{"index": c.index, "turns": list(c.turns)} for c in self.choices],
+            "tstamp": self.tstamp,
+        }
+        row.update(self.extra)
+        return row
+
+
+def parse_answer(row: dict[str, Any], path: Path, line: int) -> Answer:
+    """Validate one answer row; raise `DataError` with file:line on a malformed one."""
+    fields = RowReader(row, path, line)
+    raw_choices = row.get("choices")
+    if not isinstance(raw_choices, list) or not raw_choices:
+        raise fields.fail("field 'choices' must be a non-empty list")
+    choices = []
+    for position, raw in enumerate(raw_choices):
+        if not isinstance(raw, dict):
+            raise fields.fail(f"choices[{position}] must be an object")
+        inner = RowReader(raw, path, line)
+        try:
+            turns = inner.strings("turns")
+            index = inner.integer("index", optional=True)
+        except DataError as exc:
+            raise fields.fail(f"choices[{position}]: {exc.reason}") from None
+        choices.append(Choice(index=position if index is None else index, turns=turns))
+    tstamp = fields.number("tstamp", optional=True)
+    return Answer(
+        question_id=fields.integer("question_id"),
+        model_id=fields.string("model_id", optional=True) or path.stem,
+        choices=tuple(choices),
+        answer_id=fields.string("answer_id", optional=True) or "",
+        tstamp=float(tstamp) if tstamp is not None else 0.0,
+        extra={k: v for k, v in row.items() if k not in ANSWER_FIELDS},
+    )
+
+
+def load_answer_file(path: str | Path) -> dict[int, Answer]:
+    """Load one answer file keyed by question id; a later row for a question wins."""
+    path = Path(path)
+    answers: dict[int, Answer] = {}
+    repeated = 0
+    for line, row in read_jsonl(path):
+        answer = parse_answer(row, path, line)
+        repeated += answer.question_id in answers
+        answers[answer.question_id] = answer
+    if repeated:
+        logger.warning(
+            "%s: %d question(s) answered more than once; using the last answer of each",
+            path,
+            repeated,
+        )
+    return answers
+
+
+def load_model_answers(directory: str | Path) -> dict[str, dict[int, Answer]]:
+    """Load every `*.jsonl` of a directory, keyed by file stem, then question id.
+
+    A missing directory gives an empty mapping; callers report what they needed from it.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return {}
+    return {path.stem: load_answer_file(path) for path in sorted(directory.glob("*.jsonl"))}
+
+
+def reorg_answer_file(path: str | Path) -> None:
+    """Sort an answer file by question id, keeping the last row of each question (as FastChat).
+
+    Raw line text is preserved; the rewrite is atomic, so a crash leaves the old file intact.
+    """
+    path = Path(path)
+    latest: dict[int, str] = {}
+    for line, raw, row in read_jsonl_raw(path):
+        latest[RowReader(row, path, line).integer("question_id")] = raw
+    write_jsonl_atomic(path, (latest[qid] for qid in sorted(latest)))
+
+
+def missing_answers(answers: dict[int, Answer], question_ids: Iterable[int]) -> list[int]:
+    """Return the question ids, in the given order, that have no answer."""
+    return [qid for qid in question_ids if qid not in answers]

@@ -1,0 +1,1 @@
+"""Command-line entry points: each parses its flags and calls one library function."""

@@ -1,0 +1,76 @@
+"""What every mtbench command shares: common flags and turning errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from mtbench.errors import MTBenchError
+from mtbench.paths import DATA_DIR_ENV, DEFAULT_BENCH
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def add_bench_options(parser: argparse.ArgumentParser) -> None:
+    """`--bench-name` and `--data-dir`, as every command takes them."""
+    parser.add_argument(
+        "--bench-name",
+        default=DEFAULT_BENCH,
+        help="the bench: questions from {data-dir}/{bench-name}/question.jsonl (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"data directory in FastChat's layout (default: ${DATA_DIR_ENV}, else ./data)",
+    )
+
+
+def add_logging_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="how much to log on stderr (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--traceback",
+        action="store_true",
+        help="show the full stack trace on errors (also MTBENCH_DEBUG=1)",
+    )
+
+
+def run_command(
+    parser: argparse.ArgumentParser,
+    command: Callable[[argparse.Namespace], int | None],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse `argv`, run `command`, and map failures to one `Error:` line and an exit code.
+
+    Exit codes: 0 success, 1 a user or runtime error, 2 a usage error (argparse), 130 Ctrl-C.
+    """
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(args, "log_level", "WARNING"),
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    debug = getattr(args, "traceback", False) or os.environ.get("MTBENCH_DEBUG") == "1"
+    try:
+        return command(args) or 0
+    except KeyboardInterrupt:
+        print("Interrupted; work already written is kept and a rerun resumes.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MTBenchError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # `mtbench-show ... | head` closed stdout early: not an error of ours.
+        sys.stderr.close()
+        return 0

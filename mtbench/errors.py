@@ -1,0 +1,80 @@
+"""Errors that mtbench reports to users.
+
+Every error a user can cause or fix is an `MTBenchError`; the command-line tools print its
+message as one `Error: ...` line and exit with a non-zero status. Messages say what is wrong
+and what to do about it, and never contain API keys.
+
+    MTBenchError
+    ├── ConfigError              a bad flag, option or combination of them
+    ├── DataError                a missing or malformed data file (names file and line)
+    ├── MissingDependencyError   an optional package is not installed (names the extra)
+    └── BackendError             a model or API backend failed
+        ├── AuthError            credentials rejected: retrying cannot help
+        ├── RequestError         the request itself is invalid (400, unknown model)
+        └── RateLimitError       throttled after all retries
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MTBenchError(Exception):
+    """Base class for errors reported to the user as a single line."""
+
+
+class ConfigError(MTBenchError):
+    """A flag, option or combination of options that cannot work."""
+
+
+class DataError(MTBenchError):
+    """A data file that is missing or malformed.
+
+    Args:
+        message: What is wrong and what to do about it.
+        path: The file concerned, if any.
+        line: The 1-based line number concerned, if any.
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        self.reason = message
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(where + message)
+
+
+class MissingDependencyError(MTBenchError):
+    """An optional dependency is needed for the requested feature.
+
+    Args:
+        package: The import name that failed.
+        extra: The `mtbench-toolkit` extra that provides it.
+        feature: What the user asked for that needs it.
+    """
+
+    def __init__(self, package: str, extra: str, feature: str):
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the Python package '{package}', which is not installed: "
+            f"run pip install 'mtbench-toolkit[{extra}]'"
+        )
+
+
+class BackendError(MTBenchError):
+    """A model backend or remote API failed."""
+
+
+class AuthError(BackendError):
+    """The API rejected the credentials; retrying cannot succeed."""
+
+
+class RequestError(BackendError):
+    """The API rejected the request itself (bad parameters, unknown model)."""
+
+
+class RateLimitError(BackendError):
+    """The API kept throttling requests after every retry."""

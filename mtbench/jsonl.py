@@ -1,0 +1,212 @@
+"""JSON Lines files written exactly as FastChat writes them, and safely.
+
+FastChat writes each row with Python's default `json.dumps` (ASCII escapes, `", "` and `": "`
+separators) followed by `"\\n"`; so do we, so files stay byte-compatible in both directions.
+
+Writes are append-only. A run killed in the middle of a write can leave a last line without its
+newline; the next reader skips that torn line with a warning, and the next writer cuts it off
+before appending, so a row is never half-written and never duplicated. A last line that is
+complete JSON but lacks its newline (some published files end that way) is kept and terminated.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from mtbench.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+
+def dumps(row: Mapping[str, Any]) -> str:
+    """Serialise one row the way FastChat does (without the trailing newline)."""
+    return json.dumps(row)
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield `(line_number, row)` for every row of a JSON Lines file.
+
+    Blank lines are skipped. A torn last line (no final newline, not valid JSON) is skipped with
+    a warning, since it is what a killed writer leaves behind.
+
+    Raises:
+        DataError: if the file is missing or a line is not a JSON object.
+    """
+    for number, _raw, row in read_jsonl_raw(path):
+        yield number, row
+
+
+def read_jsonl_raw(path: str | Path) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Like `read_jsonl`, but also yield each line's text as it is in the file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError("file not found", path) from None
+    except IsADirectoryError:
+        raise DataError("is a directory, expected a JSONL file", path) from None
+    except OSError as exc:
+        raise DataError(f"cannot read file: {exc.strerror}", path) from None
+    yield from _parse_lines(path, data)
+
+
+def _parse_lines(path: Path, data: bytes) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    lines = data.split(b"\n")
+    torn_tail = not data.endswith(b"\n")
+    for index, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        number = index + 1
+        try:
+            row = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            if torn_tail and index == len(lines) - 1:
+                logger.warning(
+                    "%s:%d: ignoring an incomplete last line (left by an interrupted write)",
+                    path,
+                    number,
+                )
+                return
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+            raise DataError(f"not valid JSON ({reason})", path, number) from None
+        if not isinstance(row, dict):
+            raise DataError(f"expected a JSON object, got {type(row).__name__}", path, number)
+        yield number, raw.decode("utf-8").rstrip("\r"), row
+
+
+def repair_tail(path: str | Path) -> bool:
+    """Make a file end with a complete line; return True if it had to change.
+
+    A last line without its newline is terminated if it is valid JSON and cut off otherwise.
+    """
+    path = Path(path)
+    try:
+        handle = open(path, "r+b")
+    except FileNotFoundError:
+        return False
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            return _repair_locked(handle, path)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _repair_locked(handle: Any, path: Path) -> bool:
+    size = handle.seek(0, os.SEEK_END)
+    if size == 0:
+        return False
+    handle.seek(size - 1)
+    if handle.read(1) == b"\n":
+        return False
+    # Find the start of the last line without reading the whole file.
+    start = size
+    chunk = 1 << 16
+    while start > 0:
+        step = min(chunk, start)
+        handle.seek(start - step)
+        block = handle.read(step)
+        cut = block.rfind(b"\n")
+        if cut >= 0:
+            start = start - step + cut + 1
+            break
+        start -= step
+    handle.seek(start)
+    tail = handle.read()
+    try:
+        json.loads(tail)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        logger.warning("%s: removing an incomplete last line left by an interrupted write", path)
+        handle.truncate(start)
+    else:
+        handle.seek(size)
+        handle.write(b"\n")
+    handle.flush()
+    os.fsync(handle.fileno())
+    return True
+
+
+class JsonlAppender:
+    """Append rows to a JSON Lines file, one complete line per write, safe across threads.
+
+    The file (and its directory) is created on first use; a torn last line is repaired first.
+    Each row is written with one `write` call under an exclusive file lock and flushed to disk,
+    so a crash loses at most the row being written and other processes never interleave.
+
+    Args:
+        path: The file to append to.
+        durable: Also `fsync` after every row (survives power loss, costs a few ms a row).
+    """
+
+    def __init__(self, path: str | Path, durable: bool = True):
+        self.path = Path(path)
+        self.durable = durable
+        self._lock = threading.Lock()
+        self._handle: Any = None
+
+    def _open(self) -> Any:
+        if self._handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+b")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                _repair_locked(handle, self.path)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            self._handle = handle
+        return self._handle
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        """Write one row as one line."""
+        line = (dumps(row) + "\n").encode("utf-8")
+        with self._lock:
+            handle = self._open()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                handle.write(line)
+                handle.flush()
+                if self.durable:
+                    os.fsync(handle.fileno())
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the file (appending again reopens it)."""
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_jsonl_atomic(path: str | Path, lines: Iterable[str]) -> None:
+    """Replace a file with the given lines (each without its newline) in one atomic step.
+
+    The new content is written to a temporary file beside the target, flushed to disk and renamed
+    over it, so readers and crashes see either the old file or the new one, never a mix.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            for line in lines:
+                handle.write(line.encode("utf-8") + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
