@@ -1,0 +1,1 @@
+"""Judging answers with an LLM, as FastChat's `gen_judgment.py` does (see `mtbench-judge`)."""
