@@ -1,0 +1,168 @@
+"""OpenAI and every OpenAI-compatible server (vLLM, SGLang, Ollama, Azure's v1 API, LiteLLM).
+
+One chat-completions request per conversation with the modern `openai` SDK:
+`OpenAI(base_url=..., api_key=..., max_retries=0)`. The base URL comes from the caller (the
+`--judge-base-url` flag), else `OPENAI_BASE_URL`, else OpenAI's own. The key comes from an
+environment variable only (`OPENAI_API_KEY` unless told otherwise); a server of our own at a
+custom base URL may need none, and then gets a placeholder.
+
+Requests carry exactly what FastChat sends: `model`, `messages`, `n=1`, `temperature`,
+`max_tokens`. Models that refuse `max_tokens` (OpenAI's reasoning models) are asked again with
+`max_completion_tokens`, once, and that choice is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.backends.remote import RemoteBackend, classify_status, read_api_key, scrub
+from mtbench.errors import MissingDependencyError
+from mtbench.retry import RetryCallback, RetryPolicy, TransientError
+
+logger = logging.getLogger(__name__)
+
+OPENAI_URL = "https://api.openai.com/v1"
+BASE_URL_ENV = "OPENAI_BASE_URL"
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+PLACEHOLDER_KEY = "EMPTY"
+
+
+class OpenAICompatBackend(RemoteBackend):
+    """Chat completions from OpenAI or a compatible server.
+
+    Args:
+        model_name: The model to request (`--judge-model`).
+        base_url: The API root, e.g. `http://localhost:8000/v1`; None: `$OPENAI_BASE_URL`, else
+            OpenAI.
+        api_key_env: The environment variable holding the key.
+        timeout: Seconds one request may take.
+        retry: The retry policy.
+        on_retry: Told about each retry.
+    """
+
+    label = "OpenAI-compatible API"
+
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key_env: str = DEFAULT_KEY_ENV,
+        timeout: float = 300.0,
+        retry: RetryPolicy | None = None,
+        on_retry: RetryCallback | None = None,
+    ):
+        super().__init__(model_name, retry, on_retry)
+        try:
+            import openai
+        except ImportError:
+            raise MissingDependencyError("openai", "openai", "an OpenAI-compatible judge") from None
+        self._openai = openai
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or OPENAI_URL).rstrip("/")
+        self.api_key_env = api_key_env
+        official = self.base_url.startswith(OPENAI_URL)
+        key = read_api_key(api_key_env, required=official, what=f"the OpenAI API ({self.base_url})")
+        if key is None:
+            logger.info("no key in $%s; sending a placeholder to %s", api_key_env, self.base_url)
+        self._secrets = [key] if key else []
+        self._token_param = "max_tokens"
+        self._client = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=key or PLACEHOLDER_KEY,
+            max_retries=0,
+            timeout=timeout,
+        )
+        self.timeout = timeout
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url
+
+    def close(self) -> None:
+        super().close()
+        self._client.close()
+
+    def _attempt(self, conversation: Conversation, params: GenerationParams) -> str:
+        openai = self._openai
+        request: dict[str, Any] = {
+            "model": self.model_name,
+            "messages": [dict(message) for message in conversation],
+            "n": 1,
+            "temperature": params.temperature,
+            self._token_param: params.max_new_tokens,
+        }
+        if params.seed is not None:
+            request["seed"] = params.seed
+        try:
+            completion = self._client.chat.completions.create(**request)
+        except openai.APITimeoutError:
+            raise TransientError(f"no reply within {self.timeout:g}s") from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise TransientError(f"cannot reach {self.base_url} ({_describe(cause)})") from None
+        except openai.APIResponseValidationError as exc:
+            raise TransientError(f"malformed reply ({_describe(exc)})") from None
+        except openai.APIStatusError as exc:
+            if self._switch_token_param(exc):
+                return self._attempt(conversation, params)
+            message = scrub(_server_message(exc), self._secrets)
+            raise classify_status(
+                exc.status_code,
+                message,
+                where=self.base_url,
+                model=self.model_name,
+                key_env=self.api_key_env,
+                headers=exc.response.headers,
+                code=getattr(exc, "code", None),
+            ) from None
+        except ValueError as exc:
+            # A 200 reply whose body is not JSON (a proxy's error page, a cut connection).
+            raise TransientError(f"malformed reply ({_describe(exc)})") from None
+        return self._reply_text(completion)
+
+    def _reply_text(self, completion: Any) -> str:
+        choices = getattr(completion, "choices", None)
+        if not isinstance(choices, list) or not choices:
+            raise TransientError("malformed reply (no choices)")
+        message = getattr(choices[0], "message", None)
+        content = getattr(message, "content", None)
+        if content is not None and not isinstance(content, str):
+            raise TransientError("malformed reply (content is not text)")
+        usage = getattr(completion, "usage", None)
+        if usage is not None:
+            self.usage.add(
+                prompt=getattr(usage, "prompt_tokens", None),
+                completion=getattr(usage, "completion_tokens", None),
+            )
+        # FastChat keeps the reply as sent (no strip); no text at all is an unparseable verdict.
+        return content or ""
+
+    def _switch_token_param(self, exc: Any) -> bool:
+        if self._token_param != "max_tokens" or exc.status_code != 400:
+            return False
+        text = _server_message(exc)
+        if "max_completion_tokens" not in text or "max_tokens" not in text:
+            return False
+        logger.warning(
+            "%s refuses max_tokens; sending max_completion_tokens instead", self.model_name
+        )
+        self._token_param = "max_completion_tokens"
+        return True
+
+
+def _server_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+    return str(getattr(exc, "message", "") or exc)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

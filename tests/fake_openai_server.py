@@ -1,0 +1,401 @@
+"""A scripted OpenAI-compatible (and Anthropic Messages) HTTP server on 127.0.0.1, stdlib only.
+
+Tests and `scripts/bench_judge.py` point the real `openai` / `anthropic` clients at it. It serves
+`POST /v1/chat/completions` and `POST /v1/messages`, records every request (without credentials)
+so tests can assert the exact messages sent, and misbehaves on demand:
+
+* `script(...)`: a queue of faults applied to the next requests, in order;
+* `rate_limit_rate` / `server_error_rate`: random 429s (with `Retry-After`) and 500s;
+* `reply`: a function from the request body to the reply text, or to a `Fault` for that request;
+* `require_key`: requests without that key get 401; `known_models`: other models get 404;
+* `latency`: seconds each successful reply takes.
+
+Run it by hand: `python tests/fake_openai_server.py --port 8000 --latency 0.2`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One way to answer a request badly.
+
+    Attributes:
+        kind: `status` (an HTTP error), `timeout` (answer only after `delay` seconds),
+            `malformed` (200 with a body that is not a completion), `drop` (close the
+            connection without answering), or `empty` (200 whose reply has no text).
+        status: The HTTP status for `status`.
+        retry_after: `Retry-After` header value in seconds (sent as given), if any.
+        message: The error message in the body.
+        code: The error code in the body (e.g. `model_not_found`).
+        delay: Seconds to wait first (`timeout`).
+        body: Raw body for `malformed` (default: not JSON at all).
+    """
+
+    kind: str
+    status: int = 500
+    retry_after: str | None = None
+    message: str = "injected failure"
+    code: str | None = None
+    delay: float = 0.0
+    body: bytes | None = None
+
+    @classmethod
+    def rate_limit(cls, retry_after: float | None = 0.05) -> Fault:
+        header = None if retry_after is None else f"{retry_after:g}"
+        return cls("status", 429, header, "Rate limit reached; slow down", "rate_limit_exceeded")
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> Fault:
+        return cls("status", status, message="The server had an error processing your request")
+
+    @classmethod
+    def timeout(cls, delay: float = 5.0) -> Fault:
+        return cls("timeout", delay=delay)
+
+    @classmethod
+    def malformed(cls, body: bytes | None = None) -> Fault:
+        return cls("malformed", 200, body=body)
+
+    @classmethod
+    def drop(cls) -> Fault:
+        return cls("drop")
+
+    @classmethod
+    def status(cls, status: int, message: str = "bad request", code: str | None = None) -> Fault:
+        return cls("status", status, message=message, code=code)
+
+
+@dataclass
+class RecordedRequest:
+    """A request as the server saw it (the `Authorization`/`x-api-key` values are not kept)."""
+
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    had_key: bool
+    time: float = field(default_factory=time.monotonic)
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.body.get("messages", []))
+
+
+Reply = Callable[[dict[str, Any]], "str | Fault"]
+
+
+def judge_reply(body: dict[str, Any]) -> str:
+    """A deterministic stand-in judge: a rating or an A/B/C verdict derived from the prompt."""
+    text = json.dumps(body.get("messages", []), sort_keys=True) + str(body.get("system", ""))
+    digest = int(hashlib.sha256(text.encode()).hexdigest(), 16)
+    if "[[rating]]" in text:
+        return f"The answer is adequate in places.\n\nRating: [[{digest % 10 + 1}]]"
+    if "[[A]]" in text:
+        verdict = ("[[A]]", "[[B]]", "[[C]]")[digest % 3]
+        return f"Both assistants tried.\n\n{verdict}"
+    return "OK"
+
+
+class FakeOpenAIServer:
+    """The server; use it as a context manager or call `start()` / `stop()`.
+
+    Args:
+        reply: Reply text (or a `Fault`) for a request body; default `judge_reply`.
+        latency: Seconds before each successful reply.
+        rate_limit_rate: Share of requests answered 429 at random.
+        server_error_rate: Share of requests answered 500 at random.
+        retry_after: `Retry-After` seconds of random 429s (None: no header).
+        fault_latency: Seconds before a random fault is sent.
+        require_key: If set, the only API key accepted.
+        known_models: If set, other model names get 404 `model_not_found`.
+        seed: Seed of the random faults.
+        port: 0 picks a free port.
+    """
+
+    def __init__(
+        self,
+        reply: Reply | None = None,
+        latency: float = 0.0,
+        rate_limit_rate: float = 0.0,
+        server_error_rate: float = 0.0,
+        retry_after: float | None = 0.05,
+        fault_latency: float = 0.0,
+        require_key: str | None = None,
+        known_models: Iterable[str] | None = None,
+        seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        self.reply = reply or judge_reply
+        self.latency = latency
+        self.rate_limit_rate = rate_limit_rate
+        self.server_error_rate = server_error_rate
+        self.retry_after = retry_after
+        self.fault_latency = fault_latency
+        self.require_key = require_key
+        self.known_models = set(known_models) if known_models is not None else None
+        self.requests: list[RecordedRequest] = []
+        self.faults_sent: dict[str, int] = {}
+        self._script: deque[Fault] = deque()
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._closing = threading.Event()
+        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL (`.../v1`)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """The Anthropic base URL (the client adds `/v1/messages`)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def script(self, *faults: Fault) -> None:
+        """Answer the next requests with these faults, in order, before anything else."""
+        with self._lock:
+            self._script.extend(faults)
+
+    def completions(self) -> list[RecordedRequest]:
+        """The recorded chat/messages requests, in arrival order."""
+        with self._lock:
+            return list(self.requests)
+
+    def start(self) -> FakeOpenAIServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._closing.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # Called from handler threads.
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            if self._script:
+                return self._script.popleft()
+            draw = self._rng.random()
+        if draw < self.rate_limit_rate:
+            return Fault.rate_limit(self.retry_after)
+        if draw < self.rate_limit_rate + self.server_error_rate:
+            return Fault.server_error()
+        return None
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def _count(self, fault: Fault) -> None:
+        name = f"{fault.kind}:{fault.status}" if fault.kind == "status" else fault.kind
+        with self._lock:
+            self.faults_sent[name] = self.faults_sent.get(name, 0) + 1
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._closing.wait(seconds)
+
+
+def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            anthropic = self.path.rstrip("/").endswith("/messages")
+            if not (anthropic or self.path.rstrip("/").endswith("/chat/completions")):
+                self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                self._send_json(400, {"error": {"message": "body is not JSON"}})
+                return
+            key = self._key(anthropic)
+            headers = {
+                k.lower(): v
+                for k, v in self.headers.items()
+                if k.lower() not in ("authorization", "x-api-key")
+            }
+            server._record(RecordedRequest(self.path, body, headers, had_key=bool(key)))
+            if server.require_key is not None and key != server.require_key:
+                self._error(anthropic, 401, "Incorrect API key provided", "invalid_api_key")
+                return
+            model = body.get("model")
+            if server.known_models is not None and model not in server.known_models:
+                message = f"The model `{model}` does not exist or you do not have access to it."
+                self._error(anthropic, 404, message, "model_not_found")
+                return
+            fault = server._next_fault()
+            if fault is None:
+                reply = server.reply(body)
+                if isinstance(reply, Fault):
+                    fault = reply
+            if fault is not None:
+                server._count(fault)
+                self._fault(fault, anthropic)
+                return
+            server._sleep(server.latency)
+            assert isinstance(reply, str)
+            if anthropic:
+                self._send_json(200, _anthropic_reply(body, reply))
+            else:
+                self._send_json(200, _openai_reply(body, reply))
+
+        def _key(self, anthropic: bool) -> str | None:
+            if anthropic and self.headers.get("x-api-key"):
+                return self.headers.get("x-api-key")
+            auth = self.headers.get("Authorization") or ""
+            return auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
+
+        def _fault(self, fault: Fault, anthropic: bool) -> None:
+            if fault.kind == "timeout":
+                server._sleep(fault.delay)
+                self._send_json(200, _openai_reply({}, "too late"))
+            elif fault.kind == "drop":
+                self.close_connection = True
+                self.connection.close()
+            elif fault.kind == "malformed":
+                self._send(200, fault.body or b"<html>502 Bad Gateway</html>")
+            elif fault.kind == "empty":
+                self._send_json(200, {"id": "x", "object": "chat.completion", "choices": []})
+            else:
+                server._sleep(server.fault_latency)
+                extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                self._error(anthropic, fault.status, fault.message, fault.code, extra)
+
+        def _error(
+            self,
+            anthropic: bool,
+            status: int,
+            message: str,
+            code: str | None,
+            headers: dict[str, str] | None = None,
+        ) -> None:
+            if anthropic:
+                kind = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error"}
+                body = {"type": "error", "error": {"type": kind.get(status, "api_error"), "message": message}}
+            else:
+                body = {"error": {"message": message, "type": "invalid_request_error", "code": code}}
+            self._send_json(status, body, headers)
+
+        def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            self._send(status, json.dumps(body).encode(), headers)
+
+        def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test): nothing to do.
+
+    return Handler
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def _openai_reply(body: dict[str, Any], text: str) -> dict[str, Any]:
+    prompt = sum(_tokens(str(m.get("content", ""))) for m in body.get("messages", []))
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "fake"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": _tokens(text),
+            "total_tokens": prompt + _tokens(text),
+        },
+    }
+
+
+def _anthropic_reply(body: dict[str, Any], text: str) -> dict[str, Any]:
+    prompt = _tokens(str(body.get("system", ""))) + sum(
+        _tokens(str(m.get("content", ""))) for m in body.get("messages", [])
+    )
+    return {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "fake"),
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": prompt, "output_tokens": _tokens(text)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--rate-limit-rate", type=float, default=0.0)
+    parser.add_argument("--server-error-rate", type=float, default=0.0)
+    parser.add_argument("--retry-after", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    server = FakeOpenAIServer(
+        latency=args.latency,
+        rate_limit_rate=args.rate_limit_rate,
+        server_error_rate=args.server_error_rate,
+        retry_after=args.retry_after,
+        seed=args.seed,
+        port=args.port,
+    ).start()
+    print(server.base_url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
