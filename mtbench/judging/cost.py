@@ -1,0 +1,114 @@
+"""What a run will cost before it starts: tokens from the rendered prompts, dollars from prices.
+
+Input tokens are estimated at about four characters per token over the exact messages that will
+be sent; output tokens at 200 per call (real GPT-4 judgments of MT-bench average about 750
+characters). The estimate is rough by design: it is there to tell $2 from $200.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CHARS_PER_TOKEN = 4.0
+OUTPUT_TOKENS_PER_CALL = 200
+MESSAGE_OVERHEAD_TOKENS = 4
+
+KNOWN_PRICES: dict[str, tuple[float, float]] = {
+    # USD per 1,000 (input, output) tokens: providers' list prices, mid 2025. Check yours.
+    "gpt-4": (0.03, 0.06),
+    "gpt-4-0314": (0.03, 0.06),
+    "gpt-4-0613": (0.03, 0.06),
+    "gpt-4-turbo": (0.01, 0.03),
+    "gpt-4-turbo-2024-04-09": (0.01, 0.03),
+    "gpt-4-1106-preview": (0.01, 0.03),
+    "gpt-4-0125-preview": (0.01, 0.03),
+    "gpt-4o": (0.0025, 0.01),
+    "gpt-4o-2024-05-13": (0.005, 0.015),
+    "gpt-4o-2024-08-06": (0.0025, 0.01),
+    "gpt-4o-2024-11-20": (0.0025, 0.01),
+    "gpt-4o-mini": (0.00015, 0.0006),
+    "gpt-4o-mini-2024-07-18": (0.00015, 0.0006),
+    "gpt-4.1": (0.002, 0.008),
+    "gpt-4.1-mini": (0.0004, 0.0016),
+    "gpt-4.1-nano": (0.0001, 0.0004),
+    "gpt-3.5-turbo": (0.0005, 0.0015),
+    "gpt-3.5-turbo-0125": (0.0005, 0.0015),
+    "claude-3-opus-20240229": (0.015, 0.075),
+    "claude-3-5-sonnet-20240620": (0.003, 0.015),
+    "claude-3-5-sonnet-20241022": (0.003, 0.015),
+    "claude-3-5-haiku-20241022": (0.0008, 0.004),
+    "claude-3-haiku-20240307": (0.00025, 0.00125),
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Token and cost estimate of a run.
+
+    Attributes:
+        calls: Judge calls.
+        input_tokens: Estimated prompt tokens over all calls.
+        output_tokens: Estimated reply tokens over all calls.
+        price: (input, output) USD per 1k tokens, or None when unknown.
+        price_source: Where the price came from (`flags`, `known list price`).
+    """
+
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    price: tuple[float, float] | None
+    price_source: str = ""
+
+    @property
+    def dollars(self) -> float | None:
+        if self.price is None:
+            return None
+        return (self.input_tokens * self.price[0] + self.output_tokens * self.price[1]) / 1000
+
+
+def count_tokens(messages_chars: int, messages: int) -> int:
+    """Estimated tokens of a request whose messages hold `messages_chars` characters."""
+    return round(messages_chars / CHARS_PER_TOKEN) + MESSAGE_OVERHEAD_TOKENS * messages
+
+
+def choose_price(
+    model: str, input_price: float | None, output_price: float | None
+) -> tuple[tuple[float, float] | None, str]:
+    """The price to use: the flags if both given, else the known list price, else None."""
+    if input_price is not None and output_price is not None:
+        return (input_price, output_price), "--price-per-1k-input/--price-per-1k-output"
+    if input_price is not None or output_price is not None:
+        known = KNOWN_PRICES.get(model, (None, None))
+        chosen = (
+            input_price if input_price is not None else known[0],
+            output_price if output_price is not None else known[1],
+        )
+        if chosen[0] is None or chosen[1] is None:
+            return None, ""
+        return (float(chosen[0]), float(chosen[1])), "flags and list price"
+    if model in KNOWN_PRICES:
+        return KNOWN_PRICES[model], f"list price of {model}"
+    return None, ""
+
+
+def format_tokens(count: int) -> str:
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f}M"
+    if count >= 1000:
+        return f"{count / 1000:.0f}k"
+    return str(count)
+
+
+def describe(estimate: Estimate) -> str:
+    """One line: tokens and dollars (or how to get a dollar figure)."""
+    tokens = (
+        f"~{format_tokens(estimate.input_tokens)} input + "
+        f"~{format_tokens(estimate.output_tokens)} output tokens"
+    )
+    if estimate.dollars is None:
+        return f"{tokens}; cost unknown (give --price-per-1k-input and --price-per-1k-output)"
+    price_in, price_out = estimate.price or (0, 0)
+    return (
+        f"{tokens}, about ${estimate.dollars:,.2f} "
+        f"(${price_in:g} / ${price_out:g} per 1k tokens, {estimate.price_source})"
+    )

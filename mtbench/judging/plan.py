@@ -1,0 +1,343 @@
+"""Planning a judge run: load and check the data, build the matches, leave out the done ones.
+
+Nothing here calls the judge. The plan says what will be sent, how many calls that is, what it
+may cost, and where results go, so that `--dry-run` and the confirmation prompt can show it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mtbench.answers import Answer, load_answer_file
+from mtbench.errors import ConfigError, DataError
+from mtbench.judge_prompts import load_judge_prompts
+from mtbench.judging import checks, cost
+from mtbench.judging.judge_backend import BackendSpec, default_max_tokens, describe_backend, resolve_kind
+from mtbench.judging.matches import Match, build_matches, grading_kind, make_judges, needs_reference
+from mtbench.judgments import load_pair_judgments, load_single_judgments
+from mtbench.paths import BenchPaths, require_file
+from mtbench.questions import Question, load_questions
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_JUDGE = "gpt-4"
+DEFAULT_BASELINE = "gpt-3.5-turbo"
+FALLBACK_REFERENCES = "gpt-4"
+"""FastChat ships GPT-4's reference answers only; other judges use them unless told otherwise."""
+
+
+@dataclass(frozen=True)
+class JudgeOptions:
+    """Everything `mtbench-judge` can be told (flag names match, `-` for `_`).
+
+    Attributes:
+        bench_name: The bench (`mt_bench`).
+        data_dir: The data directory (None: `$MTBENCH_DATA_DIR`, else `./data`).
+        judge_file: The judge prompt file (None: the data directory's `judge_prompts.jsonl`).
+        judge_model: The judge model requested from the API.
+        judge_name: The judge's name in the output (`judge[0]`, the file name); None: derived
+            from the model name or path.
+        mode: `single`, `pairwise-baseline` or `pairwise-all`.
+        baseline_model: The baseline for `pairwise-baseline`.
+        model_list: Models to judge (None: every answer file, sorted).
+        first_n: Judge only the first n questions.
+        parallel: Concurrent API calls.
+        batch_size: Prompts per batch for a local judge.
+        judge_backend: `auto`, `openai`, `anthropic` or `hf`.
+        judge_base_url: The API root of an OpenAI-compatible server (or Anthropic's).
+        judge_api_key_env: The environment variable holding the API key.
+        judge_model_path: A local judge model (with `hf`).
+        ref_answer_model: Whose reference answers to use (`reference_answer/{this}.jsonl`).
+        max_tokens: Reply token limit (None: FastChat's, 2048; 1024 for Claude).
+        timeout: Seconds per request.
+        max_attempts: Attempts per call, retries included.
+        price_per_1k_input: USD per 1k input tokens, for the estimate.
+        price_per_1k_output: USD per 1k output tokens, for the estimate.
+        dry_run: Plan and show one prompt; call nothing.
+        preflight: Make one tiny test call before the run.
+    """
+
+    bench_name: str = "mt_bench"
+    data_dir: str | None = None
+    judge_file: str | None = None
+    judge_model: str = DEFAULT_JUDGE
+    judge_name: str | None = None
+    mode: str = "single"
+    baseline_model: str = DEFAULT_BASELINE
+    model_list: Sequence[str] | None = None
+    first_n: int | None = None
+    parallel: int = 8
+    batch_size: int = 8
+    judge_backend: str = "auto"
+    judge_base_url: str | None = None
+    judge_api_key_env: str | None = None
+    judge_model_path: str | None = None
+    ref_answer_model: str | None = None
+    max_tokens: int | None = None
+    timeout: float = 300.0
+    max_attempts: int = 10
+    price_per_1k_input: float | None = None
+    price_per_1k_output: float | None = None
+    dry_run: bool = False
+    preflight: bool = True
+
+
+@dataclass
+class JudgePlan:
+    """A run, planned.
+
+    Attributes:
+        options: What was asked.
+        backend: Which judge backend and model.
+        judge_name: The judge's name in the output.
+        questions: The questions judged.
+        models: The models judged.
+        matches: Every match of the run, in FastChat's order.
+        pending: The matches not yet in the output file.
+        output: The judgment file.
+        reference_file: The reference answers used, if any question needs them.
+        max_tokens: The judge's reply limit.
+        flags: Answers that look broken.
+        notices: Things the user should know (fallbacks, FastChat `$ERROR$` rows).
+    """
+
+    options: JudgeOptions
+    backend: BackendSpec
+    judge_name: str
+    questions: list[Question]
+    models: list[str]
+    matches: list[Match]
+    pending: list[Match]
+    output: Path
+    reference_file: Path | None
+    max_tokens: int
+    flags: list[checks.AnswerFlag] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return len(self.matches) - len(self.pending)
+
+    @property
+    def calls(self) -> int:
+        return sum(match.games for match in self.pending)
+
+    def estimate(self) -> cost.Estimate:
+        input_tokens = 0
+        for match in self.pending:
+            for swapped in (False, True)[: match.games]:
+                messages = match.messages(swapped)
+                chars = sum(len(m["content"]) for m in messages)
+                input_tokens += cost.count_tokens(chars, len(messages))
+        price, source = choose_price(self)
+        return cost.Estimate(
+            calls=self.calls,
+            input_tokens=input_tokens,
+            output_tokens=self.calls * cost.OUTPUT_TOKENS_PER_CALL,
+            price=price,
+            price_source=source,
+        )
+
+
+def choose_price(plan: JudgePlan) -> tuple[tuple[float, float] | None, str]:
+    options = plan.options
+    if plan.backend.kind == "hf":
+        return (0.0, 0.0), "local model"
+    return cost.choose_price(plan.backend.model, options.price_per_1k_input, options.price_per_1k_output)
+
+
+def judge_label(options: JudgeOptions) -> str:
+    """The judge's name in output files: `--judge-name`, else the model name's last part."""
+    if options.judge_name:
+        if "/" in options.judge_name or options.judge_name in (".", ".."):
+            raise ConfigError(f"--judge-name {options.judge_name!r} must be usable as a file name")
+        return options.judge_name
+    source = options.judge_model_path or options.judge_model
+    name = source.rstrip("/").rsplit("/", 1)[-1]
+    if name.endswith(".gguf"):
+        name = name[: -len(".gguf")]
+    if not name:
+        raise ConfigError("give the judge a name with --judge-name")
+    return name
+
+
+def _validate(options: JudgeOptions) -> None:
+    if options.parallel < 1:
+        raise ConfigError(f"--parallel must be at least 1, got {options.parallel}")
+    if options.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {options.batch_size}")
+    if options.first_n is not None and options.first_n < 1:
+        raise ConfigError(f"--first-n must be at least 1, got {options.first_n}")
+    if options.max_attempts < 1:
+        raise ConfigError(f"--max-attempts must be at least 1, got {options.max_attempts}")
+    if options.timeout <= 0:
+        raise ConfigError(f"--judge-timeout must be positive, got {options.timeout}")
+    if options.max_tokens is not None and options.max_tokens < 1:
+        raise ConfigError(f"--judge-max-tokens must be at least 1, got {options.max_tokens}")
+    if options.model_list is not None and len(set(options.model_list)) != len(options.model_list):
+        raise ConfigError("--model-list names a model twice")
+
+
+def _model_list(options: JudgeOptions, paths: BenchPaths) -> list[str]:
+    if options.model_list:
+        return list(options.model_list)
+    found = sorted(path.stem for path in paths.answer_dir.glob("*.jsonl"))
+    if not found:
+        raise DataError(
+            "no model answers to judge; generate some with mtbench-gen or pass --model-list",
+            paths.answer_dir,
+        )
+    return found
+
+
+def _references(
+    options: JudgeOptions, paths: BenchPaths, judge_name: str, questions: Sequence[Question], notices: list[str]
+) -> tuple[dict[int, Answer], Path | None]:
+    needing = [q for q in questions if needs_reference(q)]
+    if not needing:
+        return {}, None
+    if options.ref_answer_model:
+        available = sorted(p.stem for p in paths.reference_dir.glob("*.jsonl"))
+        path = require_file(
+            paths.reference_file(options.ref_answer_model),
+            f"reference answers of '{options.ref_answer_model}' (--ref-answer-model)",
+            hint=f"available: {', '.join(available) or 'none'}",
+        )
+    elif paths.reference_file(judge_name).is_file():
+        path = paths.reference_file(judge_name)
+    else:
+        path = require_file(
+            paths.reference_file(FALLBACK_REFERENCES),
+            f"reference answers (neither {judge_name}.jsonl nor {FALLBACK_REFERENCES}.jsonl)",
+        )
+        if judge_name != FALLBACK_REFERENCES:
+            notices.append(
+                f"no reference answers for judge '{judge_name}'; using GPT-4's ({path.name}), "
+                "as FastChat's published runs do (choose with --ref-answer-model)"
+            )
+    references = load_answer_file(path)
+    checks.check_references(needing, references, path)
+    return references, path
+
+
+def _existing_keys(output: Path, mode: str, notices: list[str]) -> set[tuple[object, ...]]:
+    if not output.is_file():
+        return set()
+    loader = load_single_judgments if grading_kind(mode) == "single" else load_pair_judgments
+    keys = set()
+    api_errors = 0
+    for row in loader(output):
+        keys.add(row.key)
+        replies = [row.judgment] if hasattr(row, "judgment") else [row.g1_judgment, row.g2_judgment]  # type: ignore[attr-defined]
+        api_errors += "$ERROR$" in replies
+    if api_errors:
+        notices.append(
+            f"{api_errors} row(s) of {output.name} hold FastChat's $ERROR$ (a failed API call) and "
+            "count as judged; delete those lines to judge them again"
+        )
+    return keys
+
+
+def make_plan(options: JudgeOptions) -> JudgePlan:
+    """Load and check everything a run needs, and work out what is left to judge.
+
+    Raises:
+        ConfigError: for impossible options.
+        DataError: for missing or malformed files, missing answers or references.
+    """
+    _validate(options)
+    kind = resolve_kind(
+        options.judge_backend, options.judge_model, options.judge_model_path, options.judge_base_url
+    )
+    spec = BackendSpec(
+        kind=kind,
+        model=options.judge_model,
+        model_path=options.judge_model_path,
+        base_url=options.judge_base_url,
+        api_key_env=options.judge_api_key_env,
+        timeout=options.timeout,
+        max_attempts=options.max_attempts,
+    )
+    judge_name = judge_label(options)
+    paths = BenchPaths.resolve(options.data_dir, options.bench_name)
+    questions = load_questions(paths.question_file, end=options.first_n)
+    judge_file = Path(options.judge_file) if options.judge_file else paths.judge_prompts_file
+    judges = make_judges(load_judge_prompts(judge_file), judge_name, options.mode, str(judge_file))
+
+    models = _model_list(options, paths)
+    needed = list(models)
+    baseline = options.baseline_model if options.mode == "pairwise-baseline" else None
+    if baseline and baseline not in needed:
+        needed.append(baseline)
+    if options.mode == "pairwise-all" and len(models) < 2:
+        raise ConfigError("--mode pairwise-all needs at least two models")
+    if baseline and not [m for m in models if m != baseline]:
+        raise ConfigError(f"nothing to compare with the baseline '{baseline}'; list other models")
+    answer_files = {model: paths.answer_file(model) for model in needed}
+    answers = {m: load_answer_file(f) for m, f in answer_files.items() if f.is_file()}
+    checks.check_answers(questions, answers, needed, answer_files)
+
+    notices: list[str] = []
+    references, reference_file = _references(options, paths, judge_name, questions, notices)
+    matches = build_matches(
+        questions, answers, judges, options.mode, models, baseline=baseline, references=references
+    )
+    output = paths.judgment_file(judge_name, options.mode)
+    done = _existing_keys(output, options.mode, notices)
+    pending = [match for match in matches if match.key not in done]
+    return JudgePlan(
+        options=options,
+        backend=spec,
+        judge_name=judge_name,
+        questions=questions,
+        models=models,
+        matches=matches,
+        pending=pending,
+        output=output,
+        reference_file=reference_file,
+        max_tokens=options.max_tokens or default_max_tokens(kind),
+        flags=checks.flag_answers(questions, answers, needed),
+        notices=notices,
+    )
+
+
+def describe_plan(plan: JudgePlan) -> str:
+    """The plan as FastChat's stats block would say it, plus calls and cost."""
+    options = plan.options
+    rows = [
+        ("bench", f"{options.bench_name} ({len(plan.questions)} questions)"),
+        ("mode", options.mode),
+        ("judge", f"{plan.judge_name}: {describe_backend(plan.backend)}"),
+    ]
+    if options.mode == "pairwise-baseline":
+        rows.append(("baseline", options.baseline_model))
+    rows += [
+        ("models", ", ".join(plan.models)),
+        ("references", str(plan.reference_file) if plan.reference_file else "none needed"),
+        ("matches", f"{len(plan.matches)} ({plan.done} already judged, {len(plan.pending)} to judge)"),
+        ("judge calls", f"{plan.calls} (temperature 0, max {plan.max_tokens} tokens)"),
+        ("estimate", cost.describe(plan.estimate())),
+        ("output", str(plan.output)),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"  {name + ':':<{width + 1}} {value}" for name, value in rows]
+    lines += [f"  notice: {text}" for text in plan.notices]
+    lines += [f"  warning: {text} (judged as they are)" for text in checks.describe_flags(plan.flags)]
+    return "\n".join(["mtbench-judge plan", *lines])
+
+
+def render_prompt(match: Match, swapped: bool = False) -> str:
+    """One judge request, fully rendered, for `--dry-run`."""
+    head = (
+        f"question {match.question.question_id} ({match.question.category}), "
+        f"{' vs '.join(match.models)}, turn {match.turn}, prompt {match.judge.prompt.name}"
+    )
+    parts = [f"===== judge request: {head} ====="]
+    for message in match.messages(swapped):
+        parts.append(f"----- {message['role']} -----")
+        parts.append(message["content"])
+    parts.append("===== end of request =====")
+    return "\n".join(parts)

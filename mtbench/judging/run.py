@@ -1,0 +1,130 @@
+"""`judge()`: one call from options to a judgment file (what `mtbench-judge` runs).
+
+Plan (load, check, count, estimate) → show the plan → `--dry-run` stops here with one rendered
+prompt → confirm (only if the caller asks) → open the judge and make one test call → run →
+summary. Judgments already in the output file are skipped, so a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from mtbench.backends.base import GenerationParams
+from mtbench.errors import BackendError
+from mtbench.judging.judge_backend import open_backend, preflight
+from mtbench.judging.plan import JudgeOptions, JudgePlan, describe_plan, make_plan, render_prompt
+from mtbench.judging.runner import RunStats, run_matches
+from mtbench.retry import RetryCallback
+
+logger = logging.getLogger(__name__)
+
+JUDGE_TEMPERATURE = 0.0
+
+
+def summary_lines(stats: RunStats, plan: JudgePlan) -> list[str]:
+    """The end-of-run report."""
+    rate = stats.calls_done / stats.wall_time if stats.wall_time > 0 else 0.0
+    head = "interrupted" if stats.interrupted else "done"
+    lines = [
+        f"mtbench-judge {head} in {stats.wall_time:.1f}s ({rate:.2f} calls/s)",
+        f"  judged:     {stats.judged} of {stats.matches} match(es) written to {plan.output}",
+        f"  skipped:    {plan.done} already judged before this run",
+        f"  unparsed:   {stats.unparsed} verdict(s) without a rating/winner (stored as -1/error)",
+        f"  failed:     {stats.failed} match(es) not written ({stats.failed_calls} call(s) failed after retries)",
+        f"  retries:    {stats.retries}",
+    ]
+    if stats.interrupted or stats.lost_calls:
+        lines.append(f"  lost:       {stats.lost_calls} call(s) in flight when the run stopped")
+    if stats.tokens_reported:
+        lines.append(
+            f"  tokens:     {stats.prompt_tokens:,} input + {stats.completion_tokens:,} output (as the API reported)"
+        )
+    if stats.last_error:
+        lines.append(f"  last error: {stats.last_error}")
+    if stats.not_done:
+        lines.append(f"  {stats.not_done} match(es) still to judge: rerun the same command to resume")
+    return lines
+
+
+def judge(
+    options: JudgeOptions,
+    *,
+    confirm: Callable[[JudgePlan], bool] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    on_progress: Callable[[RunStats], None] | None = None,
+    on_retry: RetryCallback | None = None,
+    stats: RunStats | None = None,
+) -> RunStats | None:
+    """Judge every answer the options name that is not judged yet, appending FastChat rows.
+
+    Args:
+        options: What to judge and how.
+        confirm: Asked before any call is made; returning False cancels (returns None).
+        out: Where `--dry-run` prints the plan and a rendered prompt (default stdout).
+        err: Where the plan and the summary go otherwise (default stderr).
+        on_progress: Called after every finished judge call; its `close()`, if it has one, is
+            called before the summary is printed (for progress bars).
+        on_retry: Called before every retry.
+        stats: Filled in as the run goes (lets a caller report after Ctrl-C).
+
+    Returns:
+        The run's statistics, or None for a dry run, a cancelled run, or nothing to do.
+
+    Raises:
+        ConfigError, DataError: before any call, for bad options or data.
+        AuthError, RequestError: when the judge refuses the key, model or request.
+        BackendError: when judgments failed (after the summary; rerun to retry them).
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    plan = make_plan(options)
+    if options.dry_run:
+        print(describe_plan(plan), file=out)
+        sample = plan.pending[0] if plan.pending else (plan.matches[0] if plan.matches else None)
+        if sample is not None:
+            print(render_prompt(sample), file=out)
+        return None
+    print(describe_plan(plan), file=err)
+    if not plan.pending:
+        print(f"Nothing to do: all {len(plan.matches)} match(es) are in {plan.output}.", file=err)
+        return None
+    if confirm is not None and not confirm(plan):
+        print("Cancelled; nothing was judged.", file=err)
+        return None
+
+    backend = open_backend(plan.backend, on_retry=on_retry)
+    stats = stats if stats is not None else RunStats()
+    stats.skipped = plan.done
+    try:
+        if options.preflight:
+            preflight(backend)
+        params = GenerationParams(max_new_tokens=plan.max_tokens, temperature=JUDGE_TEMPERATURE)
+        try:
+            run_matches(
+                plan.pending,
+                backend,
+                plan.output,
+                params,
+                parallel=options.parallel,
+                batch_size=options.batch_size,
+                stats=stats,
+                on_progress=on_progress,
+            )
+        finally:
+            close_progress = getattr(on_progress, "close", None)
+            if close_progress is not None:
+                close_progress()
+            if stats.calls_done or stats.interrupted:
+                print("\n".join(summary_lines(stats, plan)), file=err)
+    finally:
+        backend.close()
+    if stats.failed:
+        raise BackendError(
+            f"{stats.failed} of {stats.matches} judgment(s) failed after retries and were not "
+            "written; rerun the same command to judge them"
+        )
+    return stats
