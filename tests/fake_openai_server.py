@@ -148,11 +148,13 @@ class FakeOpenAIServer:
         self.known_models = set(known_models) if known_models is not None else None
         self.requests: list[RecordedRequest] = []
         self.faults_sent: dict[str, int] = {}
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._script: deque[Fault] = deque()
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._closing = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._httpd = _Server((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -224,14 +226,46 @@ class FakeOpenAIServer:
             self._closing.wait(seconds)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # benchmarks open many connections at once
+
+
 def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # One buffered write per response and no Nagle delay: otherwise every reply waits
+        # ~40 ms for a delayed ACK, which would swamp the latencies we script.
+        wbufsize = -1
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
 
+        def do_GET(self) -> None:  # noqa: N802
+            """`GET /stats`: requests seen and faults sent (for the benchmark)."""
+            if self.path.rstrip("/") != "/stats":
+                self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            with server._lock:
+                stats = {
+                    "requests": len(server.requests),
+                    "faults": dict(server.faults_sent),
+                    "max_in_flight": server.max_in_flight,
+                }
+            self._send_json(200, stats)
+
         def do_POST(self) -> None:  # noqa: N802
+            with server._lock:
+                server.in_flight += 1
+                server.max_in_flight = max(server.max_in_flight, server.in_flight)
+            try:
+                self._post()
+            finally:
+                with server._lock:
+                    server.in_flight -= 1
+
+        def _post(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             anthropic = self.path.rstrip("/").endswith("/messages")
@@ -379,6 +413,7 @@ def main() -> None:
     parser.add_argument("--rate-limit-rate", type=float, default=0.0)
     parser.add_argument("--server-error-rate", type=float, default=0.0)
     parser.add_argument("--retry-after", type=float, default=0.05)
+    parser.add_argument("--fault-latency", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     server = FakeOpenAIServer(
@@ -386,6 +421,7 @@ def main() -> None:
         rate_limit_rate=args.rate_limit_rate,
         server_error_rate=args.server_error_rate,
         retry_after=args.retry_after,
+        fault_latency=args.fault_latency,
         seed=args.seed,
         port=args.port,
     ).start()

@@ -157,6 +157,15 @@ class RemoteBackend:
         self.on_retry = on_retry
         self.usage = Usage()
         self._stop = threading.Event()
+        self._gate: threading.BoundedSemaphore | None = None
+
+    def limit_in_flight(self, requests: int) -> None:
+        """Allow at most this many requests at once, across all calling threads.
+
+        A call waiting to retry holds no slot, so callers may use more threads than slots and
+        keep the API busy while some calls back off.
+        """
+        self._gate = threading.BoundedSemaphore(requests)
 
     @property
     def endpoint(self) -> str:
@@ -189,8 +198,13 @@ class RemoteBackend:
         self.cancel()
 
     def _counted_attempt(self, conversation: Conversation, params: GenerationParams) -> str:
-        self.usage.add(requests=1)
-        return self._attempt(conversation, params)
+        gate = self._gate
+        if gate is None:
+            self.usage.add(requests=1)
+            return self._attempt(conversation, params)
+        with gate:
+            self.usage.add(requests=1)
+            return self._attempt(conversation, params)
 
     def _retried(self, error: TransientError, retry: int, wait: float) -> None:
         self.usage.add(retries=1)

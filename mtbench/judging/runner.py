@@ -2,7 +2,8 @@
 
 Each match needs one call (single) or two (pairwise, one per answer order). For an API backend
 (`backend.concurrent`), `parallel` worker threads take calls from a queue, one request each, so
-a pairwise match's two games run side by side; for a local backend, the main thread hands the
+a pairwise match's two games run side by side (at most `parallel` requests are in flight; a
+call waiting to retry gives its slot to another); for a local backend, the main thread hands the
 backend `batch_size` conversations at a time. Either way only the main thread writes: a match's
 row is appended (one complete, fsynced line) as soon as its last call returns.
 
@@ -327,11 +328,18 @@ def _run_threads(
                 with lock:
                     busy[0] -= 1
 
+    # `parallel` bounds the requests in flight. A backend that can enforce that bound itself
+    # gets twice as many threads, so calls sleeping before a retry do not leave slots idle.
+    workers = parallel
+    limit = getattr(backend, "limit_in_flight", None)
+    if limit is not None:
+        limit(parallel)
+        workers = 2 * parallel
     # Daemon threads: after Ctrl-C or a fatal error the process must not wait for calls in
     # flight (their results are dropped; only the main thread writes).
     threads = [
         threading.Thread(target=worker, name=f"judge-{n}", daemon=True)
-        for n in range(min(parallel, len(calls)))
+        for n in range(min(workers, len(calls)))
     ]
     for thread in threads:
         thread.start()
