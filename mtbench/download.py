@@ -22,16 +22,18 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from mtbench import __version__
-from mtbench.errors import MTBenchError
+from mtbench.errors import DataError, MTBenchError
 from mtbench.manifest import RemoteFile
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 FETCHED = "fetched"
 PRESENT = "present"
@@ -158,26 +160,38 @@ def download(
     Raises:
         DownloadError: a file could not be fetched, or arrived with the wrong checksum.
     """
+    data_dir = Path(data_dir)
     progress = progress or Progress()
-    report = DownloadReport(Path(data_dir))
-    pending: list[RemoteFile] = []
+    report = DownloadReport(data_dir)
     kept: dict[RemoteFile, FileOutcome] = {}
     for file in files:
-        outcome = _check_present(file, Path(data_dir), force)
-        if outcome is None:
-            pending.append(file)
-        else:
+        outcome = _local_io(file.target(data_dir), _check_present, file, data_dir, force)
+        if outcome is not None:
             kept[file] = outcome
-    progress.start(pending)
+    progress.start([f for f in files if f not in kept])
     for file in files:
         if file in kept:
             report.outcomes.append(kept[file])
             continue
-        target = file.target(Path(data_dir))
-        digest = _fetch(file, file.url(base_urls), target, timeout, progress, Path(data_dir))
+        target = file.target(data_dir)
+        digest = _local_io(
+            target, _fetch, file, file.url(base_urls), target, timeout, progress, data_dir
+        )
         logger.info("fetched %s (sha256 %s)", target, digest)
         report.outcomes.append(FileOutcome(file, target, FETCHED, digest))
     return report
+
+
+def _local_io(path: Path, function: Callable[..., _T], *args: Any) -> _T:
+    """Call `function`, turning a local file-system failure into a one-line `DataError`."""
+    try:
+        return function(*args)
+    except OSError as exc:  # network failures were already turned into DownloadError
+        raise DataError(
+            f"cannot read or write this file ({exc.strerror or exc}); check the permissions and "
+            "free space, or choose another --data-dir",
+            path,
+        ) from exc
 
 
 def _check_present(file: RemoteFile, data_dir: Path, force: bool) -> FileOutcome | None:
@@ -232,8 +246,9 @@ def _fetch_once(
     temp_name: str | None = None
     try:
         with _open(request, timeout, data_dir) as response:
-            length = response.headers.get("Content-Length")
-            progress.begin(file, int(length) if length and length.isdigit() else None)
+            header = response.headers.get("Content-Length")
+            length = int(header) if header and header.isdigit() else None
+            progress.begin(file, length)
             fd, temp_name = tempfile.mkstemp(
                 dir=target.parent, prefix=f".{target.name}.", suffix=".part"
             )
@@ -246,6 +261,11 @@ def _fetch_once(
                     digest.update(chunk)
                     out.write(chunk)
                     progress.advance(len(chunk))
+                if length is not None and received < length:
+                    # http.client returns a short body without complaint when the peer hangs up.
+                    raise _Transient(DownloadError(
+                        f"the transfer of {url} broke off after {received} of {length} bytes"
+                    ))
                 out.flush()
                 os.fsync(out.fileno())
         actual = digest.hexdigest()
