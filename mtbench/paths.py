@@ -23,7 +23,10 @@ DATA_DIR_ENV = "MTBENCH_DATA_DIR"
 DEFAULT_DATA_DIR = "data"
 DEFAULT_BENCH = "mt_bench"
 
-FETCH_HINT = "run `mtbench-download` to fetch the official MT-bench files, or point --data-dir there"
+FETCH_HINT = (
+    "run `mtbench-download` (with the same --data-dir) to fetch the official MT-bench files, "
+    "or point --data-dir at a folder that holds them"
+)
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
