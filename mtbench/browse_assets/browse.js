@@ -416,7 +416,7 @@
         section.appendChild(el("p", { class: "missing", text: "Select models above to see their answers." }));
       } else {
         const grid = el("div", { class: "answers",
-          style: "grid-template-columns: repeat(" + models.length + ", minmax(300px, 1fr))" });
+          style: "grid-template-columns: repeat(" + models.length + ", minmax(240px, 1fr))" });
         for (const m of models) grid.appendChild(answerCard(m, q, turn));
         section.appendChild(grid);
       }
