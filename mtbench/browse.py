@@ -34,7 +34,12 @@ from typing import Any
 from mtbench.answers import Answer, load_answer_file, load_model_answers
 from mtbench.bootstrap import BootstrapSpec
 from mtbench.errors import DataError
-from mtbench.judgments import PairJudgment, SingleJudgment, load_pair_judgments, load_single_judgments
+from mtbench.judgments import (
+    PairJudgment,
+    SingleJudgment,
+    load_pair_judgments,
+    load_single_judgments,
+)
 from mtbench.paths import BenchPaths
 from mtbench.questions import CATEGORIES, load_questions
 from mtbench.report_format import accounting_line, as_json
@@ -44,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 REPORT_NAME = "report.html"
 """The default output, `{data}/{bench}/report.html`."""
+
+DEFAULT_BOOTSTRAP = BootstrapSpec()
 
 _ASSETS = "browse_assets"
 _PLACEHOLDER = re.compile(r"\{\{(TITLE|CSP|CSS|JS|DATA)\}\}")
@@ -82,7 +89,7 @@ def build_page_data(
     judge_model: str = DEFAULT_JUDGE,
     baseline_model: str | None = DEFAULT_BASELINE,
     model_list: Sequence[str] | None = None,
-    bootstrap: BootstrapSpec | None = BootstrapSpec(),
+    bootstrap: BootstrapSpec | None = DEFAULT_BOOTSTRAP,
 ) -> dict[str, Any]:
     """Gather everything the page shows, as JSON-able data.
 
@@ -197,7 +204,9 @@ def _single_section(
 ) -> dict[str, Any] | None:
     path = paths.judgment_file(judge_model, "single")
     if not path.is_file():
-        notes.append(f"No single-grading judgments: {path} not found (mtbench-judge --mode single).")
+        notes.append(
+            f"No single-grading judgments: {path} not found (mtbench-judge --mode single)."
+        )
         return None
     rows: list[SingleJudgment] = [
         j for j in load_single_judgments(path) if model_list is None or j.model in model_list
@@ -313,7 +322,7 @@ def write_report(
     judge_model: str = DEFAULT_JUDGE,
     baseline_model: str | None = DEFAULT_BASELINE,
     model_list: Sequence[str] | None = None,
-    bootstrap: BootstrapSpec | None = BootstrapSpec(),
+    bootstrap: BootstrapSpec | None = DEFAULT_BOOTSTRAP,
 ) -> BrowseResult:
     """Build the page and write it atomically (default `{data}/{bench}/report.html`).
 

@@ -239,6 +239,7 @@ def test_question_view_shows_turns_answers_references_and_judgments(browser, rep
         games,
         (pair_row["g1_winner"], pair_row["g2_winner"]),
         (pair_row["g1_judgment"], pair_row["g2_judgment"]),
+        strict=True,
     ):
         assert _text(game.find_element("css selector", ".verdict")) == names[winner]
         assert text.strip() in _text(game)

@@ -150,7 +150,7 @@
     if (lower !== null && upper !== null) {
       bar.appendChild(svg("line", { class: "range", x1: x(lower), x2: x(upper), y1: 7, y2: 7 }));
     }
-    bar.appendChild(svg("circle", { cx: x(value), cy: 7, r: 3.5 }));
+    bar.appendChild(svg("circle", { cx: x(value), cy: 7, r: 2.5 }));
     return el("td", { class: "bar" }, bar);
   }
 

@@ -1,4 +1,4 @@
-"""`mtbench-browse`: write a self-contained HTML report to browse results (FastChat's qa_browser)."""
+"""`mtbench-browse`: write a self-contained HTML page to browse results (FastChat's qa_browser)."""
 
 from __future__ import annotations
 
