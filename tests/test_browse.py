@@ -330,3 +330,13 @@ def test_model_list_and_a_missing_question_file(bench, tmp_path):
     result = run_cli("browse", "--data-dir", str(bench.data_dir), "--model-list", "nobody")
     assert result.returncode == 1
     assert "no model answers or judgments found for --model-list nobody" in result.stderr
+
+
+def test_pairwise_against_a_baseline_found_in_the_file(official):
+    data = build_page_data(official, baseline_model="phi-3", bootstrap=None)
+    pair = data["pairwise"]
+    assert pair["mode"] == "pairwise-baseline" and pair["report"]["baseline"] == "phi-3"
+    [row] = pair["report"]["models"]
+    assert (row["model"], row["win"], row["loss"], row["tie"]) == ("phi-3-dpo", 20, 18, 35)
+    # The default baseline (gpt-3.5-turbo) is not in this file: all pairs are shown.
+    assert build_page_data(official, bootstrap=None)["pairwise"]["mode"] == "pairwise-all"

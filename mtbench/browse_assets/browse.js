@@ -60,8 +60,8 @@
   }
 
   function numberCell(value, digits) {
-    return el("td", { text: fmt(value, digits), title: value === null ? "" : String(value),
-      "data-value": value === null || value === undefined ? "" : String(value) });
+    const raw = value === null || value === undefined ? "" : String(value);
+    return el("td", { text: fmt(value, digits), title: raw, "data-value": raw });
   }
 
   // Answers are Markdown-ish: keep whitespace, and set ``` fenced blocks apart as code.
