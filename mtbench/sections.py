@@ -36,11 +36,8 @@ def clean(value: Any) -> Any:
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of a frame (index included, under its name) as JSON-able dicts."""
-    name = frame.index.name or "index"
-    return [
-        {name: clean(index), **{str(k): clean(v) for k, v in row.items()}}
-        for index, row in frame.to_dict(orient="index").items()
-    ]
+    flat = frame.reset_index(names=frame.index.name or "index")
+    return [{str(k): clean(v) for k, v in row.items()} for row in flat.to_dict(orient="records")]
 
 
 def markdown(frame: pd.DataFrame) -> str:
