@@ -76,8 +76,8 @@ def position_sections(report: PositionReport) -> Sections:
     header = [
         f"Position consistency of the judge in {report.input_file}",
         f"{int(overall['inconsistent'])} of {judged} matches judged in both orders disagree "
-        f"({_percent(overall['inconsistent'], judged)}): the first position (Assistant A) favoured in "
-        f"{int(overall['first'])}, the second in {int(overall['second'])}; "
+        f"({_percent(overall['inconsistent'], judged)}): the first position (Assistant A) "
+        f"favoured in {int(overall['first'])}, the second in {int(overall['second'])}; "
         f"{int(overall['error'])} with an unparsable verdict left out, "
         f"{report.repeated} repeated rows counted once.",
         f"Single games: A won {int(overall['games_a'])}, B won {int(overall['games_b'])}, "

@@ -183,7 +183,8 @@ def compare_runs(
     left_out: dict[str, int] = {}
     rows = []
     for item in sorted(universe):
-        why = [f"{name}: {s}" for name, s in (("A", _status(a, item)), ("B", _status(b, item))) if s]
+        statuses = (("A", _status(a, item)), ("B", _status(b, item)))
+        why = [f"{name}: {status}" for name, status in statuses if status]
         if why:
             reason = ", ".join(why)
             left_out[reason] = left_out.get(reason, 0) + 1
@@ -201,7 +202,9 @@ def compare_runs(
         )
     if not rows:
         reasons = "; ".join(f"{n} {why}" for why, n in left_out.items()) or "no items"
-        raise DataError(f"no item was scored by both runs ({reasons}): nothing to compare", b.spec.file)
+        raise DataError(
+            f"no item was scored by both runs ({reasons}): nothing to compare", b.spec.file
+        )
     items = pd.DataFrame(rows)
     groups = _groups(items, categories is not None, bootstrap)
     order = items.assign(size=items["diff"].abs()).sort_values(
@@ -211,7 +214,9 @@ def compare_runs(
     return Comparison(a.spec, b.spec, items, groups, movers, left_out, bootstrap)
 
 
-def _groups(items: pd.DataFrame, by_category: bool, bootstrap: BootstrapSpec | None) -> pd.DataFrame:
+def _groups(
+    items: pd.DataFrame, by_category: bool, bootstrap: BootstrapSpec | None
+) -> pd.DataFrame:
     """Every item under `all`, under its turn and under its category, as one long frame."""
     parts = [items.assign(model="all")]
     parts += [items.assign(model=items["turn"].map(lambda t: f"turn {t}"))]

@@ -31,6 +31,7 @@ from mtbench.judgments import (
     load_single_judgments,
 )
 from mtbench.paths import BenchPaths, require_file
+from mtbench.questions import CATEGORIES
 from mtbench.votes import unique_matches
 
 logger = logging.getLogger(__name__)
@@ -135,16 +136,16 @@ def position_consistency(
         table = pd.DataFrame.from_dict(
             {key: _position_row(group) for key, group in frame.groupby(column, sort=False)},
             orient="index",
+            columns=list(POSITION_COLUMNS),
         )
         table.index.name = column
-        tables[title] = _ordered(table, column, categories)
+        tables[title] = _ordered(table, column)
     return PositionReport(tables, repeated)
 
 
-def _ordered(table: pd.DataFrame, column: str, categories: Mapping[int, str] | None) -> pd.DataFrame:
+def _ordered(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Categories in MT-bench's order (unknown ones after), other groups sorted."""
     if column == "category":
-        from mtbench.questions import CATEGORIES
-
         order = [c for c in CATEGORIES if c in table.index]
         return table.reindex(order + sorted(c for c in table.index if c not in order))
     return table.sort_index()

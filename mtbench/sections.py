@@ -101,7 +101,8 @@ class Sections:
         if fmt == "table":
             parts = list(self.header)
             for title, table in self.tables.items():
-                parts += [f"\n########## {title} ##########", table.to_string(float_format=fmt_number)]
+                parts.append(f"\n########## {title} ##########")
+                parts.append(table.to_string(float_format=fmt_number))
             if self.footer:
                 parts += ["", *self.footer]
             return "\n".join(parts) + "\n"

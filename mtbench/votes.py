@@ -71,7 +71,8 @@ def judge_name(judge: Any) -> str:
     Raises:
         ValueError: for a value that is neither a text nor a `[model, prompt]` list.
     """
-    if isinstance(judge, (list, tuple)) and len(judge) == 2 and all(isinstance(j, str) for j in judge):
+    pair = isinstance(judge, (list, tuple)) and len(judge) == 2
+    if pair and all(isinstance(j, str) for j in judge):
         model, prompt = judge
         if prompt.startswith("pair"):
             return "gpt4-pair" if model == "gpt-4" else f"{model}-pair"
@@ -240,5 +241,7 @@ def load_all_votes(
         votes.extend(found)
         counts[str(source.path)] = count
         if count.get("repeated"):
-            logger.warning("%s: %d repeated judgment row(s) counted once", source.path, count["repeated"])
+            logger.warning(
+                "%s: %d repeated judgment row(s) counted once", source.path, count["repeated"]
+            )
     return votes, counts

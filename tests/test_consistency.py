@@ -68,7 +68,8 @@ def test_position_tables_count_each_outcome_once():
         pair(83, "tie", "model_1", turn=2),
         pair(91, "error", "model_2", m1="b", m2="c"),
     ]
-    report = position_consistency(rows, {81: "writing", 82: "writing", 83: "writing", 91: "roleplay"})
+    categories = {81: "writing", 82: "writing", 83: "writing", 91: "roleplay"}
+    report = position_consistency(rows, categories)
     assert report.repeated == 1
     overall = report.tables["All"].loc["all"]
     assert (overall["rows"], overall["consistent"], overall["first"], overall["second"],

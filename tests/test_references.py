@@ -117,7 +117,8 @@ def test_list_command(bench, corrected):
 def test_unknown_set_names_the_sets_there(bench):
     result = run_cli("refs", "diff", "gpt-4", "claude-v1", "--data-dir", str(bench.data_dir))
     assert result.returncode == 1
-    assert "no reference set 'claude-v1'" in result.stderr and "(sets there: gpt-4)" in result.stderr
+    assert "no reference set 'claude-v1'" in result.stderr
+    assert "(sets there: gpt-4)" in result.stderr
     assert result.stderr.strip().count("\n") == 0
     narrow = run_cli("refs", "diff", "gpt-4", "gpt-4", "--width", "3", "--data-dir",
                      str(bench.data_dir))

@@ -70,9 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="How often a judge's verdict changes when the two answers swap places, by "
         "turn, category and model pair, and which position it favours.",
     )
-    position.add_argument("--input-file", help="pairwise judgment file (default: from --judge-model)")
     position.add_argument(
-        "--judge-model", default="gpt-4", help="judge whose {judge}_pair.jsonl to read (default: %(default)s)"
+        "--input-file", help="pairwise judgment file (default: from --judge-model)"
+    )
+    position.add_argument(
+        "--judge-model",
+        default="gpt-4",
+        help="judge whose {judge}_pair.jsonl to read (default: %(default)s)",
     )
     _common(position, bench=True)
 
@@ -83,10 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
         "verdict (higher score wins) and compare with its pairwise verdict on the same match.",
     )
     single_pair.add_argument(
-        "--judge-model", default="gpt-4", help="judge whose two files to read (default: %(default)s)"
+        "--judge-model",
+        default="gpt-4",
+        help="judge whose two files to read (default: %(default)s)",
     )
-    single_pair.add_argument("--single-file", help="single judgment file (default: from --judge-model)")
-    single_pair.add_argument("--pair-file", help="pairwise judgment file (default: from --judge-model)")
+    single_pair.add_argument(
+        "--single-file", help="single judgment file (default: from --judge-model)"
+    )
+    single_pair.add_argument(
+        "--pair-file", help="pairwise judgment file (default: from --judge-model)"
+    )
     single_pair.add_argument(
         "--tie-margin",
         type=float,
