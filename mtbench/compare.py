@@ -56,6 +56,9 @@ def parse_run_spec(text: str, default_file: Path, paths: BenchPaths | None = Non
 
     A name that is an existing file is a file; a colon splits file (or judge) from model only if
     the part before it names an existing file, so model names with colons (`llama3:8b`) work.
+
+    Raises:
+        DataError: when the part before the last colon looks like a path but is not a file.
     """
     if Path(text).is_file():
         return RunSpec(Path(text), "")
@@ -67,6 +70,9 @@ def parse_run_spec(text: str, default_file: Path, paths: BenchPaths | None = Non
             return RunSpec(Path(left), model)
         if paths is not None and paths.judgment_file(left, "single").is_file():
             return RunSpec(paths.judgment_file(left, "single"), model)
+    left = text.rpartition(":")[0]
+    if left.endswith(".jsonl") or "/" in left:
+        raise DataError(f"judgment file not found (in run {text!r}); check the path", left)
     return RunSpec(default_file, text)
 
 

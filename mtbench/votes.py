@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.errors import DataError
+from mtbench.jsonl import read_jsonl
 from mtbench.judgments import PairJudgment, load_pair_judgments
 from mtbench.paths import require_file
 
@@ -211,7 +212,10 @@ def load_votes(source: VoteSource, per_game: bool = False) -> tuple[list[Vote], 
         DataError: for a missing file, bad JSON or a malformed vote.
     """
     path = require_file(source.path, "vote file", hint="pass --votefiles with existing files")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError("not UTF-8 text; expected JSON votes or JSONL judgments", path) from None
     if text.lstrip().startswith("["):
         try:
             raw = json.loads(text)
@@ -219,8 +223,6 @@ def load_votes(source: VoteSource, per_game: bool = False) -> tuple[list[Vote], 
             raise DataError(f"not valid JSON ({exc.msg}, line {exc.lineno})", path) from None
         votes = [_vote(item, path, f"vote #{i + 1}", source.label) for i, item in enumerate(raw)]
         return votes, {"rows": len(votes)}
-    from mtbench.jsonl import read_jsonl
-
     first = next(iter(read_jsonl(path)), None)
     if first is None:
         raise DataError("no votes in this file", path)

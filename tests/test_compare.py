@@ -114,6 +114,8 @@ def test_run_specs(tmp_path):
     # A colon that does not follow a file or judge is part of the model name.
     assert parse_run_spec("llama3:8b", default, paths) == RunSpec(default, "llama3:8b")
     assert parse_run_spec(f"{other}:llama3:8b", default, paths) == RunSpec(other, "llama3:8b")
+    with pytest.raises(DataError, match="judgment file not found"):
+        parse_run_spec(f"{tmp_path}/missing.jsonl:vicuna", default, paths)
 
 
 # --- the command on real files ---------------------------------------------------------------
