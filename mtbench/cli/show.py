@@ -47,13 +47,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--format", default="table", choices=FORMATS, help="(default: %(default)s)")
     parser.add_argument("--plot", metavar="FILE", help="also save a per-category radar chart (PNG)")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="compare two runs' single scores item by item (B - A, paired bootstrap); a run is "
+        "MODEL (in the input file), FILE:MODEL, JUDGE:MODEL or FILE (its only model)",
+    )
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        metavar="N",
+        help="with --compare: list the N items that moved most (default: %(default)s)",
+    )
     add_logging_options(parser)
     return parser
+
+
+def _compare(args: argparse.Namespace) -> int:
+    if args.mode != "single":
+        raise ConfigError("--compare works on single-mode scores; leave out --mode")
+    if args.model_list or args.plot:
+        raise ConfigError("--compare takes no --model-list or --plot: name the two runs instead")
+    from mtbench.compare import build_comparison
+    from mtbench.compare_format import render_comparison
+
+    comparison = build_comparison(
+        BenchPaths.resolve(args.data_dir, args.bench_name),
+        args.compare[0],
+        args.compare[1],
+        input_file=args.input_file,
+        judge_model=args.judge_model,
+        bootstrap=BootstrapSpec(args.bootstrap, args.seed),
+        top=args.top,
+    )
+    sys.stdout.write(render_comparison(comparison, args.format))
+    return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     if args.bootstrap < 0:
         raise ConfigError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
+    if args.compare:
+        return _compare(args)
     report = build_report(
         BenchPaths.resolve(args.data_dir, args.bench_name),
         mode=args.mode,
