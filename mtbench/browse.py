@@ -56,8 +56,13 @@ _ASSETS = "browse_assets"
 _PLACEHOLDER = re.compile(r"\{\{(TITLE|CSP|CSS|JS|DATA)\}\}")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # Characters that must not appear raw inside an inline <script> (or that old parsers choke on).
-_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
-                   "\u2029": "\\u2029"}
+_SCRIPT_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
 
 
 @dataclass(frozen=True)
@@ -258,8 +263,12 @@ def _pair_section(
         )
     try:
         report = _report_json(
-            paths, mode, input_file=path, baseline_model=baseline_model,
-            model_list=model_list, bootstrap=bootstrap,
+            paths,
+            mode,
+            input_file=path,
+            baseline_model=baseline_model,
+            model_list=model_list,
+            bootstrap=bootstrap,
         )
     except DataError as exc:
         notes.append(f"Pairwise leaderboard left out: {exc}")

@@ -20,7 +20,7 @@ from mtbench.bootstrap import BootstrapSpec, interval, mean_draws
 from mtbench.errors import ConfigError, DataError
 from mtbench.judgments import load_single_judgments
 from mtbench.paths import BenchPaths, require_file
-from mtbench.questions import CATEGORIES
+from mtbench.questions import CATEGORIES, question_categories
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +98,11 @@ def load_run(spec: RunSpec) -> RunScores:
         DataError: for a missing file, or a model without rows in it (naming the models there);
             also when `spec.model` is empty and the file holds more than one model.
     """
-    require_file(spec.file, "single judgment file",
-                 hint="run `mtbench-judge --mode single` first, or give FILE:MODEL")
+    require_file(
+        spec.file,
+        "single judgment file",
+        hint="run `mtbench-judge --mode single` first, or give FILE:MODEL",
+    )
     judgments = list(load_single_judgments(spec.file))
     models = sorted({j.model for j in judgments})
     model = spec.model
@@ -128,8 +131,9 @@ def load_run(spec: RunSpec) -> RunScores:
             scores.setdefault(item, float(judgment.score))
         seen.add(item)
     if repeated:
-        logger.warning("%s: %d repeated judgment(s) of %s; the first parsed counts",
-                       spec.file, repeated, model)
+        logger.warning(
+            "%s: %d repeated judgment(s) of %s; the first parsed counts", spec.file, repeated, model
+        )
     return RunScores(RunSpec(spec.file, model), scores, frozenset(seen - set(scores)))
 
 
@@ -278,11 +282,4 @@ def build_comparison(
     default = Path(input_file) if input_file else paths.judgment_file(judge_model, "single")
     a = load_run(parse_run_spec(run_a, default, paths))
     b = load_run(parse_run_spec(run_b, default, paths))
-    categories = None
-    if paths.question_file.is_file():
-        from mtbench.questions import load_questions
-
-        categories = {q.question_id: q.category for q in load_questions(paths.question_file)}
-    else:
-        logger.warning("%s not found: the per-category rows are left out", paths.question_file)
-    return compare_runs(a, b, categories, bootstrap, top)
+    return compare_runs(a, b, question_categories(paths.question_file), bootstrap, top)

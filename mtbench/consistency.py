@@ -31,14 +31,23 @@ from mtbench.judgments import (
     load_single_judgments,
 )
 from mtbench.paths import BenchPaths, require_file
-from mtbench.questions import CATEGORIES
+from mtbench.questions import CATEGORIES, question_categories
 from mtbench.votes import unique_matches
 
 logger = logging.getLogger(__name__)
 
 POSITION_COLUMNS = (
-    "rows", "error", "consistent", "inconsistent", "first", "second", "inconsistent_pct",
-    "games", "games_a", "games_b", "games_tie",
+    "rows",
+    "error",
+    "consistent",
+    "inconsistent",
+    "first",
+    "second",
+    "inconsistent_pct",
+    "games",
+    "games_a",
+    "games_b",
+    "games_tie",
 )
 """Columns of a position table: rows by outcome, then single games by the position that won."""
 
@@ -125,9 +134,7 @@ def position_consistency(
         }
         for j in rows
     ]
-    frame = pd.DataFrame(
-        records, columns=["turn", "category", "pair", "outcome", "pos_1", "pos_2"]
-    )
+    frame = pd.DataFrame(records, columns=["turn", "category", "pair", "outcome", "pos_1", "pos_2"])
     tables = {"All": pd.DataFrame([_position_row(frame)], index=pd.Index(["all"], name="group"))}
     groups = [("By turn", "turn"), ("By category", "category"), ("By model pair", "pair")]
     for title, column in groups:
@@ -226,7 +233,8 @@ def mode_consistency(
                 left_out[reason] = left_out.get(reason, 0) + 1
                 continue
             missing = [
-                m for m in (row.model_1, row.model_2)
+                m
+                for m in (row.model_1, row.model_2)
                 if (row.question_id, row.turn, m) not in scores
             ]
             if missing:
@@ -268,16 +276,6 @@ def _agreement_row(frame: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def question_categories(paths: BenchPaths) -> dict[int, str] | None:
-    """Question id to category from the bench's question file (None, with a warning, if absent)."""
-    if not paths.question_file.is_file():
-        logger.warning("%s not found: per-category results are left out", paths.question_file)
-        return None
-    from mtbench.questions import load_questions
-
-    return {q.question_id: q.category for q in load_questions(paths.question_file)}
-
-
 def position_report(
     paths: BenchPaths, input_file: str | Path | None = None, judge_model: str = "gpt-4"
 ) -> PositionReport:
@@ -287,9 +285,15 @@ def position_report(
         DataError: for a missing, malformed or empty file.
     """
     path = Path(input_file) if input_file else paths.judgment_file(judge_model, "pair")
-    require_file(path, "pairwise judgment file", hint="run `mtbench-judge --mode pairwise-all` "
-                 "(or pairwise-baseline) first, or pass --input-file")
-    report = position_consistency(load_pair_judgments(path), question_categories(paths))
+    require_file(
+        path,
+        "pairwise judgment file",
+        hint="run `mtbench-judge --mode pairwise-all` "
+        "(or pairwise-baseline) first, or pass --input-file",
+    )
+    report = position_consistency(
+        load_pair_judgments(path), question_categories(paths.question_file)
+    )
     if not report.tables["All"].loc["all", "rows"]:
         raise DataError("no pairwise judgments in this file", path)
     return replace(report, input_file=path)
@@ -313,10 +317,16 @@ def mode_report(
         raise ConfigError(f"--tie-margin must be 0 or more, got {tie_margin}")
     single = Path(single_file) if single_file else paths.judgment_file(judge_model, "single")
     pair = Path(pair_file) if pair_file else paths.judgment_file(judge_model, "pair")
-    require_file(single, "single judgment file", hint="run `mtbench-judge --mode single` first, "
-                 "or pass --single-file")
-    require_file(pair, "pairwise judgment file", hint="run `mtbench-judge --mode pairwise-all` "
-                 "first, or pass --pair-file")
+    require_file(
+        single,
+        "single judgment file",
+        hint="run `mtbench-judge --mode single` first, or pass --single-file",
+    )
+    require_file(
+        pair,
+        "pairwise judgment file",
+        hint="run `mtbench-judge --mode pairwise-all` first, or pass --pair-file",
+    )
     result = mode_consistency(
         load_single_judgments(single), load_pair_judgments(pair), tie_margin, per_game
     )

@@ -208,7 +208,9 @@ def _check_present(file: RemoteFile, data_dir: Path, force: bool) -> FileOutcome
         return FileOutcome(file, target, PRESENT, digest)
     logger.warning(
         "%s has sha256 %s, not the official %s; left unchanged (use --force to replace it)",
-        target, digest, file.sha256,
+        target,
+        digest,
+        file.sha256,
     )
     return FileOutcome(file, target, DIFFERS, digest)
 
@@ -263,9 +265,11 @@ def _fetch_once(
                     progress.advance(len(chunk))
                 if length is not None and received < length:
                     # http.client returns a short body without complaint when the peer hangs up.
-                    raise _Transient(DownloadError(
-                        f"the transfer of {url} broke off after {received} of {length} bytes"
-                    ))
+                    raise _Transient(
+                        DownloadError(
+                            f"the transfer of {url} broke off after {received} of {length} bytes"
+                        )
+                    )
                 out.flush()
                 os.fsync(out.fileno())
         actual = digest.hexdigest()
@@ -292,9 +296,12 @@ def _open(
         exc.close()
         error = DownloadError(
             f"{url} answered HTTP {exc.code} {exc.reason}; "
-            + ("the server is not holding this file at that path (check --github-base-url/"
-               "--hf-base-url if you use a mirror)" if exc.code == 404
-               else "retry later")
+            + (
+                "the server is not holding this file at that path (check --github-base-url/"
+                "--hf-base-url if you use a mirror)"
+                if exc.code == 404
+                else "retry later"
+            )
         )
         if exc.code == 429 or exc.code >= 500:
             raise _Transient(error) from None

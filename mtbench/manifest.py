@@ -129,41 +129,84 @@ def _local(path: Path) -> PurePosixPath:
     return PurePosixPath(path.as_posix())
 
 
-def _github(group: str, commit: str, repo_path: str, local: Path, sha256: str, size: int,
-            model: str | None = None) -> RemoteFile:
-    return RemoteFile(group, GITHUB, f"{commit}/{_FASTCHAT_DATA}/{repo_path}", _local(local),
-                      sha256, size, model)
+def _github(
+    group: str,
+    commit: str,
+    repo_path: str,
+    local: Path,
+    sha256: str,
+    size: int,
+    model: str | None = None,
+) -> RemoteFile:
+    return RemoteFile(
+        group, GITHUB, f"{commit}/{_FASTCHAT_DATA}/{repo_path}", _local(local), sha256, size, model
+    )
 
 
 def _answer(sha256: str, size: str, model: str) -> RemoteFile:
-    return RemoteFile(ANSWERS, HF, f"{_HF_DATA}/model_answer/{model}.jsonl",
-                      _local(_LAYOUT.answer_file(model)), sha256, int(size), model)
+    return RemoteFile(
+        ANSWERS,
+        HF,
+        f"{_HF_DATA}/model_answer/{model}.jsonl",
+        _local(_LAYOUT.answer_file(model)),
+        sha256,
+        int(size),
+        model,
+    )
 
 
 def _judgment(mode: str) -> RemoteFile:
     local = _LAYOUT.judgment_file("gpt-4", mode)
-    return RemoteFile(JUDGMENTS, HF, f"{_HF_DATA}/model_judgment/{local.name}", _local(local),
-                      None, None)
+    return RemoteFile(
+        JUDGMENTS, HF, f"{_HF_DATA}/model_judgment/{local.name}", _local(local), None, None
+    )
 
 
 MANIFEST: tuple[RemoteFile, ...] = (
-    _github(QUESTIONS, FASTCHAT_COMMIT, "mt_bench/question.jsonl", _LAYOUT.question_file,
-            "119565adbab82227089cefdb44c8d7e2cf04dc0a0ec233634c82e7d4e2a944f7", 48929),
-    _github(QUESTIONS, FASTCHAT_COMMIT, "judge_prompts.jsonl",
-            _LAYOUT.data_dir / "judge_prompts.jsonl",
-            "fd283293406d024f44c174b094ef48031d0687a4682fd3a56b29b138f80281b6", 10449),
-    _github(QUESTIONS, FASTCHAT_COMMIT, "mt_bench/reference_answer/gpt-4.jsonl",
-            _LAYOUT.reference_file("gpt-4"),
-            "f957a5bc977badb66885ec970e6cd08527845780313f0995764260e5777b9b3f", 51109),
+    _github(
+        QUESTIONS,
+        FASTCHAT_COMMIT,
+        "mt_bench/question.jsonl",
+        _LAYOUT.question_file,
+        "119565adbab82227089cefdb44c8d7e2cf04dc0a0ec233634c82e7d4e2a944f7",
+        48929,
+    ),
+    _github(
+        QUESTIONS,
+        FASTCHAT_COMMIT,
+        "judge_prompts.jsonl",
+        _LAYOUT.data_dir / "judge_prompts.jsonl",
+        "fd283293406d024f44c174b094ef48031d0687a4682fd3a56b29b138f80281b6",
+        10449,
+    ),
+    _github(
+        QUESTIONS,
+        FASTCHAT_COMMIT,
+        "mt_bench/reference_answer/gpt-4.jsonl",
+        _LAYOUT.reference_file("gpt-4"),
+        "f957a5bc977badb66885ec970e6cd08527845780313f0995764260e5777b9b3f",
+        51109,
+    ),
     *(_answer(*line.split()) for line in _ANSWER_TABLE.split("\n") if line),
     _judgment("single"),
     _judgment("pairwise"),
-    _github(GPT4O, GPT4O_PR_COMMIT, "mt_bench/model_answer/gpt-4o.jsonl",
-            _LAYOUT.answer_file("gpt-4o"),
-            "f3c7df3aa4dd55de559e8cf9f60ecc934b313cf843108741743c8279cccb8cf9", 282722, "gpt-4o"),
-    _github(GPT4O, GPT4O_PR_COMMIT, "mt_bench/reference_answer/gpt-4o.jsonl",
-            _LAYOUT.reference_file("gpt-4o"),
-            "e705be8b5fc2221d43966a5bcc13220b10acd1fd5ca1f44f7f738694bf5bc58a", 83109),
+    _github(
+        GPT4O,
+        GPT4O_PR_COMMIT,
+        "mt_bench/model_answer/gpt-4o.jsonl",
+        _LAYOUT.answer_file("gpt-4o"),
+        "f3c7df3aa4dd55de559e8cf9f60ecc934b313cf843108741743c8279cccb8cf9",
+        282722,
+        "gpt-4o",
+    ),
+    _github(
+        GPT4O,
+        GPT4O_PR_COMMIT,
+        "mt_bench/reference_answer/gpt-4o.jsonl",
+        _LAYOUT.reference_file("gpt-4o"),
+        "e705be8b5fc2221d43966a5bcc13220b10acd1fd5ca1f44f7f738694bf5bc58a",
+        83109,
+    ),
 )
 """Every file `mtbench-download` knows, in download order."""
 
@@ -173,8 +216,9 @@ OFFICIAL_MODELS: tuple[str, ...] = tuple(
 """The 31 models whose MT-bench answers lmsys published (file stems, as FastChat names them)."""
 
 
-def select_files(groups: Iterable[str] = DEFAULT_GROUPS,
-                 models: Sequence[str] | None = None) -> list[RemoteFile]:
+def select_files(
+    groups: Iterable[str] = DEFAULT_GROUPS, models: Sequence[str] | None = None
+) -> list[RemoteFile]:
     """The manifest entries of the chosen groups, in download order.
 
     Args:
@@ -187,18 +231,22 @@ def select_files(groups: Iterable[str] = DEFAULT_GROUPS,
     chosen = set(GROUPS) if "all" in groups else set(groups)
     unknown = chosen - set(GROUPS)
     if unknown:
-        raise ConfigError(f"unknown --what {', '.join(sorted(unknown))}; choose from "
-                          f"{', '.join(GROUPS)} or all")
+        raise ConfigError(
+            f"unknown --what {', '.join(sorted(unknown))}; choose from {', '.join(GROUPS)} or all"
+        )
     if models is not None:
         if ANSWERS not in chosen:
             raise ConfigError("--models picks answer files, but --what does not include answers")
         bad = [m for m in models if m not in OFFICIAL_MODELS]
         if bad:
-            raise ConfigError(f"--models: no official answers for {', '.join(bad)}; the "
-                              f"official models are {', '.join(OFFICIAL_MODELS)}")
+            raise ConfigError(
+                f"--models: no official answers for {', '.join(bad)}; the "
+                f"official models are {', '.join(OFFICIAL_MODELS)}"
+            )
     wanted_models = set(models) if models is not None else None
     return [
-        f for f in MANIFEST
+        f
+        for f in MANIFEST
         if f.group in chosen
         and (f.group != ANSWERS or wanted_models is None or f.model in wanted_models)
     ]

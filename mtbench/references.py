@@ -20,6 +20,7 @@ import pandas as pd
 from mtbench.answers import load_answer_file
 from mtbench.errors import ConfigError, DataError
 from mtbench.paths import BenchPaths
+from mtbench.questions import question_categories
 from mtbench.sections import Sections, records
 
 DEFAULT_WIDTH = 70
@@ -188,16 +189,13 @@ def build_reference_diff(
     if width < 10:
         raise ConfigError(f"--width must be at least 10, got {width}")
     path_a, path_b = resolve_reference(paths, set_a), resolve_reference(paths, set_b)
-    categories = None
-    if paths.question_file.is_file():
-        from mtbench.questions import load_questions
-
-        categories = {q.question_id: q.category for q in load_questions(paths.question_file)}
+    categories = question_categories(paths.question_file)
     return diff_references(path_a, path_b, categories, width, ignore_whitespace)
 
 
 def diff_sections(diff: ReferenceDiff) -> Sections:
     """The diff for output: text blocks per changed turn; a table in the other formats."""
+
     def listing(ids: list[int]) -> str:
         return ", ".join(map(str, ids)) or "none"
 

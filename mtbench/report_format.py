@@ -108,9 +108,7 @@ def as_json(report: Report) -> dict[str, Any]:
     for model, row in report.summary.to_dict(orient="index").items():
         entry = {"model": model, **{k: _clean(v) for k, v in row.items()}}
         if report.categories is not None and model in report.categories.columns:
-            entry["categories"] = {
-                str(c): _clean(v) for c, v in report.categories[model].items()
-            }
+            entry["categories"] = {str(c): _clean(v) for c, v in report.categories[model].items()}
         models.append(entry)
     spec = report.bootstrap
     return {

@@ -102,7 +102,9 @@ def select_pairwise(
     baseline: str | None = None,
     model_list: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, Accounting]:
-    """Rows for the pairwise tables: `question_id`, `turn`, `model_1`, `model_2`, `g1_winner`, `g2_winner`.
+    """Rows for the pairwise tables.
+
+    Columns: `question_id`, `turn`, `model_1`, `model_2`, `g1_winner`, `g2_winner`.
 
     Drops rows with an `error` game, then rows not involving `baseline` (when given), then rows
     outside `model_list`, then repeats of the same match in either model order.

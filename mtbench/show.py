@@ -18,7 +18,7 @@ from mtbench.bootstrap import BootstrapSpec, interval, mean_draws
 from mtbench.errors import ConfigError, DataError
 from mtbench.judgments import load_pair_judgments, load_single_judgments
 from mtbench.paths import BenchPaths, require_file
-from mtbench.questions import CATEGORIES, load_questions
+from mtbench.questions import CATEGORIES, question_categories
 from mtbench.results import (
     MODES,
     Accounting,
@@ -94,7 +94,9 @@ def build_report(
     """
     if mode not in MODES:
         raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    path = Path(input_file) if input_file is not None else default_input_file(paths, judge_model, mode)
+    path = (
+        Path(input_file) if input_file is not None else default_input_file(paths, judge_model, mode)
+    )
     require_file(
         path,
         "judgment file",
@@ -102,23 +104,16 @@ def build_report(
     )
     if bootstrap is not None and bootstrap.resamples <= 0:
         bootstrap = None
-    categories = _question_categories(paths)
+    categories = question_categories(paths.question_file)
     if mode == "single":
         return _single_report(paths, path, model_list, bootstrap, categories)
     baseline = baseline_model if mode == "pairwise-baseline" else None
     return _pairwise_report(path, mode, baseline, model_list, bootstrap, categories)
 
 
-def _question_categories(paths: BenchPaths) -> dict[int, str] | None:
-    if not paths.question_file.is_file():
-        logger.warning(
-            "%s not found: the per-category table is left out", paths.question_file
-        )
-        return None
-    return {q.question_id: q.category for q in load_questions(paths.question_file)}
-
-
-def _nothing_left(path: Path, accounting: Accounting, model_list: Sequence[str] | None) -> DataError:
+def _nothing_left(
+    path: Path, accounting: Accounting, model_list: Sequence[str] | None
+) -> DataError:
     if accounting.rows == 0:
         return DataError("no judgments in this file; run `mtbench-judge` first", path)
     parts = [f"{accounting.rows} row(s) read"]

@@ -21,8 +21,14 @@ GPT4 = ["gpt-4", "pair-v2"]
 
 
 def vote(qid, a, b, winner, judge, turn=1):
-    return {"question_id": qid, "model_a": a, "model_b": b, "winner": winner, "judge": judge,
-            "turn": turn}
+    return {
+        "question_id": qid,
+        "model_a": a,
+        "model_b": b,
+        "winner": winner,
+        "judge": judge,
+        "turn": turn,
+    }
 
 
 # A vote set in the released format, small enough to count by hand (see each match's comment).
@@ -53,8 +59,17 @@ GPT4_VOTES = [
 
 
 def as_votes(raw):
-    return [Vote(v["question_id"], v["model_a"], v["model_b"], v["winner"],
-                 judge_name(v["judge"]), v["turn"]) for v in raw]
+    return [
+        Vote(
+            v["question_id"],
+            v["model_a"],
+            v["model_b"],
+            v["winner"],
+            judge_name(v["judge"]),
+            v["turn"],
+        )
+        for v in raw
+    ]
 
 
 @pytest.mark.parametrize(
@@ -77,7 +92,10 @@ def test_fastchat_agreement_counts(judges, expected):
     fastchat = [(c.total, c.agree) for c in result.counts if c.turn in (1, 2)]
     assert fastchat == expected
     assert [(c.turn, c.with_ties) for c in result.counts[:4]] == [
-        (1, True), (1, False), (2, True), (2, False)
+        (1, True),
+        (1, False),
+        (2, True),
+        (2, False),
     ]
     every_turn = [c for c in result.counts if c.turn is None]
     assert every_turn[0].total == expected[0][0] + expected[2][0]
@@ -141,21 +159,32 @@ def test_pairwise_judgments_become_votes_as_mtbench_show_combines_them():
     ]
     votes, counts = pair_votes(rows)
     assert [(v.question_id, v.winner) for v in votes] == [
-        (1, "model_a"), (2, "tie"), (3, "tie"), (5, "model_b")
+        (1, "model_a"),
+        (2, "tie"),
+        (3, "tie"),
+        (5, "model_b"),
     ]
     assert {v.judge for v in votes} == {"gpt4-pair"}
     assert counts == {"rows": 6, "repeated": 1, "error": 1}
     per_game, counts = pair_votes(rows, per_game=True, label="run-1")
     assert [(v.question_id, v.winner) for v in per_game] == [
-        (1, "model_a"), (1, "model_a"), (2, "model_a"), (2, "model_b"), (3, "tie"),
-        (3, "model_b"), (4, "model_b"), (5, "model_b"), (5, "model_b"),
+        (1, "model_a"),
+        (1, "model_a"),
+        (2, "model_a"),
+        (2, "model_b"),
+        (3, "tie"),
+        (3, "model_b"),
+        (4, "model_b"),
+        (5, "model_b"),
+        (5, "model_b"),
     ]
     assert {v.judge for v in per_game} == {"run-1"} and counts["error"] == 1
 
 
 def test_label_prefix_of_a_vote_file(tmp_path):
     assert VoteSource.parse("run1=x/gpt-4_pair.jsonl") == VoteSource(
-        Path("x/gpt-4_pair.jsonl"), "run1")
+        Path("x/gpt-4_pair.jsonl"), "run1"
+    )
     odd = tmp_path / "a=b.json"
     odd.write_text("[]")
     assert VoteSource.parse(str(odd)).label is None
@@ -174,8 +203,9 @@ def vote_files(tmp_path):
 
 def test_fastchat_command_line_prints_fastchat_lines(vote_files):
     human, gpt4 = vote_files
-    result = run_cli("agreement", "--judges", "gpt4-pair", "human", "--votefiles", str(human),
-                     str(gpt4))
+    result = run_cli(
+        "agreement", "--judges", "gpt4-pair", "human", "--votefiles", str(human), str(gpt4)
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[:4] == [
         "turn 1 with tie. #total: 5, #agree: 3, ratio: 0.60",
@@ -189,13 +219,25 @@ def test_fastchat_command_line_prints_fastchat_lines(vote_files):
 
 def test_human_vs_human_and_json(vote_files):
     human, _ = vote_files
-    result = run_cli("agreement", "judges", "--votefiles", str(human), "--judges", "human",
-                     "human", "--format", "json")
+    result = run_cli(
+        "agreement",
+        "judges",
+        "--votefiles",
+        str(human),
+        "--judges",
+        "human",
+        "human",
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["judges"] == ["human", "human"]
     assert [(r["turn"], r["with_ties"], r["total"], r["agree"]) for r in out["results"][:4]] == [
-        (1, True, 5, 1), (1, False, 2, 1), (2, True, 0, 0), (2, False, 0, 0)
+        (1, True, 5, 1),
+        (1, False, 2, 1),
+        (2, True, 0, 0),
+        (2, False, 0, 0),
     ]
     assert out["results"][2]["ratio"] is None
 
@@ -241,8 +283,15 @@ def test_two_judge_models_compared_by_their_files(tmp_path):
         return rows
 
     other, _ = _copy_pair_file(tmp_path, "gpt-4o_pair.jsonl", as_gpt4o)
-    result = run_cli("agreement", "--votefiles", str(shared_file(PAIR_SAMPLE)), str(other),
-                     "--per-game", "--format", "csv")
+    result = run_cli(
+        "agreement",
+        "--votefiles",
+        str(shared_file(PAIR_SAMPLE)),
+        str(other),
+        "--per-game",
+        "--format",
+        "csv",
+    )
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()
     assert rows[0] == "turn,ties,total,agree,ratio"
@@ -263,8 +312,10 @@ def test_per_game_self_agreement_is_position_consistency():
     ("content", "expected"),
     [
         ('[{"question_id": 81}]', "vote #1: missing field 'model_a'"),
-        (json.dumps([vote(81, "a", "b", "model_c", "expert_0")]),
-         "vote #1: field 'winner' must be model_a, model_b or a tie"),
+        (
+            json.dumps([vote(81, "a", "b", "model_c", "expert_0")]),
+            "vote #1: field 'winner' must be model_a, model_b or a tie",
+        ),
         ("[{", "not valid JSON"),
         (json.dumps([vote(81, "a", "b", "tie", 7)]), "judge must be a text or [model, prompt]"),
     ],
@@ -283,6 +334,7 @@ def test_unknown_judge_and_missing_file_are_clear_errors(vote_files, tmp_path):
     result = run_cli("agreement", "--votefiles", str(human), "--judges", "gpt4-pair", "human")
     assert result.returncode == 1
     assert "judge 'gpt4-pair' has no votes in these files (judges found: author, human)" in (
-        result.stderr)
+        result.stderr
+    )
     missing = run_cli("agreement", "--votefiles", str(tmp_path / "nope.json"))
     assert missing.returncode == 1 and "vote file not found" in missing.stderr

@@ -22,8 +22,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 # Without these the browser tries to reach the network at start-up and stalls on a closed one.
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--window-size=1400,1000",
 )
 PHI3 = "third_party/Stefanstud-FastChat-phi3"
@@ -212,8 +218,9 @@ def test_question_view_shows_turns_answers_references_and_judgments(browser, rep
     turns = _all(browser, "#question-view section.turn")
     assert len(turns) == 2
     for turn, section in enumerate(turns, start=1):
-        assert _text(section.find_element("css selector", ".user-msg .prose")) == (
-            question["turns"][turn - 1]
+        assert (
+            _text(section.find_element("css selector", ".user-msg .prose"))
+            == (question["turns"][turn - 1])
         )
         human = section.find_element("css selector", ".reference.human .prose")
         assert _text(human) == question["reference"][turn - 1]
@@ -252,7 +259,7 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 
 EVIL = (
-    "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
+    '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
     "</script><script>window.__pwned = 3</script> {{DATA}} \u2028 & <!-- done"
 )
 
@@ -260,23 +267,56 @@ EVIL = (
 def test_hostile_text_is_shown_not_run_and_gaps_are_reported(browser, bench, tmp_path):
     """A `<script>` in an answer, judgment or model name is text; missing files are notes."""
     evil_model = "x<img src=y onerror=window.__pwned=4>"
-    _write(bench.answer_file(evil_model), [
-        {"question_id": 81, "answer_id": "a", "model_id": "m", "tstamp": 1.0,
-         "choices": [{"index": 0, "turns": [EVIL, "```html\n" + EVIL + "\n```"]}]},
-    ])
-    _write(bench.answer_file("partial"), [
-        {"question_id": 82, "answer_id": "b", "model_id": "p", "tstamp": 1.0,
-         "choices": [{"index": 0, "turns": ["only 82", "turn two"]}]},
-    ])
-    _write(bench.judgment_file("my-judge", "single"), [
-        {"question_id": 81, "model": evil_model, "judge": ["my-judge", "single-v1"],
-         "user_prompt": "p", "judgment": EVIL + " Rating: [[3]]", "score": 3, "turn": 1,
-         "tstamp": 1.0},
-    ])
+    _write(
+        bench.answer_file(evil_model),
+        [
+            {
+                "question_id": 81,
+                "answer_id": "a",
+                "model_id": "m",
+                "tstamp": 1.0,
+                "choices": [{"index": 0, "turns": [EVIL, "```html\n" + EVIL + "\n```"]}],
+            },
+        ],
+    )
+    _write(
+        bench.answer_file("partial"),
+        [
+            {
+                "question_id": 82,
+                "answer_id": "b",
+                "model_id": "p",
+                "tstamp": 1.0,
+                "choices": [{"index": 0, "turns": ["only 82", "turn two"]}],
+            },
+        ],
+    )
+    _write(
+        bench.judgment_file("my-judge", "single"),
+        [
+            {
+                "question_id": 81,
+                "model": evil_model,
+                "judge": ["my-judge", "single-v1"],
+                "user_prompt": "p",
+                "judgment": EVIL + " Rating: [[3]]",
+                "score": 3,
+                "turn": 1,
+                "tstamp": 1.0,
+            },
+        ],
+    )
     out = tmp_path / "out" / "evil.html"
     result = run_cli(
-        "browse", "--data-dir", str(bench.data_dir), "--judge-model", "my-judge",
-        "--output", str(out), "--bootstrap", "0",
+        "browse",
+        "--data-dir",
+        str(bench.data_dir),
+        "--judge-model",
+        "my-judge",
+        "--output",
+        str(out),
+        "--bootstrap",
+        "0",
     )
     assert result.returncode == 0, result.stderr
     assert "No pairwise judgments" in result.stderr

@@ -89,8 +89,9 @@ def test_movers_are_the_largest_changes_first():
     a = run(items(lambda q, t: 5.0, questions=[81, 82, 83]))
     b = run({**a.scores, (82, 2): 9.0, (83, 1): 1.0, (81, 1): 6.0})
     movers = compare_runs(a, b, top=2).movers
-    assert list(zip(movers["question_id"], movers["turn"], movers["diff"])) == [
-        (82, 2, 4.0), (83, 1, -4.0)
+    assert list(zip(movers["question_id"], movers["turn"], movers["diff"], strict=True)) == [
+        (82, 2, 4.0),
+        (83, 1, -4.0),
     ]
     assert compare_runs(a, b, top=0).movers.empty
 
@@ -142,8 +143,16 @@ def test_compare_with_a_copy_one_point_higher(judged, tmp_path):
         return rows
 
     rerun = _perturbed(tmp_path / "rerun_single.jsonl", plus_one)
-    result = run_cli("show", "--data-dir", str(judged.data_dir), "--compare", "phi-3-dpo",
-                     str(rerun), "--format", "json")
+    result = run_cli(
+        "show",
+        "--data-dir",
+        str(judged.data_dir),
+        "--compare",
+        "phi-3-dpo",
+        str(rerun),
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["compared"] == 160 and out["left_out"] == {}
@@ -151,7 +160,15 @@ def test_compare_with_a_copy_one_point_higher(judged, tmp_path):
     assert overall["group"] == "all" and overall["mean_a"] == pytest.approx(8.2)
     assert (overall["diff"], overall["lower"], overall["upper"]) == (1.0, 1.0, 1.0)
     assert [g["group"] for g in out["groups"]][3:] == [
-        "writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities"]
+        "writing",
+        "roleplay",
+        "reasoning",
+        "math",
+        "coding",
+        "extraction",
+        "stem",
+        "humanities",
+    ]
 
 
 def test_compare_a_rerun_that_moved_and_lost_items(judged, tmp_path):
@@ -164,18 +181,36 @@ def test_compare_a_rerun_that_moved_and_lost_items(judged, tmp_path):
         return [r for r in rows if (r["question_id"], r["turn"]) != (160, 2)]  # never judged
 
     other = _perturbed(judged.judgment_file("gpt-4o", "single"), rerun)
-    result = run_cli("show", "--data-dir", str(judged.data_dir), "--compare", "phi-3-dpo",
-                     "gpt-4o:phi-3-dpo", "--top", "1")
+    result = run_cli(
+        "show",
+        "--data-dir",
+        str(judged.data_dir),
+        "--compare",
+        "phi-3-dpo",
+        "gpt-4o:phi-3-dpo",
+        "--top",
+        "1",
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[1] == f"B: phi-3-dpo in {other}"
-    assert lines[2] == ("Items compared: 158 of 160 (80 questions); left out 2 "
-                        "(1 with B: no parsable score, 1 with B: not judged)")
+    assert lines[2] == (
+        "Items compared: 158 of 160 (80 questions); left out 2 "
+        "(1 with B: no parsable score, 1 with B: not judged)"
+    )
     assert lines[3].startswith("B - A = -0.0316 [")  # -5 / 158
     mover = lines[lines.index(next(x for x in lines if x.startswith("question_id"))) + 1].split()
     assert mover[:3] == ["101", "reasoning", "1"] and mover[-1] == "-5.0000"
-    csv = run_cli("show", "--data-dir", str(judged.data_dir), "--compare", "phi-3-dpo",
-                  "gpt-4o:phi-3-dpo", "--format", "csv").stdout.splitlines()
+    csv = run_cli(
+        "show",
+        "--data-dir",
+        str(judged.data_dir),
+        "--compare",
+        "phi-3-dpo",
+        "gpt-4o:phi-3-dpo",
+        "--format",
+        "csv",
+    ).stdout.splitlines()
     assert csv[0] == "group,items,questions,mean_a,mean_b,diff,lower,upper"
     assert csv[1].startswith("all,158,80,")
     assert next(r for r in csv if r.startswith("reasoning,")).split(",")[5] == "-0.25"
@@ -184,13 +219,19 @@ def test_compare_a_rerun_that_moved_and_lost_items(judged, tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("--compare", "phi-3-dpo", "phi-3"),
-         "no judgments of model 'phi-3' (models here: phi-3-dpo); to compare a model of another "
-         "file write FILE:MODEL"),
-        (("--compare", "phi-3-dpo", "phi-3-dpo", "--mode", "pairwise-all"),
-         "--compare works on single-mode scores"),
-        (("--compare", "phi-3-dpo", "phi-3-dpo", "--model-list", "x"),
-         "--compare takes no --model-list"),
+        (
+            ("--compare", "phi-3-dpo", "phi-3"),
+            "no judgments of model 'phi-3' (models here: phi-3-dpo); to compare a model of another "
+            "file write FILE:MODEL",
+        ),
+        (
+            ("--compare", "phi-3-dpo", "phi-3-dpo", "--mode", "pairwise-all"),
+            "--compare works on single-mode scores",
+        ),
+        (
+            ("--compare", "phi-3-dpo", "phi-3-dpo", "--model-list", "x"),
+            "--compare takes no --model-list",
+        ),
         (("--compare", "phi-3-dpo", "phi-3-dpo", "--top", "-1"), "--top must be 0 or more"),
     ],
 )
@@ -206,11 +247,20 @@ def test_a_file_with_several_models_needs_file_colon_model(judged, tmp_path):
         return rows + [{**rows[0], "model": "other"}]
 
     mixed = _perturbed(tmp_path / "mixed.jsonl", two_models)
-    result = run_cli("show", "--data-dir", str(judged.data_dir), "--compare", "phi-3-dpo",
-                     str(mixed))
+    result = run_cli(
+        "show", "--data-dir", str(judged.data_dir), "--compare", "phi-3-dpo", str(mixed)
+    )
     assert result.returncode == 1
     assert "holds 2 models (other, phi-3-dpo); write FILE:MODEL" in result.stderr
-    ok = run_cli("show", "--data-dir", str(judged.data_dir), "--compare", "phi-3-dpo",
-                 f"{mixed}:other", "--bootstrap", "0")
+    ok = run_cli(
+        "show",
+        "--data-dir",
+        str(judged.data_dir),
+        "--compare",
+        "phi-3-dpo",
+        f"{mixed}:other",
+        "--bootstrap",
+        "0",
+    )
     assert ok.returncode == 0, ok.stderr
     assert "Items compared: 1 of 160" in ok.stdout and "B - A = +0.0000 (" in ok.stdout

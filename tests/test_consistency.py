@@ -45,8 +45,14 @@ def test_position_outcome(g1, g2, outcome):
 
 @pytest.mark.parametrize(
     ("s1", "s2", "margin", "verdict"),
-    [(8, 6, 0, "model_1"), (5, 5, 0, "tie"), (3, 9, 0, "model_2"), (7, 6.5, 0, "model_1"),
-     (7, 6.5, 0.5, "tie"), (7, 6, 0.5, "model_1")],
+    [
+        (8, 6, 0, "model_1"),
+        (5, 5, 0, "tie"),
+        (3, 9, 0, "model_2"),
+        (7, 6.5, 0, "model_1"),
+        (7, 6.5, 0.5, "tie"),
+        (7, 6, 0.5, "model_1"),
+    ],
 )
 def test_score_verdict(s1, s2, margin, verdict):
     assert score_verdict(s1, s2, margin) == verdict
@@ -72,8 +78,13 @@ def test_position_tables_count_each_outcome_once():
     report = position_consistency(rows, categories)
     assert report.repeated == 1
     overall = report.tables["All"].loc["all"]
-    assert (overall["rows"], overall["consistent"], overall["first"], overall["second"],
-            overall["error"]) == (4, 1, 1, 1, 1)
+    assert (
+        overall["rows"],
+        overall["consistent"],
+        overall["first"],
+        overall["second"],
+        overall["error"],
+    ) == (4, 1, 1, 1, 1)
     assert overall["inconsistent_pct"] == pytest.approx(100 * 2 / 3)
     # Games by the position that won: A in 81 g1, 82 g1 and g2, 91 g2 (c, shown first in game
     # 2); B in 81 g2 and 83 g2 (model_1, shown second in game 2); a tie in 83 g1.
@@ -111,18 +122,26 @@ def judged(bench):
 def test_position_command_on_the_real_sample(judged):
     result = run_cli("agreement", "position", "--data-dir", str(judged.data_dir))
     assert result.returncode == 0, result.stderr
-    assert ("27 of 73 matches judged in both orders disagree (37.0%): the first position "
-            "(Assistant A) favoured in 24, the second in 3; 2 with an unparsable verdict left "
-            "out, 0 repeated rows counted once.") in result.stdout
+    assert (
+        "27 of 73 matches judged in both orders disagree (37.0%): the first position "
+        "(Assistant A) favoured in 24, the second in 3; 2 with an unparsable verdict left "
+        "out, 0 repeated rows counted once."
+    ) in result.stdout
     assert "Single games: A won 79, B won 43, tie 25 of 147." in result.stdout
-    as_json = json.loads(run_cli("agreement", "position", "--data-dir", str(judged.data_dir),
-                                 "--format", "json").stdout)
+    as_json = json.loads(
+        run_cli(
+            "agreement", "position", "--data-dir", str(judged.data_dir), "--format", "json"
+        ).stdout
+    )
     writing = next(r for r in as_json["by_category"] if r["category"] == "writing")
     assert (writing["rows"], writing["first"], writing["second"]) == (10, 7, 0)
-    csv = run_cli("agreement", "position", "--data-dir", str(judged.data_dir), "--format",
-                  "csv").stdout.splitlines()
-    assert csv[0] == ("table,group,rows,error,consistent,inconsistent,first,second,"
-                      "inconsistent_pct,games,games_a,games_b,games_tie")
+    csv = run_cli(
+        "agreement", "position", "--data-dir", str(judged.data_dir), "--format", "csv"
+    ).stdout.splitlines()
+    assert csv[0] == (
+        "table,group,rows,error,consistent,inconsistent,first,second,"
+        "inconsistent_pct,games,games_a,games_b,games_tie"
+    )
     assert "By model pair,phi-3 vs phi-3-dpo,75,2,46,27,24,3," in "\n".join(csv)
 
 
@@ -135,13 +154,20 @@ def test_position_command_without_a_file_says_what_to_run(bench):
 # --- single vs pairwise ------------------------------------------------------------------
 
 SINGLES = [
-    single(1, "a", 8), single(1, "b", 6),  # a better
-    single(2, "a", 5), single(2, "b", 5),  # equal
-    single(3, "a", 3), single(3, "b", 9),  # b better
-    single(4, "a", 7), single(4, "b", 6.5),  # a slightly better
-    single(5, "a", 6), single(5, "b", 6),  # equal
-    single(6, "a", 6), single(6, "b", -1),  # b's score unparsed
-    single(1, "a", 2, turn=2), single(1, "b", 4, turn=2),  # b better
+    single(1, "a", 8),
+    single(1, "b", 6),  # a better
+    single(2, "a", 5),
+    single(2, "b", 5),  # equal
+    single(3, "a", 3),
+    single(3, "b", 9),  # b better
+    single(4, "a", 7),
+    single(4, "b", 6.5),  # a slightly better
+    single(5, "a", 6),
+    single(5, "b", 6),  # equal
+    single(6, "a", 6),
+    single(6, "b", -1),  # b's score unparsed
+    single(1, "a", 2, turn=2),
+    single(1, "b", 4, turn=2),  # b better
 ]
 PAIRS = [
     pair(1, "model_1", "model_1"),  # a wins: agrees with the scores
@@ -158,14 +184,29 @@ PAIRS = [
     ("margin", "per_game", "turn_1", "all_turns", "left_out"),
     [
         # (total, agree, total without ties, agree without ties)
-        (0.0, False, (4, 2, 2, 1), (5, 3, 3, 2),
-         {"pairwise verdict unparsed": 1, "no single score for b": 1}),
+        (
+            0.0,
+            False,
+            (4, 2, 2, 1),
+            (5, 3, 3, 2),
+            {"pairwise verdict unparsed": 1, "no single score for b": 1},
+        ),
         # With a margin of 0.5, q4's scores tie: q4 still disagrees, and leaves the no-tie count.
-        (0.5, False, (4, 2, 1, 1), (5, 3, 2, 2),
-         {"pairwise verdict unparsed": 1, "no single score for b": 1}),
+        (
+            0.5,
+            False,
+            (4, 2, 1, 1),
+            (5, 3, 2, 2),
+            {"pairwise verdict unparsed": 1, "no single score for b": 1},
+        ),
         # Each order alone: q1 2/2, q2 2/2, q3 1/2, q4 0/2, q5 game 2 (a vs a tie) 0/1.
-        (0.0, True, (9, 5, 6, 3), (11, 7, 8, 5),
-         {"pairwise verdict unparsed": 1, "no single score for b": 2}),
+        (
+            0.0,
+            True,
+            (9, 5, 6, 3),
+            (11, 7, 8, 5),
+            {"pairwise verdict unparsed": 1, "no single score for b": 2},
+        ),
     ],
 )
 def test_single_vs_pairwise(margin, per_game, turn_1, all_turns, left_out):
@@ -199,8 +240,18 @@ def test_single_pair_command(bench):
     assert result.returncode == 0, result.stderr
     assert "Agree on 3 of 5 verdicts (60.0%); without ties 2 of 3 (66.7%)." in result.stdout
     assert "Left out: 1 pairwise verdict unparsed, 1 no single score for b." in result.stdout
-    out = json.loads(run_cli("agreement", "single-pair", "--data-dir", str(bench.data_dir),
-                             "--tie-margin", "0.5", "--format", "json").stdout)
+    out = json.loads(
+        run_cli(
+            "agreement",
+            "single-pair",
+            "--data-dir",
+            str(bench.data_dir),
+            "--tie-margin",
+            "0.5",
+            "--format",
+            "json",
+        ).stdout
+    )
     overall = next(r for r in out["agreement"] if r["turns"] == "all")
     assert (overall["total_no_tie"], overall["agree_no_tie"]) == (2, 2)
     assert out["confusion"]["model_2"]["tie"] == 1
@@ -211,11 +262,14 @@ def test_single_pair_on_the_real_sample_names_what_is_missing(judged):
     result = run_cli("agreement", "single-pair", "--data-dir", str(judged.data_dir))
     # The sample's single file grades phi-3-dpo only, so no match has both single scores.
     assert result.returncode == 1
-    assert "no pairwise verdict could be compared with single scores (73 no single score for " \
-           "phi-3; 2 pairwise verdict unparsed)" in result.stderr
+    assert (
+        "no pairwise verdict could be compared with single scores (73 no single score for "
+        "phi-3; 2 pairwise verdict unparsed)" in result.stderr
+    )
 
 
 def test_single_pair_rejects_a_negative_margin(judged):
-    result = run_cli("agreement", "single-pair", "--data-dir", str(judged.data_dir),
-                     "--tie-margin", "-1")
+    result = run_cli(
+        "agreement", "single-pair", "--data-dir", str(judged.data_dir), "--tie-margin", "-1"
+    )
     assert result.returncode == 1 and "--tie-margin must be 0 or more" in result.stderr

@@ -204,8 +204,11 @@ def test_a_corrupted_download_is_rejected_and_nothing_is_left(
     assert f"not the official file (sha256 {bad.sha256})" in lines[0]
     assert "Traceback" not in result.stderr
     # The verified files before it stay; the bad one and its temporary file are gone.
-    assert [p.name for p in all_files(data)] == ["judge_prompts.jsonl", "question.jsonl",
-                                                 "gpt-4.jsonl"]
+    assert [p.name for p in all_files(data)] == [
+        "judge_prompts.jsonl",
+        "question.jsonl",
+        "gpt-4.jsonl",
+    ]
     assert all_files(data)[2] == BenchPaths(data).reference_file("gpt-4")
     assert not BenchPaths(data).answer_dir.exists()
 
@@ -255,8 +258,9 @@ def test_force_keeps_the_old_file_when_the_new_download_is_bad(
     body = flip_one_byte(shared_file("question.jsonl").read_bytes())
     mirror.overrides[mirror.path_of(question)] = lambda handler: send(handler, body)
 
-    result = run_cli("download", "--data-dir", str(data), "--what", "questions", "--force",
-                     *mirror.args())
+    result = run_cli(
+        "download", "--data-dir", str(data), "--what", "questions", "--force", *mirror.args()
+    )
 
     assert result.returncode == 1
     assert f"{paths.question_file} left as it was" in result.stderr
@@ -274,8 +278,9 @@ def test_an_unreachable_host_gives_one_clear_line_and_leaves_nothing(tmp_path: P
     data = tmp_path / "data"
     url = f"http://127.0.0.1:{closed_port()}"
 
-    result = run_cli("download", "--data-dir", str(data), "--github-base-url", url,
-                     "--hf-base-url", url)
+    result = run_cli(
+        "download", "--data-dir", str(data), "--github-base-url", url, "--hf-base-url", url
+    )
 
     assert result.returncode == 1
     assert result.stdout == ""
@@ -292,8 +297,17 @@ def test_a_host_that_never_answers_times_out_with_one_line(tmp_path: Path) -> No
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        result = run_cli("download", "--data-dir", str(data), "--timeout", "0.5",
-                         "--github-base-url", url, "--hf-base-url", url)
+        result = run_cli(
+            "download",
+            "--data-dir",
+            str(data),
+            "--timeout",
+            "0.5",
+            "--github-base-url",
+            url,
+            "--hf-base-url",
+            url,
+        )
 
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -305,8 +319,16 @@ def test_a_host_that_never_answers_times_out_with_one_line(tmp_path: Path) -> No
 def test_a_missing_file_on_the_mirror_is_named(mirror: Mirror, tmp_path: Path) -> None:
     del mirror.files[mirror.path_of(_entry("gpt-4"))]
 
-    result = run_cli("download", "--data-dir", str(tmp_path / "data"), "--what", "answers",
-                     "--models", "gpt-4", *mirror.args())
+    result = run_cli(
+        "download",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--what",
+        "answers",
+        "--models",
+        "gpt-4",
+        *mirror.args(),
+    )
 
     assert result.returncode == 1
     assert result.stderr.strip() == (
@@ -327,8 +349,16 @@ def test_transient_failures_are_retried(mirror: Mirror, tmp_path: Path) -> None:
     mirror.overrides[mirror.path_of(entry)] = lambda handler: replies.pop(0)(handler)
     data = tmp_path / "data"
 
-    result = run_cli("download", "--data-dir", str(data), "--what", "answers", "--models",
-                     "gpt-4", *mirror.args())
+    result = run_cli(
+        "download",
+        "--data-dir",
+        str(data),
+        "--what",
+        "answers",
+        "--models",
+        "gpt-4",
+        *mirror.args(),
+    )
 
     assert result.returncode == 0, result.stderr
     assert mirror.requests.count(mirror.path_of(entry)) == 3
@@ -353,8 +383,16 @@ def test_a_connection_that_keeps_breaking_fails_cleanly(mirror: Mirror, tmp_path
     mirror.overrides[mirror.path_of(entry)] = lambda handler: drop_midway(handler, body)
     data = tmp_path / "data"
 
-    result = run_cli("download", "--data-dir", str(data), "--what", "answers", "--models",
-                     "gpt-4", *mirror.args())
+    result = run_cli(
+        "download",
+        "--data-dir",
+        str(data),
+        "--what",
+        "answers",
+        "--models",
+        "gpt-4",
+        *mirror.args(),
+    )
 
     assert result.returncode == 1
     assert mirror.requests.count(mirror.path_of(entry)) == 3
@@ -405,8 +443,16 @@ def test_proxies_from_the_environment_are_used(mirror: Mirror, tmp_path: Path) -
     data = tmp_path / "data"
     env = {"HTTP_PROXY": mirror.url, "http_proxy": mirror.url, "NO_PROXY": "", "no_proxy": ""}
 
-    result = run_cli("download", "--data-dir", str(data), "--what", "questions",
-                     "--github-base-url", "http://mirror.invalid", env=env)
+    result = run_cli(
+        "download",
+        "--data-dir",
+        str(data),
+        "--what",
+        "questions",
+        "--github-base-url",
+        "http://mirror.invalid",
+        env=env,
+    )
 
     assert result.returncode == 0, result.stderr
     assert "3 fetched" in result.stdout
@@ -416,15 +462,18 @@ def test_proxies_from_the_environment_are_used(mirror: Mirror, tmp_path: Path) -
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--models", "my-model"], "Error: --models: no official answers for my-model; the "
-                                   "official models are alpaca-13b, baize-v2-13b, "),
-        (["--what", "questions", "--models", "gpt-4"],
-         "Error: --models picks answer files, but --what does not include answers"),
+        (
+            ["--models", "my-model"],
+            "Error: --models: no official answers for my-model; the "
+            "official models are alpaca-13b, baize-v2-13b, ",
+        ),
+        (
+            ["--what", "questions", "--models", "gpt-4"],
+            "Error: --models picks answer files, but --what does not include answers",
+        ),
     ],
 )
-def test_bad_selections_are_clear_errors(
-    tmp_path: Path, args: list[str], message: str
-) -> None:
+def test_bad_selections_are_clear_errors(tmp_path: Path, args: list[str], message: str) -> None:
     result = run_cli("download", "--data-dir", str(tmp_path / "data"), *args)
 
     assert result.returncode == 1
@@ -496,7 +545,10 @@ def test_a_progress_bar_is_drawn_on_a_terminal(mirror: Mirror, tmp_path: Path) -
     try:
         result = subprocess.run(
             [sys.executable, "-m", "mtbench.cli.download", *args, *mirror.args()],
-            stderr=follower, stdout=subprocess.PIPE, text=True, timeout=60,
+            stderr=follower,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=60,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
     finally:

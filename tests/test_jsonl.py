@@ -87,7 +87,9 @@ def test_threads_never_interleave_lines(tmp_path):
         thread.join()
     appender.close()
     rows = [row for _, row in read_jsonl(path)]
-    assert sorted((r["worker"], r["i"]) for r in rows) == [(w, i) for w in range(8) for i in range(25)]
+    assert sorted((r["worker"], r["i"]) for r in rows) == [
+        (w, i) for w in range(8) for i in range(25)
+    ]
 
 
 def test_processes_never_interleave_lines(tmp_path):

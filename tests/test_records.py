@@ -42,8 +42,14 @@ def test_official_answers_keyed_by_file_stem():
 def test_official_judge_prompts():
     prompts = load_judge_prompts(shared_file("judge_prompts.jsonl"))
     assert list(prompts) == [
-        "pair-v2", "pair-v2-multi-turn", "pair-math-v1", "pair-math-v1-multi-turn",
-        "single-v1", "single-math-v1", "single-v1-multi-turn", "single-math-v1-multi-turn",
+        "pair-v2",
+        "pair-v2-multi-turn",
+        "pair-math-v1",
+        "pair-math-v1-multi-turn",
+        "single-v1",
+        "single-math-v1",
+        "single-v1-multi-turn",
+        "single-math-v1-multi-turn",
     ]
     assert prompts["single-math-v1"].placeholders == {"question", "answer", "ref_answer_1"}
     assert prompts["single-v1"].system_prompt == "You are a helpful assistant."
@@ -61,13 +67,22 @@ def test_third_party_judgments():
     ("line", "message"),
     [
         ('{"category": "math", "turns": ["q"]}', ":2: missing field 'question_id'"),
-        ('{"question_id": "82", "category": "math", "turns": ["q"]}',
-         ":2: field 'question_id' must be an integer"),
-        ('{"question_id": 82, "category": "math", "turns": []}', ":2: field 'turns' must not be empty"),
-        ('{"question_id": 82, "category": "math", "turns": [1]}',
-         ":2: field 'turns' must be a list of strings"),
-        ('{"question_id": 81, "category": "math", "turns": ["q"]}',
-         ":2: question_id 81 repeats line 1"),
+        (
+            '{"question_id": "82", "category": "math", "turns": ["q"]}',
+            ":2: field 'question_id' must be an integer",
+        ),
+        (
+            '{"question_id": 82, "category": "math", "turns": []}',
+            ":2: field 'turns' must not be empty",
+        ),
+        (
+            '{"question_id": 82, "category": "math", "turns": [1]}',
+            ":2: field 'turns' must be a list of strings",
+        ),
+        (
+            '{"question_id": 81, "category": "math", "turns": ["q"]}',
+            ":2: question_id 81 repeats line 1",
+        ),
     ],
 )
 def test_malformed_questions_name_file_and_line(tmp_path, line, message):

@@ -17,16 +17,32 @@ GPT4O_REFS = "third_party/lm-sys-FastChat-pr3404/reference_answer/gpt-4o.jsonl"
 @pytest.mark.parametrize(
     ("a", "b", "width", "expected"),
     [
-        ("same start, then A", "same start, then B", 70,
-         ("same start, then A", "same start, then B", 17)),
+        (
+            "same start, then A",
+            "same start, then B",
+            70,
+            ("same start, then A", "same start, then B", 17),
+        ),
         ("", "new", 70, ("", "new", 0)),
         # Far into a long text: the excerpt starts at a word shortly before the difference.
-        ("x " * 50 + "alpha beta gamma", "x " * 50 + "alpha beta delta", 12,
-         ("...beta gamma", "...beta delta", 111)),
-        ("x " * 50 + "alpha beta gamma", "x " * 50 + "alpha beta delta", 70,
-         ("...x x x x x alpha beta gamma", "...x x x x x alpha beta delta", 111)),
-        ("line one\nline two", "line one\nline 2", 70,
-         ("line one\\nline two", "line one\\nline 2", 14)),
+        (
+            "x " * 50 + "alpha beta gamma",
+            "x " * 50 + "alpha beta delta",
+            12,
+            ("...beta gamma", "...beta delta", 111),
+        ),
+        (
+            "x " * 50 + "alpha beta gamma",
+            "x " * 50 + "alpha beta delta",
+            70,
+            ("...x x x x x alpha beta gamma", "...x x x x x alpha beta delta", 111),
+        ),
+        (
+            "line one\nline two",
+            "line one\nline 2",
+            70,
+            ("line one\\nline two", "line one\\nline 2", 14),
+        ),
     ],
 )
 def test_excerpts(a, b, width, expected):
@@ -84,11 +100,23 @@ def test_gpt4_and_gpt4o_references_on_real_files(bench):
     lines = result.stdout.splitlines()
     assert lines[0] == f"A: {bench.reference_file('gpt-4')} (30 questions)"
     # Written by two different models, they share only the one-line answer to Q107 turn 1.
-    assert lines[2] == ("59 turn(s) differ and 1 are identical in the 30 question(s) both sets "
-                        "have; only in A: none; only in B: none.")
+    assert lines[2] == (
+        "59 turn(s) differ and 1 are identical in the 30 question(s) both sets "
+        "have; only in A: none; only in B: none."
+    )
     assert "Question 104 (reasoning), turn 1, from character 10" in lines
-    as_json = json.loads(run_cli("refs", "diff", "gpt-4", str(bench.reference_file("gpt-4o")),
-                                 "--data-dir", str(bench.data_dir), "--format", "json").stdout)
+    as_json = json.loads(
+        run_cli(
+            "refs",
+            "diff",
+            "gpt-4",
+            str(bench.reference_file("gpt-4o")),
+            "--data-dir",
+            str(bench.data_dir),
+            "--format",
+            "json",
+        ).stdout
+    )
     assert len(as_json["changes"]) == 59
     assert (107, 1) not in {(c["question_id"], c["turn"]) for c in as_json["changes"]}
     assert {c["category"] for c in as_json["changes"]} == {"reasoning", "math", "coding"}
@@ -120,6 +148,7 @@ def test_unknown_set_names_the_sets_there(bench):
     assert "no reference set 'claude-v1'" in result.stderr
     assert "(sets there: gpt-4)" in result.stderr
     assert result.stderr.strip().count("\n") == 0
-    narrow = run_cli("refs", "diff", "gpt-4", "gpt-4", "--width", "3", "--data-dir",
-                     str(bench.data_dir))
+    narrow = run_cli(
+        "refs", "diff", "gpt-4", "gpt-4", "--width", "3", "--data-dir", str(bench.data_dir)
+    )
     assert narrow.returncode == 1 and "--width must be at least 10" in narrow.stderr

@@ -30,8 +30,12 @@ def pair(qid: int, m1: str, m2: str, g1: str, g2: str, turn: int = 1) -> PairJud
         # Plain means per turn; the average pools all rows.
         ([single(1, "a", 8), single(2, "a", 6), single(1, "a", 4, 2)], 7.0, 4.0, 6.0),
         # A -1 row is dropped before averaging, so the average is not the mean of turn means.
-        ([single(1, "a", 9), single(2, "a", -1), single(1, "a", 6, 2), single(2, "a", 6, 2)],
-         9.0, 6.0, 7.0),
+        (
+            [single(1, "a", 9), single(2, "a", -1), single(1, "a", 6, 2), single(2, "a", 6, 2)],
+            9.0,
+            6.0,
+            7.0,
+        ),
         # Fractional scores are kept as written.
         ([single(1, "a", 8.5), single(1, "a", 7.5, 2)], 8.5, 7.5, 8.0),
         # A repeated judgment (same question, model, judge, turn) counts once: the first parsed.

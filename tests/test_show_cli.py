@@ -72,8 +72,17 @@ def test_pairwise_all_prints_exactly_what_fastchat_prints(judged):
 
 def test_pairwise_baseline_against_a_model_of_the_file(judged):
     result = run_cli(
-        "show", "--data-dir", str(judged.data_dir), "--mode", "pairwise-baseline",
-        "--baseline-model", "phi-3", "--format", "json", "--bootstrap", "0",
+        "show",
+        "--data-dir",
+        str(judged.data_dir),
+        "--mode",
+        "pairwise-baseline",
+        "--baseline-model",
+        "phi-3",
+        "--format",
+        "json",
+        "--bootstrap",
+        "0",
     )
     assert result.returncode == 0, result.stderr
     models = json.loads(result.stdout)["models"]
@@ -144,10 +153,15 @@ def test_unparsed_scores_are_dropped_and_counted(judged):
     [
         ("", "no judgments in this file"),
         ('{"question_id": 81}\n', ":1: missing field 'model'"),
-        ('{"question_id": 81, "model": "m", "judge": ["gpt-4", "single-v1"], "score": 5, '
-         '"turn": 1}\nnot json\n', ":2: not valid JSON"),
-        ('{"question_id": 81, "model": "m", "judge": "gpt-4", "score": 5, "turn": 1}\n',
-         "field 'judge' must be [judge_model, prompt_name]"),
+        (
+            '{"question_id": 81, "model": "m", "judge": ["gpt-4", "single-v1"], "score": 5, '
+            '"turn": 1}\nnot json\n',
+            ":2: not valid JSON",
+        ),
+        (
+            '{"question_id": 81, "model": "m", "judge": "gpt-4", "score": 5, "turn": 1}\n',
+            "field 'judge' must be [judge_model, prompt_name]",
+        ),
     ],
 )
 def test_bad_files_give_one_line_errors(bench, content, expected):

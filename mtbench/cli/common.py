@@ -21,7 +21,7 @@ def add_bench_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bench-name",
         default=DEFAULT_BENCH,
-        help="the bench: questions from {data-dir}/{bench-name}/question.jsonl (default: %(default)s)",
+        help="the bench, read from {data-dir}/{bench-name}/ (default: %(default)s)",
     )
     parser.add_argument(
         "--data-dir",

@@ -102,8 +102,14 @@ class _Bar(Progress):
 
         if self.bar is None:
             self.bar = tqdm(
-                total=self.total, unit="B", unit_scale=True, unit_divisor=1024,
-                desc="mtbench-download", file=sys.stderr, disable=None, leave=False,
+                total=self.total,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc="mtbench-download",
+                file=sys.stderr,
+                disable=None,
+                leave=False,
             )
         if file.size is None and size:
             self.bar.total += size

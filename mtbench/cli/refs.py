@@ -1,7 +1,7 @@
 """`mtbench-refs`: list a bench's reference-answer sets and show where two of them differ.
 
-    mtbench-refs list
-    mtbench-refs diff gpt-4 gpt-4o                   names in reference_answer/, or file paths
+mtbench-refs list
+mtbench-refs diff gpt-4 gpt-4o                   names in reference_answer/, or file paths
 """
 
 from __future__ import annotations

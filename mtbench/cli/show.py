@@ -103,7 +103,9 @@ def _show(args: argparse.Namespace) -> int:
     sys.stdout.write(render(report, args.format))
     if args.plot:
         if report.categories is None:
-            raise ConfigError("--plot needs the question file for categories; see the warning above")
+            raise ConfigError(
+                "--plot needs the question file for categories; see the warning above"
+            )
         from mtbench.plots import radar_plot
 
         scale = 10.0 if report.mode == "single" else 1.0
