@@ -23,7 +23,6 @@ import hashlib
 import html
 import json
 import logging
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.answers import Answer, load_answer_file, load_model_answers
+from mtbench.atomic import write_atomic
 from mtbench.bootstrap import BootstrapSpec
 from mtbench.errors import DataError
 from mtbench.judgments import (
@@ -308,23 +308,6 @@ def render_html(data: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("browse.html"))
 
 
-def write_text_atomic(path: Path, text: str) -> int:
-    """Write `text` as UTF-8 via a temporary file and a rename; return the size in bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = text.encode("utf-8")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return len(body)
-
-
 def write_report(
     paths: BenchPaths,
     output: str | Path | None = None,
@@ -339,7 +322,7 @@ def write_report(
     """
     data = build_page_data(paths, judge_model, baseline_model, model_list, bootstrap)
     path = Path(output) if output is not None else default_output(paths)
-    size = write_text_atomic(path, render_html(data))
+    size = write_atomic(path, [render_html(data).encode("utf-8")])
     return BrowseResult(
         path, size, tuple(data["models"]), len(data["questions"]), tuple(data["meta"]["notes"])
     )

@@ -6,9 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mtbench.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSpec
-from mtbench.cli.common import add_bench_options, add_logging_options, run_command
-from mtbench.errors import ConfigError
+from mtbench.cli.common import (
+    add_bench_options,
+    add_bootstrap_options,
+    add_logging_options,
+    bootstrap_spec,
+    run_command,
+)
 from mtbench.paths import BenchPaths
 from mtbench.show import DEFAULT_BASELINE, DEFAULT_JUDGE
 
@@ -37,16 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the HTML file to write (default: {data-dir}/{bench-name}/report.html)",
     )
-    parser.add_argument(
-        "--bootstrap",
-        type=int,
-        default=DEFAULT_RESAMPLES,
-        metavar="N",
-        help="bootstrap resamples for 95%% intervals; 0 turns them off (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)"
-    )
+    add_bootstrap_options(parser)
     add_logging_options(parser)
     return parser
 
@@ -54,15 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _browse(args: argparse.Namespace) -> int:
     from mtbench.browse import write_report
 
-    if args.bootstrap < 0:
-        raise ConfigError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
     result = write_report(
         BenchPaths.resolve(args.data_dir, args.bench_name),
         output=args.output,
         judge_model=args.judge_model,
         baseline_model=args.baseline_model,
         model_list=args.model_list,
-        bootstrap=BootstrapSpec(args.bootstrap, args.seed),
+        bootstrap=bootstrap_spec(args),
     )
     print(
         f"Report written to {result.path} ({result.size / 1e6:.1f} MB, "

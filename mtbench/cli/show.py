@@ -6,8 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mtbench.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSpec
-from mtbench.cli.common import add_bench_options, add_logging_options, run_command
+from mtbench.cli.common import (
+    add_bench_options,
+    add_bootstrap_options,
+    add_logging_options,
+    bootstrap_spec,
+    run_command,
+)
 from mtbench.errors import ConfigError
 from mtbench.paths import BenchPaths
 from mtbench.report_format import FORMATS, render
@@ -35,16 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model-list", nargs="+", help="only these models")
     parser.add_argument("--mode", default="single", choices=MODES, help="(default: %(default)s)")
-    parser.add_argument(
-        "--bootstrap",
-        type=int,
-        default=DEFAULT_RESAMPLES,
-        metavar="N",
-        help="bootstrap resamples for 95%% intervals; 0 turns them off (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)"
-    )
+    add_bootstrap_options(parser)
     parser.add_argument("--format", default="table", choices=FORMATS, help="(default: %(default)s)")
     parser.add_argument("--plot", metavar="FILE", help="also save a per-category radar chart (PNG)")
     parser.add_argument(
@@ -79,7 +75,7 @@ def _compare(args: argparse.Namespace) -> int:
         args.compare[1],
         input_file=args.input_file,
         judge_model=args.judge_model,
-        bootstrap=BootstrapSpec(args.bootstrap, args.seed),
+        bootstrap=bootstrap_spec(args),
         top=args.top,
     )
     sys.stdout.write(render_comparison(comparison, args.format))
@@ -87,8 +83,6 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    if args.bootstrap < 0:
-        raise ConfigError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
     if args.compare:
         return _compare(args)
     report = build_report(
@@ -98,7 +92,7 @@ def _show(args: argparse.Namespace) -> int:
         judge_model=args.judge_model,
         baseline_model=args.baseline_model,
         model_list=args.model_list,
-        bootstrap=BootstrapSpec(args.bootstrap, args.seed),
+        bootstrap=bootstrap_spec(args),
     )
     sys.stdout.write(render(report, args.format))
     if args.plot:
