@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from mtbench.atomic import write_atomic
 from mtbench.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -192,21 +193,5 @@ class JsonlAppender:
 
 
 def write_jsonl_atomic(path: str | Path, lines: Iterable[str]) -> None:
-    """Replace a file with the given lines (each without its newline) in one atomic step.
-
-    The new content is written to a temporary file beside the target, flushed to disk and renamed
-    over it, so readers and crashes see either the old file or the new one, never a mix.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            for line in lines:
-                handle.write(line.encode("utf-8") + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Replace a file with the given lines (each without its newline) in one atomic step."""
+    write_atomic(path, (line.encode("utf-8") + b"\n" for line in lines))

@@ -1,6 +1,6 @@
 """Where bench data lives: FastChat's directory layout under one data directory.
 
-    {data_dir}/judge_prompts.jsonl                        (or {data_dir}/{bench}/judge_prompts.jsonl)
+    {data_dir}/judge_prompts.jsonl          (a copy in {data_dir}/{bench}/ takes precedence)
     {data_dir}/{bench}/question.jsonl
     {data_dir}/{bench}/reference_answer/{judge}.jsonl
     {data_dir}/{bench}/model_answer/{model}.jsonl
@@ -23,7 +23,10 @@ DATA_DIR_ENV = "MTBENCH_DATA_DIR"
 DEFAULT_DATA_DIR = "data"
 DEFAULT_BENCH = "mt_bench"
 
-FETCH_HINT = "run `mtbench-download` to fetch the official MT-bench files, or point --data-dir there"
+FETCH_HINT = (
+    "run `mtbench-download` (with the same --data-dir) to fetch the official MT-bench files, "
+    "or point --data-dir at a folder that holds them"
+)
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
@@ -45,7 +48,9 @@ class BenchPaths:
     bench_name: str = DEFAULT_BENCH
 
     @classmethod
-    def resolve(cls, data_dir: str | Path | None = None, bench_name: str = DEFAULT_BENCH) -> BenchPaths:
+    def resolve(
+        cls, data_dir: str | Path | None = None, bench_name: str = DEFAULT_BENCH
+    ) -> BenchPaths:
         """Build the paths from a `--data-dir` value (or the environment, or the default)."""
         return cls(resolve_data_dir(data_dir), bench_name)
 
@@ -82,7 +87,7 @@ class BenchPaths:
         return self.reference_dir / f"{judge}.jsonl"
 
     def judgment_file(self, judge: str, mode: str) -> Path:
-        """`{judge}_single.jsonl` for single grading, `{judge}_pair.jsonl` for both pairwise modes."""
+        """`{judge}_single.jsonl` for single grading, `{judge}_pair.jsonl` for both pairwise."""
         kind = "single" if mode == "single" else "pair"
         return self.judgment_dir / f"{judge}_{kind}.jsonl"
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from mtbench._fields import RowReader
 from mtbench.jsonl import read_jsonl
 from mtbench.paths import require_file
+
+logger = logging.getLogger(__name__)
 
 CATEGORIES = (
     "writing",
@@ -70,3 +73,15 @@ def load_questions(
         seen[question.question_id] = line
         questions.append(question)
     return questions[begin:end]
+
+
+def question_categories(path: str | Path) -> dict[int, str] | None:
+    """Question id to category, or None with a warning when the question file is absent.
+
+    For results that can go without categories (per-category tables are then left out).
+    """
+    path = Path(path)
+    if not path.is_file():
+        logger.warning("%s not found: per-category results are left out", path)
+        return None
+    return {q.question_id: q.category for q in load_questions(path)}

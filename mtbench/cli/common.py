@@ -9,7 +9,8 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from mtbench.errors import MTBenchError
+from mtbench.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSpec
+from mtbench.errors import ConfigError, MTBenchError
 from mtbench.paths import DATA_DIR_ENV, DEFAULT_BENCH
 
 EXIT_ERROR = 1
@@ -21,7 +22,7 @@ def add_bench_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bench-name",
         default=DEFAULT_BENCH,
-        help="the bench: questions from {data-dir}/{bench-name}/question.jsonl (default: %(default)s)",
+        help="the bench, read from {data-dir}/{bench-name}/ (default: %(default)s)",
     )
     parser.add_argument(
         "--data-dir",
@@ -42,6 +43,27 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="show the full stack trace on errors (also MTBENCH_DEBUG=1)",
     )
+
+
+def add_bootstrap_options(parser: argparse.ArgumentParser) -> None:
+    """`--bootstrap N` and `--seed` for confidence intervals."""
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=DEFAULT_RESAMPLES,
+        metavar="N",
+        help="bootstrap resamples for 95%% intervals; 0 turns them off (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)"
+    )
+
+
+def bootstrap_spec(args: argparse.Namespace) -> BootstrapSpec:
+    """The resampling asked for by `add_bootstrap_options`' flags."""
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
+    return BootstrapSpec(args.bootstrap, args.seed)
 
 
 def run_command(

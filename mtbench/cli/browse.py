@@ -1,0 +1,75 @@
+"""`mtbench-browse`: write a self-contained HTML page to browse results (FastChat's qa_browser)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mtbench.cli.common import (
+    add_bench_options,
+    add_bootstrap_options,
+    add_logging_options,
+    bootstrap_spec,
+    run_command,
+)
+from mtbench.paths import BenchPaths
+from mtbench.show import DEFAULT_BASELINE, DEFAULT_JUDGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mtbench-browse",
+        description="Write one static HTML page (no server, no network) with the leaderboard, "
+        "per-category results and every question's answers and judge explanations.",
+    )
+    add_bench_options(parser)
+    parser.add_argument(
+        "--judge-model",
+        default=DEFAULT_JUDGE,
+        help="judge whose judgment files and reference answers to show (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--baseline-model",
+        default=DEFAULT_BASELINE,
+        help="pairwise baseline, used when the pairwise file has it; otherwise all pairs "
+        "are shown (default: %(default)s)",
+    )
+    parser.add_argument("--model-list", nargs="+", help="only these models (default: all)")
+    parser.add_argument(
+        "--output",
+        metavar="FILE",
+        help="the HTML file to write (default: {data-dir}/{bench-name}/report.html)",
+    )
+    add_bootstrap_options(parser)
+    add_logging_options(parser)
+    return parser
+
+
+def _browse(args: argparse.Namespace) -> int:
+    from mtbench.browse import write_report
+
+    result = write_report(
+        BenchPaths.resolve(args.data_dir, args.bench_name),
+        output=args.output,
+        judge_model=args.judge_model,
+        baseline_model=args.baseline_model,
+        model_list=args.model_list,
+        bootstrap=bootstrap_spec(args),
+    )
+    print(
+        f"Report written to {result.path} ({result.size / 1e6:.1f} MB, "
+        f"{len(result.models)} models, {result.questions} questions)",
+        file=sys.stderr,
+    )
+    print(result.path)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `mtbench-browse`."""
+    return run_command(build_parser(), _browse, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

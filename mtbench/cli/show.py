@@ -1,0 +1,118 @@
+"""`mtbench-show`: print MT-bench results from a judgment file (FastChat's `show_result.py`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mtbench.cli.common import (
+    add_bench_options,
+    add_bootstrap_options,
+    add_logging_options,
+    bootstrap_spec,
+    run_command,
+)
+from mtbench.errors import ConfigError
+from mtbench.paths import BenchPaths
+from mtbench.report_format import FORMATS, render
+from mtbench.results import MODES
+from mtbench.show import DEFAULT_BASELINE, DEFAULT_JUDGE, build_report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mtbench-show",
+        description="Show MT-bench scores from a judgment file, computed as FastChat does, "
+        "with per-category results, confidence intervals and an account of dropped rows.",
+    )
+    add_bench_options(parser)
+    parser.add_argument("--input-file", help="judgment file (default: from --judge-model/--mode)")
+    parser.add_argument(
+        "--judge-model",
+        default=DEFAULT_JUDGE,
+        help="judge whose file to read by default (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--baseline-model",
+        default=DEFAULT_BASELINE,
+        help="baseline of pairwise-baseline mode (default: %(default)s)",
+    )
+    parser.add_argument("--model-list", nargs="+", help="only these models")
+    parser.add_argument("--mode", default="single", choices=MODES, help="(default: %(default)s)")
+    add_bootstrap_options(parser)
+    parser.add_argument("--format", default="table", choices=FORMATS, help="(default: %(default)s)")
+    parser.add_argument("--plot", metavar="FILE", help="also save a per-category radar chart (PNG)")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        help="compare two runs' single scores item by item (B - A, paired bootstrap); a run is "
+        "MODEL (in the input file), FILE:MODEL, JUDGE:MODEL or FILE (its only model)",
+    )
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        metavar="N",
+        help="with --compare: list the N items that moved most (default: %(default)s)",
+    )
+    add_logging_options(parser)
+    return parser
+
+
+def _compare(args: argparse.Namespace) -> int:
+    if args.mode != "single":
+        raise ConfigError("--compare works on single-mode scores; leave out --mode")
+    if args.model_list or args.plot:
+        raise ConfigError("--compare takes no --model-list or --plot: name the two runs instead")
+    from mtbench.compare import build_comparison
+    from mtbench.compare_format import render_comparison
+
+    comparison = build_comparison(
+        BenchPaths.resolve(args.data_dir, args.bench_name),
+        args.compare[0],
+        args.compare[1],
+        input_file=args.input_file,
+        judge_model=args.judge_model,
+        bootstrap=bootstrap_spec(args),
+        top=args.top,
+    )
+    sys.stdout.write(render_comparison(comparison, args.format))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    if args.compare:
+        return _compare(args)
+    report = build_report(
+        BenchPaths.resolve(args.data_dir, args.bench_name),
+        mode=args.mode,
+        input_file=args.input_file,
+        judge_model=args.judge_model,
+        baseline_model=args.baseline_model,
+        model_list=args.model_list,
+        bootstrap=bootstrap_spec(args),
+    )
+    sys.stdout.write(render(report, args.format))
+    if args.plot:
+        if report.categories is None:
+            raise ConfigError(
+                "--plot needs the question file for categories; see the warning above"
+            )
+        from mtbench.plots import radar_plot
+
+        scale = 10.0 if report.mode == "single" else 1.0
+        measure = "score" if report.mode == "single" else "adjusted win rate"
+        radar_plot(report.categories, args.plot, f"MT-bench {measure} by category", scale)
+        print(f"Plot saved to {args.plot}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `mtbench-show`."""
+    return run_command(build_parser(), _show, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

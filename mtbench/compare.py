@@ -1,0 +1,285 @@
+"""Compare two runs' single scores item by item (`mtbench-show --compare A B`).
+
+A *run* is one model's scores in one single-grading file: two models judged together, or the same
+model under two settings, judges or dates (two files). Only items (question × turn) that both runs
+scored are compared; every other item is counted with the reason it was left out. The difference
+B − A is the mean of the per-item differences, with a paired bootstrap interval: questions are
+resampled (both turns of a question together), the same draws for both runs, seeded. The same is
+done per turn and per category, and the items that moved most are listed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mtbench.bootstrap import BootstrapSpec, interval, mean_draws
+from mtbench.errors import ConfigError, DataError
+from mtbench.judgments import load_single_judgments
+from mtbench.paths import BenchPaths, require_file
+from mtbench.questions import CATEGORIES, question_categories
+
+logger = logging.getLogger(__name__)
+
+Item = tuple[int, int]
+"""(question_id, turn)."""
+
+DEFAULT_TOP = 10
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Which scores make a run.
+
+    Attributes:
+        file: A single-grading judgment file.
+        model: The model whose rows of that file are the run.
+    """
+
+    file: Path
+    model: str
+
+    def __str__(self) -> str:
+        return f"{self.model} in {self.file}"
+
+
+def parse_run_spec(text: str, default_file: Path, paths: BenchPaths | None = None) -> RunSpec:
+    """Read a run as written on the command line.
+
+    * `MODEL`: the model in `default_file` (the file `mtbench-show` reads);
+    * `FILE:MODEL`: the model in another single-grading file;
+    * `JUDGE:MODEL`: the model in `model_judgment/{JUDGE}_single.jsonl` of the bench;
+    * `FILE`: the only model of that file.
+
+    A name that is an existing file is a file; a colon splits file (or judge) from model only if
+    the part before it names an existing file, so model names with colons (`llama3:8b`) work.
+
+    Raises:
+        DataError: when the part before the last colon looks like a path but is not a file.
+    """
+    if Path(text).is_file():
+        return RunSpec(Path(text), "")
+    for index in [i for i, c in enumerate(text) if c == ":"][::-1]:
+        left, model = text[:index], text[index + 1 :]
+        if not model:
+            continue
+        if Path(left).is_file():
+            return RunSpec(Path(left), model)
+        if paths is not None and paths.judgment_file(left, "single").is_file():
+            return RunSpec(paths.judgment_file(left, "single"), model)
+    left = text.rpartition(":")[0]
+    if left.endswith(".jsonl") or "/" in left:
+        raise DataError(f"judgment file not found (in run {text!r}); check the path", left)
+    return RunSpec(default_file, text)
+
+
+@dataclass(frozen=True)
+class RunScores:
+    """One run's scores by item.
+
+    Attributes:
+        spec: The file and model.
+        scores: Parsed scores by (question_id, turn); the first parsed row of an item counts.
+        unparsed: Items judged but without a parsable score (-1 in every row).
+    """
+
+    spec: RunSpec
+    scores: dict[Item, float]
+    unparsed: frozenset[Item]
+
+
+def load_run(spec: RunSpec) -> RunScores:
+    """Read one run's scores.
+
+    Raises:
+        DataError: for a missing file, or a model without rows in it (naming the models there);
+            also when `spec.model` is empty and the file holds more than one model.
+    """
+    require_file(
+        spec.file,
+        "single judgment file",
+        hint="run `mtbench-judge --mode single` first, or give FILE:MODEL",
+    )
+    judgments = list(load_single_judgments(spec.file))
+    models = sorted({j.model for j in judgments})
+    model = spec.model
+    if not model:
+        if len(models) != 1:
+            raise DataError(
+                f"holds {len(models)} models ({', '.join(models) or 'none'}); write FILE:MODEL",
+                spec.file,
+            )
+        model = models[0]
+    if model not in models:
+        raise DataError(
+            f"no judgments of model {model!r} (models here: {', '.join(models) or 'none'}); "
+            "to compare a model of another file write FILE:MODEL",
+            spec.file,
+        )
+    scores: dict[Item, float] = {}
+    seen: set[Item] = set()
+    repeated = 0
+    for judgment in judgments:
+        if judgment.model != model:
+            continue
+        item = (judgment.question_id, judgment.turn)
+        if judgment.parsed:
+            repeated += item in scores
+            scores.setdefault(item, float(judgment.score))
+        seen.add(item)
+    if repeated:
+        logger.warning(
+            "%s: %d repeated judgment(s) of %s; the first parsed counts", spec.file, repeated, model
+        )
+    return RunScores(RunSpec(spec.file, model), scores, frozenset(seen - set(scores)))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Run B against run A on the items both scored.
+
+    Attributes:
+        a: Run A.
+        b: Run B.
+        items: One row per compared item: `question_id`, `category`, `turn`, `score_a`,
+            `score_b`, `diff` (B − A).
+        groups: Rows `all`, `turn N`, then categories: `items`, `questions`, `mean_a`, `mean_b`,
+            `diff`, and `lower`/`upper` of the bootstrap interval of `diff`.
+        movers: The `top` items with the largest |diff| (ties: by question, then turn).
+        left_out: Items not compared, by reason, with counts.
+        bootstrap: The resampling used (None: no intervals).
+    """
+
+    a: RunSpec
+    b: RunSpec
+    items: pd.DataFrame
+    groups: pd.DataFrame
+    movers: pd.DataFrame
+    left_out: dict[str, int]
+    bootstrap: BootstrapSpec | None
+
+
+def _status(run: RunScores, item: Item) -> str | None:
+    if item in run.scores:
+        return None
+    return "no parsable score" if item in run.unparsed else "not judged"
+
+
+def compare_runs(
+    a: RunScores,
+    b: RunScores,
+    categories: dict[int, str] | None = None,
+    bootstrap: BootstrapSpec | None = BootstrapSpec(),
+    top: int = DEFAULT_TOP,
+) -> Comparison:
+    """Compare two runs item by item.
+
+    Args:
+        a: Run A (the reference: differences are B − A).
+        b: Run B.
+        categories: Question id to category (None: no category rows).
+        bootstrap: Resampling for the intervals; None or 0 resamples: no intervals.
+        top: How many of the most-moved items to list.
+
+    Raises:
+        DataError: when no item was scored by both runs.
+    """
+    if bootstrap is not None and bootstrap.resamples <= 0:
+        bootstrap = None
+    universe = set(a.scores) | a.unparsed | set(b.scores) | b.unparsed
+    left_out: dict[str, int] = {}
+    rows = []
+    for item in sorted(universe):
+        statuses = (("A", _status(a, item)), ("B", _status(b, item)))
+        why = [f"{name}: {status}" for name, status in statuses if status]
+        if why:
+            reason = ", ".join(why)
+            left_out[reason] = left_out.get(reason, 0) + 1
+            continue
+        qid, turn = item
+        rows.append(
+            {
+                "question_id": qid,
+                "category": (categories or {}).get(qid, "unknown"),
+                "turn": turn,
+                "score_a": a.scores[item],
+                "score_b": b.scores[item],
+                "diff": b.scores[item] - a.scores[item],
+            }
+        )
+    if not rows:
+        reasons = "; ".join(f"{n} {why}" for why, n in left_out.items()) or "no items"
+        raise DataError(
+            f"no item was scored by both runs ({reasons}): nothing to compare", b.spec.file
+        )
+    items = pd.DataFrame(rows)
+    groups = _groups(items, categories is not None, bootstrap)
+    order = items.assign(size=items["diff"].abs()).sort_values(
+        ["size", "question_id", "turn"], ascending=[False, True, True], kind="stable"
+    )
+    movers = order.drop(columns="size").head(max(top, 0)).reset_index(drop=True)
+    return Comparison(a.spec, b.spec, items, groups, movers, left_out, bootstrap)
+
+
+def _groups(
+    items: pd.DataFrame, by_category: bool, bootstrap: BootstrapSpec | None
+) -> pd.DataFrame:
+    """Every item under `all`, under its turn and under its category, as one long frame."""
+    parts = [items.assign(model="all")]
+    parts += [items.assign(model=items["turn"].map(lambda t: f"turn {t}"))]
+    if by_category:
+        parts.append(items.assign(model=items["category"]))
+    # `mean_draws` groups by a `model` column; here each "model" is a group of items.
+    long = pd.concat(parts, ignore_index=True)
+    grouped = long.groupby("model", sort=False)
+    table = pd.DataFrame(
+        {
+            "items": grouped.size(),
+            "questions": grouped["question_id"].nunique(),
+            "mean_a": grouped["score_a"].mean(),
+            "mean_b": grouped["score_b"].mean(),
+            "diff": grouped["diff"].mean(),
+        }
+    )
+    if bootstrap is not None:
+        draws = mean_draws(long, "diff", bootstrap)
+        table = table.join(interval(draws, bootstrap.confidence))
+    turns = sorted((g for g in table.index if g.startswith("turn ")), key=lambda g: int(g[5:]))
+    known = [c for c in CATEGORIES if c in table.index]
+    others = sorted(g for g in table.index if g not in ["all", *turns, *known])
+    return table.reindex(["all", *turns, *known, *others]).rename_axis("group")
+
+
+def build_comparison(
+    paths: BenchPaths,
+    run_a: str,
+    run_b: str,
+    input_file: str | Path | None = None,
+    judge_model: str = "gpt-4",
+    bootstrap: BootstrapSpec | None = BootstrapSpec(),
+    top: int = DEFAULT_TOP,
+) -> Comparison:
+    """What `mtbench-show --compare A B` computes.
+
+    Args:
+        paths: The bench (question file for categories, default judgment file).
+        run_a: Run A as written on the command line (see `parse_run_spec`).
+        run_b: Run B.
+        input_file: The single-grading file a bare model name refers to (default: the judge's).
+        judge_model: The judge whose `{judge}_single.jsonl` is the default file.
+        bootstrap: Resampling for the intervals.
+        top: How many of the most-moved items to list.
+
+    Raises:
+        ConfigError: for a negative `top`.
+        DataError: for missing files or models, or nothing to compare.
+    """
+    if top < 0:
+        raise ConfigError(f"--top must be 0 or more, got {top}")
+    default = Path(input_file) if input_file else paths.judgment_file(judge_model, "single")
+    a = load_run(parse_run_spec(run_a, default, paths))
+    b = load_run(parse_run_spec(run_b, default, paths))
+    return compare_runs(a, b, question_categories(paths.question_file), bootstrap, top)

@@ -1,0 +1,69 @@
+"""Render a `Comparison` (`mtbench-show --compare`) as text, CSV, JSON or Markdown.
+
+Text and Markdown show who A and B are, how many items were compared and why others were left
+out, the differences with their intervals (overall, per turn, per category), and the items that
+moved most. CSV holds the difference table; JSON holds everything, every compared item included.
+"""
+
+from __future__ import annotations
+
+from mtbench.compare import Comparison
+from mtbench.sections import Sections, clean, records
+
+
+def _interval_title(comparison: Comparison) -> str:
+    spec = comparison.bootstrap
+    if spec is None:
+        return "Mean score difference (B - A)"
+    return (
+        f"Mean score difference (B - A) with {spec.confidence:.0%} intervals "
+        f"(paired bootstrap over questions, {spec.resamples} resamples, seed {spec.seed})"
+    )
+
+
+def comparison_sections(comparison: Comparison) -> Sections:
+    """The comparison as `Sections` (see the module docstring)."""
+    groups = comparison.groups
+    overall = groups.loc["all"]
+    compared = int(overall["items"])
+    left = sum(comparison.left_out.values())
+    reasons = ", ".join(f"{n} with {why}" for why, n in comparison.left_out.items())
+    summary = f"B - A = {overall['diff']:+.4f}"
+    if "lower" in groups.columns:
+        summary += f" [{overall['lower']:+.4f}, {overall['upper']:+.4f}]"
+    header = [
+        f"A: {comparison.a}",
+        f"B: {comparison.b}",
+        f"Items compared: {compared} of {compared + left} "
+        f"({int(overall['questions'])} questions); left out {left}"
+        + (f" ({reasons})" if left else ""),
+        f"{summary} (mean A {overall['mean_a']:.4f}, mean B {overall['mean_b']:.4f} "
+        "on the compared items)",
+    ]
+    tables = {_interval_title(comparison): groups}
+    if len(comparison.movers):
+        tables[f"Items that moved most (top {len(comparison.movers)} by |B - A|)"] = (
+            comparison.movers.set_index("question_id")
+        )
+    spec = comparison.bootstrap
+    data = {
+        "a": {"file": str(comparison.a.file), "model": comparison.a.model},
+        "b": {"file": str(comparison.b.file), "model": comparison.b.model},
+        "bootstrap": None
+        if spec is None
+        else {"resamples": spec.resamples, "seed": spec.seed, "confidence": spec.confidence},
+        "compared": compared,
+        "left_out": comparison.left_out,
+        "diff": clean(overall["diff"]),
+        "groups": records(groups),
+        "movers": records(comparison.movers.set_index("question_id")),
+        "items": records(comparison.items.set_index("question_id")),
+    }
+    return Sections(header, tables, (), data)
+
+
+def render_comparison(comparison: Comparison, fmt: str) -> str:
+    """The comparison in one of `mtbench.sections.FORMATS`; CSV is the difference table only."""
+    if fmt == "csv":
+        return comparison.groups.to_csv()
+    return comparison_sections(comparison).render(fmt)

@@ -1,0 +1,49 @@
+"""Radar chart of per-category results (matplotlib, imported only when a plot is asked for)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from mtbench.errors import MissingDependencyError
+
+
+def radar_plot(categories: pd.DataFrame, path: str | Path, title: str, scale_max: float) -> Path:
+    """Draw one polygon per model (columns) over the categories (rows) and save it as PNG.
+
+    Args:
+        categories: Category × model table, e.g. `Report.categories`.
+        path: Where to write the image.
+        title: Figure title.
+        scale_max: The radial axis maximum (10 for scores, 1 for win rates).
+
+    Returns:
+        The path written.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MissingDependencyError("matplotlib", "plot", "--plot") from None
+
+    labels = list(categories.index)
+    angles = [2 * math.pi * i / len(labels) for i in range(len(labels))]
+    figure, axes = plt.subplots(figsize=(7, 7), subplot_kw={"projection": "polar"})
+    for model in categories.columns:
+        values = [float(v) if pd.notna(v) else 0.0 for v in categories[model]]
+        axes.plot(angles + angles[:1], values + values[:1], linewidth=1.5, label=str(model))
+        axes.fill(angles + angles[:1], values + values[:1], alpha=0.1)
+    axes.set_xticks(angles)
+    axes.set_xticklabels(labels)
+    axes.set_ylim(0, scale_max)
+    axes.set_title(title, pad=20)
+    axes.legend(loc="upper right", bbox_to_anchor=(1.3, 1.1), fontsize="small")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return path
