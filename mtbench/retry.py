@@ -173,5 +173,7 @@ def _give_up(error: TransientError, attempts: int, what: str) -> BackendError:
     tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
     message = f"{what} failed after {tries}: {error}"
     if error.rate_limited:
-        return RateLimitError(message + " (the API kept throttling; lower --parallel or retry later)")
+        return RateLimitError(
+            message + " (the API kept throttling; lower --parallel or retry later)"
+        )
     return BackendError(message)

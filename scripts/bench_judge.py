@@ -39,7 +39,11 @@ MODELS = ["vicuna-13b-v1.3", "alpaca-13b", "llama-13b", "koala-13b", "gpt-3.5-tu
 
 
 def shared_dir() -> Path:
-    for candidate in (os.environ.get("MTBENCH_SHARED_DATA"), DEFAULT_SHARED, Path("/work/shared/mt_bench")):
+    for candidate in (
+        os.environ.get("MTBENCH_SHARED_DATA"),
+        DEFAULT_SHARED,
+        Path("/work/shared/mt_bench"),
+    ):
         if candidate and (Path(candidate) / "question.jsonl").is_file():
             return Path(candidate)
     sys.exit("cannot find the shared MT-bench data: set MTBENCH_SHARED_DATA")
@@ -57,12 +61,22 @@ def make_data(root: Path, shared: Path, models: list[str]) -> BenchPaths:
     return paths
 
 
-def start_server(latency: float, rate_limit: float, server_error: float, retry_after: float, seed: int):
+def start_server(
+    latency: float, rate_limit: float, server_error: float, retry_after: float, seed: int
+):
     command = [
-        sys.executable, str(REPO / "tests" / "fake_openai_server.py"),
-        "--latency", str(latency), "--rate-limit-rate", str(rate_limit),
-        "--server-error-rate", str(server_error), "--retry-after", str(retry_after),
-        "--seed", str(seed),
+        sys.executable,
+        str(REPO / "tests" / "fake_openai_server.py"),
+        "--latency",
+        str(latency),
+        "--rate-limit-rate",
+        str(rate_limit),
+        "--server-error-rate",
+        str(server_error),
+        "--retry-after",
+        str(retry_after),
+        "--seed",
+        str(seed),
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -82,14 +96,21 @@ def run_scenario(name: str, args: argparse.Namespace, shared: Path, faults: bool
     models = MODELS[: args.models]
     rate_limit = args.rate_limit_rate if faults else 0.0
     server_error = args.server_error_rate if faults else 0.0
-    process, base_url = start_server(args.latency, rate_limit, server_error, args.retry_after, args.seed)
+    process, base_url = start_server(
+        args.latency, rate_limit, server_error, args.retry_after, args.seed
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             paths = make_data(Path(tmp), shared, models)
             options = JudgeOptions(
-                data_dir=str(paths.data_dir), mode=args.mode, model_list=models,
-                baseline_model=models[-1], first_n=args.first_n, parallel=args.parallel,
-                judge_base_url=base_url, preflight=False,
+                data_dir=str(paths.data_dir),
+                mode=args.mode,
+                model_list=models,
+                baseline_model=models[-1],
+                first_n=args.first_n,
+                parallel=args.parallel,
+                judge_base_url=base_url,
+                preflight=False,
             )
             devnull = open(os.devnull, "w")
             started = time.monotonic()
@@ -129,7 +150,9 @@ def run_scenario(name: str, args: argparse.Namespace, shared: Path, faults: bool
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=int, default=3, help="answer files judged (default: 3)")
-    parser.add_argument("--mode", default="single", choices=["single", "pairwise-baseline", "pairwise-all"])
+    parser.add_argument(
+        "--mode", default="single", choices=["single", "pairwise-baseline", "pairwise-all"]
+    )
     parser.add_argument("--first-n", type=int, default=None, help="questions (default: all 80)")
     parser.add_argument("--parallel", type=int, default=16)
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per judge reply")
@@ -144,8 +167,11 @@ def main() -> None:
 
     scenarios = [] if args.no_baseline else [("no faults", False)]
     scenarios.append(
-        (f"{args.rate_limit_rate:.0%} 429 (Retry-After {args.retry_after:g}s) + "
-         f"{args.server_error_rate:.0%} 500", True)
+        (
+            f"{args.rate_limit_rate:.0%} 429 (Retry-After {args.retry_after:g}s) + "
+            f"{args.server_error_rate:.0%} 500",
+            True,
+        )
     )
     print(
         f"mtbench-judge benchmark: {args.models} model(s), mode {args.mode}, "
@@ -156,8 +182,10 @@ def main() -> None:
         for result in results:
             print(json.dumps(result))
         return
-    header = f"{'scenario':<38} {'calls':>5} {'reqs':>5} {'faults':>6} {'retries':>7} " \
-             f"{'wall s':>7} {'ideal s':>7} {'ratio':>6} {'lost':>4} {'dups':>4} {'peak':>4}"
+    header = (
+        f"{'scenario':<38} {'calls':>5} {'reqs':>5} {'faults':>6} {'retries':>7} "
+        f"{'wall s':>7} {'ideal s':>7} {'ratio':>6} {'lost':>4} {'dups':>4} {'peak':>4}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
@@ -170,7 +198,10 @@ def main() -> None:
     lost = sum(r["lost"] + r["duplicates"] for r in results)
     print("(wall s: the whole judge() call, planning included; peak: most requests in flight)")
     verdict = "PASS" if worst <= 1.2 and lost == 0 else "MISS"
-    print(f"target: within 1.2x of ideal and zero lost -> {verdict} (worst {worst:.2f}x, {lost} lost/duplicated)")
+    print(
+        f"target: within 1.2x of ideal and zero lost -> {verdict} "
+        f"(worst {worst:.2f}x, {lost} lost/duplicated)"
+    )
 
 
 if __name__ == "__main__":

@@ -74,7 +74,9 @@ class Fault:
         return cls("drop")
 
     @classmethod
-    def status(cls, status: int, message: str = "bad request", code: str | None = None) -> Fault:
+    def http_error(
+        cls, status: int, message: str = "bad request", code: str | None = None
+    ) -> Fault:
         return cls("status", status, message=message, code=code)
 
 
@@ -339,10 +341,19 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             headers: dict[str, str] | None = None,
         ) -> None:
             if anthropic:
-                kind = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error"}
-                body = {"type": "error", "error": {"type": kind.get(status, "api_error"), "message": message}}
+                kind = {
+                    401: "authentication_error",
+                    404: "not_found_error",
+                    429: "rate_limit_error",
+                }
+                body = {
+                    "type": "error",
+                    "error": {"type": kind.get(status, "api_error"), "message": message},
+                }
             else:
-                body = {"error": {"message": message, "type": "invalid_request_error", "code": code}}
+                body = {
+                    "error": {"message": message, "type": "invalid_request_error", "code": code}
+                }
             self._send_json(status, body, headers)
 
         def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:

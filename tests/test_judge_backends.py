@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from fake_openai_server import FakeOpenAIServer, Fault
 
-from fake_openai_server import Fault, FakeOpenAIServer
 from mtbench.backends.anthropic_api import AnthropicBackend
 from mtbench.backends.base import Backend, GenerationParams
 from mtbench.backends.openai_compat import OpenAICompatBackend
@@ -99,7 +99,7 @@ def test_persistent_throttling_is_a_rate_limit_error(server):
 
 def test_bad_key_stops_at_once_and_never_shows_the_key(server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    server.script(Fault.status(401, f"Incorrect API key provided: {SECRET}", "invalid_api_key"))
+    server.script(Fault.http_error(401, f"Incorrect API key provided: {SECRET}", "invalid_api_key"))
     backend = openai_backend(server)
     with pytest.raises(AuthError) as info:
         backend.complete(CHAT, JUDGE)
@@ -125,17 +125,17 @@ def test_unknown_model_is_a_request_error_at_once(server):
 
 
 def test_bad_request_stops_but_an_overlong_prompt_costs_only_its_call(server):
-    server.script(Fault.status(400, "Invalid value for 'messages'"))
+    server.script(Fault.http_error(400, "Invalid value for 'messages'"))
     with pytest.raises(RequestError, match="rejected the request.*Invalid value"):
         openai_backend(server).complete(CHAT, JUDGE)
-    server.script(Fault.status(400, "This model's maximum context length is 8192 tokens"))
+    server.script(Fault.http_error(400, "This model's maximum context length is 8192 tokens"))
     with pytest.raises(BackendError, match="prompt too long") as info:
         openai_backend(server).complete(CHAT, JUDGE)
     assert not isinstance(info.value, RequestError)
 
 
 def test_exhausted_quota_is_not_retried(server):
-    server.script(Fault.status(429, "You exceeded your current quota", "insufficient_quota"))
+    server.script(Fault.http_error(429, "You exceeded your current quota", "insufficient_quota"))
     with pytest.raises(AuthError, match="quota"):
         openai_backend(server).complete(CHAT, JUDGE)
     assert len(server.completions()) == 1
@@ -143,8 +143,11 @@ def test_exhausted_quota_is_not_retried(server):
 
 def test_models_refusing_max_tokens_get_max_completion_tokens(server):
     server.script(
-        Fault.status(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
-                     "Use 'max_completion_tokens' instead.")
+        Fault.http_error(
+            400,
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+        )
     )
     backend = openai_backend(server)
     backend.complete(CHAT, JUDGE)
@@ -176,7 +179,9 @@ def test_unreachable_server_is_a_transient_failure():
 def anthropic_backend(server: FakeOpenAIServer, monkeypatch, **kwargs) -> AnthropicBackend:
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     server.require_key = SECRET
-    return AnthropicBackend("claude-3-5-sonnet-20240620", base_url=server.root_url, retry=FAST, **kwargs)
+    return AnthropicBackend(
+        "claude-3-5-sonnet-20240620", base_url=server.root_url, retry=FAST, **kwargs
+    )
 
 
 def test_anthropic_messages_api_gets_system_and_user(server, monkeypatch):

@@ -14,9 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_cli, shared_file
-from fake_openai_server import Fault, FakeOpenAIServer
+from fake_openai_server import FakeOpenAIServer, Fault
+
 from mtbench.jsonl import read_jsonl
 from mtbench.judgments import load_pair_judgments, load_single_judgments
 from mtbench.paths import BenchPaths
@@ -29,7 +29,11 @@ PREFLIGHT = "Reply with the single word OK."
 @pytest.fixture
 def data(bench: BenchPaths) -> BenchPaths:
     """The bench fixture cut to four questions, with three official answer files."""
-    rows = [line for _, line in _lines(bench.question_file) if json.loads(line)["question_id"] in QUESTIONS]
+    rows = [
+        line
+        for _, line in _lines(bench.question_file)
+        if json.loads(line)["question_id"] in QUESTIONS
+    ]
     bench.question_file.write_text("".join(line + "\n" for line in rows))
     bench.answer_dir.mkdir(parents=True)
     for model in MODELS:
@@ -81,8 +85,12 @@ def test_single_mode_writes_fastchat_rows_from_exactly_the_messages_sent(data, s
         assert row.judgment.endswith(f"Rating: [[{row.score}]]")
         assert row.judge[0] == "gpt-4"
     by_prompt = Counter(row.judge[1] for row in rows)
-    assert by_prompt == {"single-v1": 4, "single-math-v1": 4, "single-v1-multi-turn": 4,
-                         "single-math-v1-multi-turn": 4}
+    assert by_prompt == {
+        "single-v1": 4,
+        "single-math-v1": 4,
+        "single-v1-multi-turn": 4,
+        "single-math-v1-multi-turn": 4,
+    }
     # Reference answers reach the math judges.
     reference = dict(read_jsonl(data.reference_file("gpt-4")))
     math_row = next(r for r in rows if r.judge[1] == "single-math-v1" and r.question_id == 111)
@@ -93,7 +101,9 @@ def test_single_mode_writes_fastchat_rows_from_exactly_the_messages_sent(data, s
 
 
 def test_pairwise_baseline_judges_both_orders_and_maps_game_two_back(data, server):
-    server.reply = lambda body: "Assistant A is better.\n[[A]]" if "[[A]]" in json.dumps(body) else "OK"
+    server.reply = lambda body: (
+        "Assistant A is better.\n[[A]]" if "[[A]]" in json.dumps(body) else "OK"
+    )
     result = judge(data, server, "--mode", "pairwise-baseline", "--first-n", "2")
     assert result.returncode == 0, result.stderr
     rows = list(load_pair_judgments(data.judgment_file("gpt-4", "pairwise-baseline")))
@@ -157,7 +167,9 @@ def test_resumes_a_fastchat_written_file(bench, server):
     assert "2 row(s) of gpt-4_pair.jsonl hold FastChat's $ERROR$" in result.stderr
     rows = list(load_pair_judgments(output))
     assert len(rows) == 160 and len({r.key for r in rows}) == 160
-    assert output.read_bytes().startswith(shared_file(f"{phi3}/model_judgment/gpt-4_pair.jsonl").read_bytes())
+    assert output.read_bytes().startswith(
+        shared_file(f"{phi3}/model_judgment/gpt-4_pair.jsonl").read_bytes()
+    )
 
 
 def test_unparseable_verdicts_are_written_as_fastchat_does_and_counted(data, server):
@@ -200,7 +212,9 @@ def test_failed_judgments_are_not_written_and_a_rerun_completes_them(data, serve
 
 def test_a_judge_that_keeps_failing_stops_the_run(data, server):
     server.reply = lambda body: "OK" if PREFLIGHT in json.dumps(body) else Fault.server_error(500)
-    result = judge(data, server, "--model-list", "alpaca-13b", "--max-attempts", "1", "--parallel", "1")
+    result = judge(
+        data, server, "--model-list", "alpaca-13b", "--max-attempts", "1", "--parallel", "1"
+    )
     assert result.returncode == 1
     assert "Error: stopping: the last 8 judge calls all failed after retries" in result.stderr
     assert len(judge_calls(server)) == 8
@@ -227,7 +241,7 @@ def test_unknown_judge_model_stops_at_once(data, server):
 
 
 def test_auth_error_mid_run_stops_without_the_preflight(data, server):
-    server.script(Fault.status(401, "key revoked"))
+    server.script(Fault.http_error(401, "key revoked"))
     result = judge(data, server, "--no-preflight", "--parallel", "1")
     assert result.returncode == 1
     assert "rejected the API key" in result.stderr
@@ -236,8 +250,16 @@ def test_auth_error_mid_run_stops_without_the_preflight(data, server):
 
 def test_any_judge_name_with_fallback_references_and_its_own_file(data, server):
     server.known_models = {"Qwen/Qwen2.5-72B-Instruct"}
-    result = judge(data, server, "--judge-model", "Qwen/Qwen2.5-72B-Instruct", "--first-n", "3",
-                   "--model-list", "alpaca-13b")
+    result = judge(
+        data,
+        server,
+        "--judge-model",
+        "Qwen/Qwen2.5-72B-Instruct",
+        "--first-n",
+        "3",
+        "--model-list",
+        "alpaca-13b",
+    )
     assert result.returncode == 0, result.stderr
     assert "no reference answers for judge 'Qwen2.5-72B-Instruct'; using GPT-4's" in result.stderr
     rows = list(load_single_judgments(data.judgment_file("Qwen2.5-72B-Instruct", "single")))
@@ -248,8 +270,18 @@ def test_any_judge_name_with_fallback_references_and_its_own_file(data, server):
 def test_anthropic_judge_through_the_messages_api(data, server):
     server.require_key = "sk-ant-test-key-123456"
     result = judge(
-        data, None, "--judge-model", "claude-3-5-sonnet-20240620", "--judge-backend", "anthropic",
-        "--judge-base-url", server.root_url, "--first-n", "1", "--model-list", "alpaca-13b",
+        data,
+        None,
+        "--judge-model",
+        "claude-3-5-sonnet-20240620",
+        "--judge-backend",
+        "anthropic",
+        "--judge-base-url",
+        server.root_url,
+        "--first-n",
+        "1",
+        "--model-list",
+        "alpaca-13b",
         env={"ANTHROPIC_API_KEY": "sk-ant-test-key-123456"},
     )
     assert result.returncode == 0, result.stderr
@@ -278,11 +310,31 @@ def test_dry_run_prints_plan_and_one_rendered_prompt_and_calls_nothing(data, ser
 
 
 def test_dry_run_cost_from_flags_and_unknown_prices(data):
-    priced = judge(data, None, "--dry-run", "--judge-model", "my-judge", "--judge-base-url",
-                   "http://127.0.0.1:9/v1", "--price-per-1k-input", "0.01", "--price-per-1k-output", "0.02")
-    assert "($0.01 / $0.02 per 1k tokens, --price-per-1k-input/--price-per-1k-output)" in priced.stdout
-    unknown = judge(data, None, "--dry-run", "--judge-model", "my-judge", "--judge-base-url",
-                    "http://127.0.0.1:9/v1")
+    priced = judge(
+        data,
+        None,
+        "--dry-run",
+        "--judge-model",
+        "my-judge",
+        "--judge-base-url",
+        "http://127.0.0.1:9/v1",
+        "--price-per-1k-input",
+        "0.01",
+        "--price-per-1k-output",
+        "0.02",
+    )
+    assert (
+        "($0.01 / $0.02 per 1k tokens, --price-per-1k-input/--price-per-1k-output)" in priced.stdout
+    )
+    unknown = judge(
+        data,
+        None,
+        "--dry-run",
+        "--judge-model",
+        "my-judge",
+        "--judge-base-url",
+        "http://127.0.0.1:9/v1",
+    )
     assert "cost unknown (give --price-per-1k-input and --price-per-1k-output)" in unknown.stdout
 
 
@@ -295,28 +347,55 @@ def test_dry_run_flags_broken_answers(data):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows.values()))
     result = judge(data, None, "--dry-run", "--model-list", "alpaca-13b")
     assert result.returncode == 0, result.stderr
-    assert "warning: 'alpaca-13b': 1 answer turn(s) generation error ($ERROR$), question(s) 81" in result.stdout
+    assert (
+        "warning: 'alpaca-13b': 1 answer turn(s) generation error ($ERROR$), question(s) 81"
+        in result.stdout
+    )
     assert "warning: 'alpaca-13b': 1 answer turn(s) empty, question(s) 82" in result.stdout
-    assert "warning: 'alpaca-13b': 1 answer turn(s) cut at the token limit, question(s) 101" in result.stdout
+    assert (
+        "warning: 'alpaca-13b': 1 answer turn(s) cut at the token limit, question(s) 101"
+        in result.stdout
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "setup", "message"),
     [
-        (["--model-list", "alpaca-13b", "nope"], None,
-         "Error: missing model answers: 'nope' has no answer file ("),
-        (["--mode", "pairwise-baseline", "--baseline-model", "ghost"], None,
-         "'ghost' has no answer file"),
-        (["--model-list", "alpaca-13b"], "drop-answer",
-         "Error: missing model answers: 'alpaca-13b' has no answer to question(s) 111."),
-        (["--ref-answer-model", "gpt-5"], None, "reference answers of 'gpt-5' (--ref-answer-model) not found; available: gpt-4"),
+        (
+            ["--model-list", "alpaca-13b", "nope"],
+            None,
+            "Error: missing model answers: 'nope' has no answer file (",
+        ),
+        (
+            ["--mode", "pairwise-baseline", "--baseline-model", "ghost"],
+            None,
+            "'ghost' has no answer file",
+        ),
+        (
+            ["--model-list", "alpaca-13b"],
+            "drop-answer",
+            "Error: missing model answers: 'alpaca-13b' has no answer to question(s) 111.",
+        ),
+        (
+            ["--ref-answer-model", "gpt-5"],
+            None,
+            "reference answers of 'gpt-5' (--ref-answer-model) not found; available: gpt-4",
+        ),
         (["--parallel", "0"], None, "Error: --parallel must be at least 1, got 0"),
-        (["--mode", "pairwise-all", "--model-list", "alpaca-13b"], None,
-         "Error: --mode pairwise-all needs at least two models"),
+        (
+            ["--mode", "pairwise-all", "--model-list", "alpaca-13b"],
+            None,
+            "Error: --mode pairwise-all needs at least two models",
+        ),
         (["--judge-name", "a/b"], None, "Error: --judge-name 'a/b' must be usable as a file name"),
         ([], "bad-judgment-file", "gpt-4_single.jsonl:2: not valid JSON"),
         ([], "no-questions", "question file not found; run `mtbench-download`"),
-        ([], "no-key", "Error: the OpenAI API (https://api.openai.com/v1) needs an API key: set the environment variable OPENAI_API_KEY"),
+        (
+            [],
+            "no-key",
+            "Error: the OpenAI API (https://api.openai.com/v1) needs an API key: "
+            "set the environment variable OPENAI_API_KEY",
+        ),
     ],
 )
 def test_bad_input_gets_one_clear_line(data, args, setup, message):
@@ -328,8 +407,10 @@ def test_bad_input_gets_one_clear_line(data, args, setup, message):
     elif setup == "bad-judgment-file":
         out = data.judgment_file("gpt-4", "single")
         out.parent.mkdir(parents=True)
-        out.write_text('{"question_id": 81, "model": "m", "judge": ["gpt-4", "single-v1"], '
-                       '"score": 5, "turn": 1}\n{oops\n{"question_id": 82}\n')
+        out.write_text(
+            '{"question_id": 81, "model": "m", "judge": ["gpt-4", "single-v1"], '
+            '"score": 5, "turn": 1}\n{oops\n{"question_id": 82}\n'
+        )
     elif setup == "no-questions":
         data.question_file.unlink()
     result = judge(data, None, *extra, *args, "--yes")
@@ -347,9 +428,20 @@ def test_confirmation_is_asked_only_on_a_terminal(data, server):
     primary, secondary = pty.openpty()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "mtbench.cli.judge", "--data-dir", str(data.data_dir),
-         "--judge-base-url", server.base_url],
-        stdin=secondary, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        [
+            sys.executable,
+            "-m",
+            "mtbench.cli.judge",
+            "--data-dir",
+            str(data.data_dir),
+            "--judge-base-url",
+            server.base_url,
+        ],
+        stdin=secondary,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
     )
     os.close(secondary)
     os.write(primary, b"n\n")
@@ -364,11 +456,28 @@ def test_confirmation_is_asked_only_on_a_terminal(data, server):
 def test_ctrl_c_loses_only_calls_in_flight_and_a_rerun_finishes(data, server):
     server.latency = 0.3
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [sys.executable, "-m", "mtbench.cli.judge", "--data-dir", str(data.data_dir),
-            "--judge-base-url", server.base_url, "--parallel", "2", "--model-list",
-            "alpaca-13b", "vicuna-7b-v1.3"]
-    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=env, text=True)
+    args = [
+        sys.executable,
+        "-m",
+        "mtbench.cli.judge",
+        "--data-dir",
+        str(data.data_dir),
+        "--judge-base-url",
+        server.base_url,
+        "--parallel",
+        "2",
+        "--model-list",
+        "alpaca-13b",
+        "vicuna-7b-v1.3",
+    ]
+    process = subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     path = data.judgment_file("gpt-4", "single")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

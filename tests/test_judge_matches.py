@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
 from conftest import shared_file
+
 from mtbench.answers import Answer, Choice, load_answer_file
 from mtbench.errors import ConfigError, DataError
 from mtbench.judge_prompts import load_judge_prompts
@@ -40,7 +40,9 @@ def phi3_answers():
     }
 
 
-def test_single_prompts_are_byte_identical_to_fastchats(questions, prompts, references, phi3_answers):
+def test_single_prompts_are_byte_identical_to_fastchats(
+    questions, prompts, references, phi3_answers
+):
     """All 160 user prompts FastChat sent to GPT-4 for phi-3-dpo, rebuilt from the same inputs."""
     judges = make_judges(prompts, "gpt-4", "single")
     matches = build_matches(
@@ -64,10 +66,17 @@ def test_single_prompts_are_byte_identical_to_fastchats(questions, prompts, refe
     }
 
 
-def test_pair_prompts_of_both_games_are_byte_identical(questions, prompts, references, phi3_answers):
+def test_pair_prompts_of_both_games_are_byte_identical(
+    questions, prompts, references, phi3_answers
+):
     judges = make_judges(prompts, "gpt-4", "pairwise-all")
     matches = build_matches(
-        questions, phi3_answers, judges, "pairwise-all", ["phi-3", "phi-3-dpo"], references=references
+        questions,
+        phi3_answers,
+        judges,
+        "pairwise-all",
+        ["phi-3", "phi-3-dpo"],
+        references=references,
     )
     by_key = {match.key: match for match in matches}
     rows = list(load_pair_judgments(shared_file(f"{PHI3}/model_judgment/gpt-4_pair.jsonl")))
@@ -83,13 +92,19 @@ def test_pair_prompts_of_both_games_are_byte_identical(questions, prompts, refer
 def test_single_match_order_and_count(questions, prompts, references, phi3_answers):
     judges = make_judges(prompts, "gpt-4", "single")
     models = ["phi-3-dpo", "phi-3"]
-    matches = build_matches(questions, phi3_answers, judges, "single", models, references=references)
+    matches = build_matches(
+        questions, phi3_answers, judges, "single", models, references=references
+    )
     assert len(matches) == 320
     default = [q.question_id for q in questions if q.category not in NEED_REF_CATS]
     math = [q.question_id for q in questions if q.category in NEED_REF_CATS]
     expected = []
-    for qids, prompt in ((default, "single-v1"), (math, "single-math-v1"),
-                         (default, "single-v1-multi-turn"), (math, "single-math-v1-multi-turn")):
+    for qids, prompt in (
+        (default, "single-v1"),
+        (math, "single-math-v1"),
+        (default, "single-v1-multi-turn"),
+        (math, "single-math-v1-multi-turn"),
+    ):
         expected += [(qid, model, prompt) for qid in qids for model in models]
     assert [(m.question.question_id, m.models[0], m.judge.prompt.name) for m in matches] == expected
     for match in matches:
@@ -100,7 +115,9 @@ def test_single_match_order_and_count(questions, prompts, references, phi3_answe
 
 def test_reference_answers_fill_the_math_templates(questions, prompts, references, phi3_answers):
     judges = make_judges(prompts, "gpt-4", "single")
-    matches = build_matches(questions, phi3_answers, judges, "single", ["phi-3"], references=references)
+    matches = build_matches(
+        questions, phi3_answers, judges, "single", ["phi-3"], references=references
+    )
     math_mt = next(m for m in matches if m.judge.prompt.name == "single-math-v1-multi-turn")
     ref = references[math_mt.question.question_id].turns
     values = math_mt.template_values()
@@ -117,8 +134,12 @@ def test_pairwise_baseline_skips_the_baseline_and_puts_it_second(questions, prom
     }
     judges = make_judges(prompts, "gpt-4", "pairwise-baseline")
     matches = build_matches(
-        questions[:3], answers, judges, "pairwise-baseline",
-        ["alpaca-13b", "gpt-3.5-turbo", "vicuna-7b-v1.3"], baseline="gpt-3.5-turbo",
+        questions[:3],
+        answers,
+        judges,
+        "pairwise-baseline",
+        ["alpaca-13b", "gpt-3.5-turbo", "vicuna-7b-v1.3"],
+        baseline="gpt-3.5-turbo",
         references=references,
     )
     # 3 writing questions x 2 judged models x 2 turns.
@@ -139,7 +160,9 @@ def test_pairwise_all_takes_each_unordered_pair_in_list_order(questions, prompts
     names = ["vicuna-7b-v1.3", "alpaca-13b", "gpt-4"]
     answers = {n: load_answer_file(shared_file(f"model_answer/{n}.jsonl")) for n in names}
     judges = make_judges(prompts, "gpt-4", "pairwise-all")
-    matches = build_matches(questions[:1], answers, judges, "pairwise-all", names, references=references)
+    matches = build_matches(
+        questions[:1], answers, judges, "pairwise-all", names, references=references
+    )
     assert [m.models for m in matches] == [
         ("vicuna-7b-v1.3", "alpaca-13b"),
         ("vicuna-7b-v1.3", "gpt-4"),
@@ -152,7 +175,9 @@ def test_multi_turn_matches_skip_single_turn_questions(questions, prompts, refer
     one_turn = replace(questions[0], turns=questions[0].turns[:1])
     answer = Answer(question_id=one_turn.question_id, model_id="m", choices=(Choice(0, ("x",)),))
     judges = make_judges(prompts, "gpt-4", "single")
-    matches = build_matches([one_turn], {"m": {one_turn.question_id: answer}}, judges, "single", ["m"])
+    matches = build_matches(
+        [one_turn], {"m": {one_turn.question_id: answer}}, judges, "single", ["m"]
+    )
     assert [m.turn for m in matches] == [1]
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import shared_file
 from fake_openai_server import FakeOpenAIServer
+
 from mtbench.answers import load_answer_file
 from mtbench.backends.base import GenerationParams
 from mtbench.backends.openai_compat import OpenAICompatBackend
@@ -33,7 +33,9 @@ def inputs():
 def matches_for(inputs, mode, n_questions):
     questions, prompts, answers, references = inputs
     judges = make_judges(prompts, "gpt-4", mode)
-    return build_matches(questions[:n_questions], answers, judges, mode, list(MODELS), references=references)
+    return build_matches(
+        questions[:n_questions], answers, judges, mode, list(MODELS), references=references
+    )
 
 
 class LocalJudge:
@@ -42,10 +44,10 @@ class LocalJudge:
     concurrent = False
     model_name = "local"
 
-    def __init__(self, fail_batches=(), error=BackendError("out of memory")):
+    def __init__(self, fail_batches=(), error=None):
         self.batches: list[int] = []
         self.fail_batches = set(fail_batches)
-        self.error = error
+        self.error = error or BackendError("out of memory")
 
     def generate(self, conversations, params):
         self.batches.append(len(conversations))
@@ -60,12 +62,33 @@ class LocalJudge:
 def test_rows_are_fastchats(inputs):
     single = matches_for(inputs, "single", 1)[0]
     row = judgment_row(single, ["Good. Rating: [[8.5]]"])
-    assert list(row) == ["question_id", "model", "judge", "user_prompt", "judgment", "score", "turn", "tstamp"]
+    assert list(row) == [
+        "question_id",
+        "model",
+        "judge",
+        "user_prompt",
+        "judgment",
+        "score",
+        "turn",
+        "tstamp",
+    ]
     assert row["score"] == 8.5 and row["judge"] == ["gpt-4", "single-v1"] and row["turn"] == 1
     pair = matches_for(inputs, "pairwise-all", 1)[0]
     row = judgment_row(pair, ["[[A]]", "[[A]]"])
-    assert list(row) == ["question_id", "model_1", "model_2", "g1_winner", "g2_winner", "judge",
-                         "g1_user_prompt", "g1_judgment", "g2_user_prompt", "g2_judgment", "turn", "tstamp"]
+    assert list(row) == [
+        "question_id",
+        "model_1",
+        "model_2",
+        "g1_winner",
+        "g2_winner",
+        "judge",
+        "g1_user_prompt",
+        "g1_judgment",
+        "g2_user_prompt",
+        "g2_judgment",
+        "turn",
+        "tstamp",
+    ]
     assert (row["g1_winner"], row["g2_winner"]) == ("model_1", "model_2")
     assert row["g2_user_prompt"] == pair.user_prompt(swapped=True)
 
@@ -96,21 +119,35 @@ def test_fatal_errors_propagate_with_partial_results_kept(inputs, tmp_path):
     output = tmp_path / "single.jsonl"
     stats = RunStats()
     with pytest.raises(AuthError):
-        run_matches(matches, LocalJudge(fail_batches={1}, error=AuthError("key")), output, JUDGE,
-                    batch_size=2, stats=stats)
+        run_matches(
+            matches,
+            LocalJudge(fail_batches={1}, error=AuthError("key")),
+            output,
+            JUDGE,
+            batch_size=2,
+            stats=stats,
+        )
     assert stats.judged == 2 and len(list(load_single_judgments(output))) == 2
 
 
 def test_parallel_run_under_faults_loses_nothing(inputs, tmp_path):
     matches = matches_for(inputs, "pairwise-all", 10)  # 20 matches, 40 calls
     progress = []
-    with FakeOpenAIServer(latency=0.01, rate_limit_rate=0.2, server_error_rate=0.1, retry_after=0.01,
-                          seed=3) as server:
-        backend = OpenAICompatBackend("gpt-4", base_url=server.base_url,
-                                      retry=RetryPolicy(max_attempts=10, base_delay=0.01))
+    with FakeOpenAIServer(
+        latency=0.01, rate_limit_rate=0.2, server_error_rate=0.1, retry_after=0.01, seed=3
+    ) as server:
+        backend = OpenAICompatBackend(
+            "gpt-4", base_url=server.base_url, retry=RetryPolicy(max_attempts=10, base_delay=0.01)
+        )
         output = tmp_path / "pair.jsonl"
-        stats = run_matches(matches, backend, output, JUDGE, parallel=6,
-                            on_progress=lambda s: progress.append(s.calls_done))
+        stats = run_matches(
+            matches,
+            backend,
+            output,
+            JUDGE,
+            parallel=6,
+            on_progress=lambda s: progress.append(s.calls_done),
+        )
         faults = sum(server.faults_sent.values())
     rows = list(load_pair_judgments(output))
     assert len(rows) == 20 and len({r.key for r in rows}) == 20
@@ -125,8 +162,9 @@ def test_parallel_run_under_faults_loses_nothing(inputs, tmp_path):
 def test_parallel_bounds_requests_in_flight_while_backoffs_free_their_slots(inputs, tmp_path):
     matches = matches_for(inputs, "single", 6)  # 24 calls
     with FakeOpenAIServer(latency=0.05, rate_limit_rate=0.3, retry_after=0.2, seed=1) as server:
-        backend = OpenAICompatBackend("gpt-4", base_url=server.base_url,
-                                      retry=RetryPolicy(max_attempts=10, base_delay=0.01))
+        backend = OpenAICompatBackend(
+            "gpt-4", base_url=server.base_url, retry=RetryPolicy(max_attempts=10, base_delay=0.01)
+        )
         stats = run_matches(matches, backend, tmp_path / "s.jsonl", JUDGE, parallel=3)
         peak = server.max_in_flight
     assert stats.judged == 24 and stats.retries > 0

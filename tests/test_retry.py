@@ -96,7 +96,9 @@ def test_transient_failures_are_retried_until_success():
 def test_gives_up_after_max_attempts_with_a_clear_error():
     attempt = Flaky(*[TransientError("HTTP 503: overloaded")] * 10)
     with pytest.raises(BackendError) as info:
-        call_with_retry(attempt, RetryPolicy(max_attempts=4), sleep=lambda s: None, what="judge call")
+        call_with_retry(
+            attempt, RetryPolicy(max_attempts=4), sleep=lambda s: None, what="judge call"
+        )
     assert attempt.calls == 4
     assert not isinstance(info.value, RateLimitError)
     assert str(info.value) == "judge call failed after 4 attempts: HTTP 503: overloaded"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import shared_file
+
 from mtbench.judging.verdicts import (
     parse_pair_verdict,
     parse_rating,

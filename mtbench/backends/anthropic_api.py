@@ -125,4 +125,6 @@ class AnthropicBackend(RemoteBackend):
                 completion=getattr(usage, "output_tokens", None),
             )
         # FastChat strips Claude's replies.
-        return "".join(getattr(b, "text", "") or "" for b in blocks if getattr(b, "type", "") == "text").strip()
+        return "".join(
+            getattr(b, "text", "") or "" for b in blocks if getattr(b, "type", "") == "text"
+        ).strip()

@@ -3,10 +3,13 @@
 An API backend implements `_attempt(conversation, params) -> str`, which makes one request and
 translates the SDK's exceptions at this boundary (`classify_status` for HTTP errors):
 
-    429, 408, 409, 5xx, timeouts, dropped connections, garbled replies  ->  TransientError (retried)
-    401, 403, exhausted quota                                           ->  AuthError (stop the run)
-    400, 404 (unknown model, wrong URL), other 4xx                     ->  RequestError (stop the run)
-    a prompt longer than the model's context                           ->  BackendError (this call only)
+    429, 408, 409, 5xx, timeouts, dropped connections, garbled replies
+                                          -> TransientError (retried)
+    401, 403, exhausted quota             -> AuthError (stops the run)
+    400, 404 (unknown model, wrong URL), other 4xx
+                                          -> RequestError (stops the run)
+    a prompt longer than the model's context
+                                          -> BackendError (costs this call only)
 
 The SDKs' own retries are switched off, so `mtbench.retry` is the only retry loop. Messages
 never contain API keys: they are scrubbed of the key and of anything that looks like one.
@@ -23,12 +26,24 @@ from dataclasses import dataclass
 
 from mtbench.backends.base import Conversation, GenerationParams
 from mtbench.errors import AuthError, BackendError, ConfigError, RequestError
-from mtbench.retry import RetryCallback, RetryPolicy, TransientError, call_with_retry, parse_retry_after
+from mtbench.retry import (
+    RetryCallback,
+    RetryPolicy,
+    TransientError,
+    call_with_retry,
+    parse_retry_after,
+)
 
 logger = logging.getLogger(__name__)
 
 _KEY_LIKE = re.compile(r"\b(sk|sk-ant|sk-proj)-[A-Za-z0-9_\-*]{4,}")
-_CONTEXT_HINTS = ("context length", "context_length", "maximum context", "too many tokens", "prompt is too long")
+_CONTEXT_HINTS = (
+    "context length",
+    "context_length",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+)
 
 
 def scrub(text: str, secrets: Sequence[str] = ()) -> str:
@@ -85,10 +100,16 @@ def classify_status(
     """
     said = f"HTTP {status}: {one_line(message)}" if message else f"HTTP {status}"
     lowered = f"{message} {code or ''}".lower()
-    if status == 429 and ("insufficient_quota" in lowered or "exceeded your current quota" in lowered):
-        return AuthError(f"{where} refused the key in ${key_env}: quota exhausted ({said}); check billing")
+    if status == 429 and (
+        "insufficient_quota" in lowered or "exceeded your current quota" in lowered
+    ):
+        return AuthError(
+            f"{where} refused the key in ${key_env}: quota exhausted ({said}); check billing"
+        )
     if status in (408, 409, 429) or status >= 500:
-        return TransientError(said, retry_after=parse_retry_after(headers), rate_limited=status == 429)
+        return TransientError(
+            said, retry_after=parse_retry_after(headers), rate_limited=status == 429
+        )
     if status in (401, 403):
         return AuthError(
             f"{where} rejected the API key in ${key_env} ({said}); set a valid key in ${key_env}"
@@ -124,7 +145,13 @@ class Usage:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
 
-    def add(self, requests: int = 0, retries: int = 0, prompt: int | None = None, completion: int | None = None) -> None:
+    def add(
+        self,
+        requests: int = 0,
+        retries: int = 0,
+        prompt: int | None = None,
+        completion: int | None = None,
+    ) -> None:
         with self._lock:
             self.requests += requests
             self.retries += retries

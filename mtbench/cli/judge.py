@@ -1,8 +1,8 @@
 """`mtbench-judge`: grade model answers with an LLM judge, as FastChat's `gen_judgment.py`.
 
-    mtbench-judge --mode single --model-list my-model --parallel 8
-    mtbench-judge --judge-model gpt-4o --ref-answer-model gpt-4 --dry-run
-    mtbench-judge --judge-model Qwen/Qwen2.5-72B-Instruct --judge-base-url http://localhost:8000/v1
+mtbench-judge --mode single --model-list my-model --parallel 8
+mtbench-judge --judge-model gpt-4o --ref-answer-model gpt-4 --dry-run
+mtbench-judge --judge-model Qwen/Qwen2.5-72B-Instruct --judge-base-url http://localhost:8000/v1
 """
 
 from __future__ import annotations
@@ -25,96 +25,141 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_options(parser)
     fastchat = parser.add_argument_group("FastChat's options")
     fastchat.add_argument(
-        "--judge-file", default=None,
+        "--judge-file",
+        default=None,
         help="judge prompt file (default: {data-dir}/judge_prompts.jsonl)",
     )
     fastchat.add_argument(
-        "--judge-model", default="gpt-4",
+        "--judge-model",
+        default="gpt-4",
         help="the judge model requested from the API; any name works (default: %(default)s)",
     )
     fastchat.add_argument(
-        "--baseline-model", default="gpt-3.5-turbo",
+        "--baseline-model",
+        default="gpt-3.5-turbo",
         help="the baseline of --mode pairwise-baseline (default: %(default)s)",
     )
     fastchat.add_argument(
-        "--mode", default="single", choices=["single", "pairwise-baseline", "pairwise-all"],
+        "--mode",
+        default="single",
+        choices=["single", "pairwise-baseline", "pairwise-all"],
         help="single: a 1-10 score per answer; pairwise-baseline: each model against the "
         "baseline; pairwise-all: every pair of models (default: %(default)s)",
     )
     fastchat.add_argument(
-        "--model-list", nargs="+", default=None, metavar="MODEL",
+        "--model-list",
+        nargs="+",
+        default=None,
+        metavar="MODEL",
         help="models to judge, by answer-file name (default: every file in model_answer/)",
     )
     fastchat.add_argument(
-        "--parallel", type=int, default=8,
+        "--parallel",
+        type=int,
+        default=8,
         help="concurrent judge calls (default: %(default)s; FastChat's is 1)",
     )
     fastchat.add_argument(
-        "--first-n", type=int, default=None, metavar="N",
+        "--first-n",
+        type=int,
+        default=None,
+        metavar="N",
         help="judge only the first N questions (for a quick check)",
     )
     judge = parser.add_argument_group("judge")
     judge.add_argument(
-        "--judge-backend", default="auto", choices=["auto", "openai", "anthropic", "hf"],
+        "--judge-backend",
+        default="auto",
+        choices=["auto", "openai", "anthropic", "hf"],
         help="auto: Anthropic for claude-* names, a local model with --judge-model-path, "
         "otherwise an OpenAI-compatible API (default: %(default)s)",
     )
     judge.add_argument(
-        "--judge-base-url", default=None, metavar="URL",
+        "--judge-base-url",
+        default=None,
+        metavar="URL",
         help="API root of an OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM, "
         "SGLang, Ollama, Azure); default: $OPENAI_BASE_URL, else OpenAI",
     )
     judge.add_argument(
-        "--judge-api-key-env", default=None, metavar="VAR",
+        "--judge-api-key-env",
+        default=None,
+        metavar="VAR",
         help="environment variable holding the API key (default: OPENAI_API_KEY, or "
         "ANTHROPIC_API_KEY for Claude); keys are never taken from the command line",
     )
     judge.add_argument(
-        "--judge-model-path", default=None, metavar="PATH",
+        "--judge-model-path",
+        default=None,
+        metavar="PATH",
         help="a local judge model (folder, hub id or .gguf), run with transformers",
     )
     judge.add_argument(
-        "--judge-name", default=None,
+        "--judge-name",
+        default=None,
         help="the judge's name in the output file name and rows (default: the model name, "
         "or its last path part)",
     )
     judge.add_argument(
-        "--ref-answer-model", default=None, metavar="NAME",
+        "--ref-answer-model",
+        default=None,
+        metavar="NAME",
         help="use reference_answer/NAME.jsonl (default: the judge's own, else gpt-4's)",
     )
     judge.add_argument(
-        "--judge-max-tokens", type=int, default=None, metavar="N",
+        "--judge-max-tokens",
+        type=int,
+        default=None,
+        metavar="N",
         help="judge reply limit (default: 2048, 1024 for Claude, as FastChat)",
     )
     judge.add_argument(
-        "--judge-timeout", type=float, default=300.0, metavar="SECONDS",
+        "--judge-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
         help="seconds one judge request may take (default: %(default)s)",
     )
     judge.add_argument(
-        "--max-attempts", type=int, default=10, metavar="N",
+        "--max-attempts",
+        type=int,
+        default=10,
+        metavar="N",
         help="attempts per judge call on 429/5xx/timeouts, with exponential backoff "
         "(default: %(default)s)",
     )
     judge.add_argument(
-        "--batch-size", type=int, default=8, metavar="N",
+        "--batch-size",
+        type=int,
+        default=8,
+        metavar="N",
         help="prompts per batch for a local judge (default: %(default)s)",
     )
     run = parser.add_argument_group("before spending money")
     run.add_argument(
-        "--dry-run", action="store_true",
+        "--dry-run",
+        action="store_true",
         help="print the plan and one fully rendered judge prompt, then stop",
     )
     run.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     run.add_argument(
-        "--price-per-1k-input", type=float, default=None, metavar="USD",
+        "--price-per-1k-input",
+        type=float,
+        default=None,
+        metavar="USD",
         help="price of 1k input tokens, for the cost estimate (default: known list prices)",
     )
     run.add_argument(
-        "--price-per-1k-output", type=float, default=None, metavar="USD",
+        "--price-per-1k-output",
+        type=float,
+        default=None,
+        metavar="USD",
         help="price of 1k output tokens, for the cost estimate",
     )
     run.add_argument(
-        "--no-preflight", dest="preflight", action="store_false",
+        "--no-preflight",
+        dest="preflight",
+        action="store_false",
         help="skip the one test call made before the run",
     )
     add_logging_options(parser)

@@ -77,7 +77,9 @@ def check_answers(
         if missing:
             problems.append(f"'{model}' has no answer to question(s) {_ids(missing)}")
         if short:
-            problems.append(f"'{model}' answers fewer turns than asked in question(s) {_ids(short)}")
+            problems.append(
+                f"'{model}' answers fewer turns than asked in question(s) {_ids(short)}"
+            )
     if problems:
         raise DataError(
             "missing model answers: "

@@ -56,7 +56,9 @@ def resolve_kind(kind: str, model: str, model_path: str | None, base_url: str | 
     if kind == "hf" and not model_path:
         raise ConfigError("--judge-backend hf needs --judge-model-path (a folder, hub id or .gguf)")
     if model_path and kind not in ("auto", "hf"):
-        raise ConfigError(f"--judge-model-path is for a local judge; it cannot go with --judge-backend {kind}")
+        raise ConfigError(
+            f"--judge-model-path is for a local judge; it cannot go with --judge-backend {kind}"
+        )
     if kind != "auto":
         return kind
     if model_path:
@@ -106,7 +108,9 @@ def _open_hf(spec: BackendSpec) -> Backend:
         from mtbench.backends.hf import HFBackend  # type: ignore[import-not-found]
     except ImportError as exc:
         if exc.name and exc.name.startswith("mtbench"):
-            raise ConfigError("a local judge (--judge-backend hf) is not available in this version") from None
+            raise ConfigError(
+                "a local judge (--judge-backend hf) is not available in this version"
+            ) from None
         raise
     assert spec.model_path is not None
     return HFBackend(spec.model_path)  # type: ignore[no-any-return]

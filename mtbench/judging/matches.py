@@ -246,9 +246,7 @@ def build_matches(
     return matches
 
 
-def _model_tuples(
-    mode: str, models: Sequence[str], baseline: str | None
-) -> list[tuple[str, ...]]:
+def _model_tuples(mode: str, models: Sequence[str], baseline: str | None) -> list[tuple[str, ...]]:
     if mode == "single":
         return [(model,) for model in models]
     if mode == "pairwise-baseline":

@@ -15,7 +15,12 @@ from mtbench.answers import Answer, load_answer_file
 from mtbench.errors import ConfigError, DataError
 from mtbench.judge_prompts import load_judge_prompts
 from mtbench.judging import checks, cost
-from mtbench.judging.judge_backend import BackendSpec, default_max_tokens, describe_backend, resolve_kind
+from mtbench.judging.judge_backend import (
+    BackendSpec,
+    default_max_tokens,
+    describe_backend,
+    resolve_kind,
+)
 from mtbench.judging.matches import Match, build_matches, grading_kind, make_judges, needs_reference
 from mtbench.judgments import load_pair_judgments, load_single_judgments
 from mtbench.paths import BenchPaths, require_file
@@ -146,7 +151,9 @@ def choose_price(plan: JudgePlan) -> tuple[tuple[float, float] | None, str]:
     options = plan.options
     if plan.backend.kind == "hf":
         return (0.0, 0.0), "local model"
-    return cost.choose_price(plan.backend.model, options.price_per_1k_input, options.price_per_1k_output)
+    return cost.choose_price(
+        plan.backend.model, options.price_per_1k_input, options.price_per_1k_output
+    )
 
 
 def judge_label(options: JudgeOptions) -> str:
@@ -194,7 +201,11 @@ def _model_list(options: JudgeOptions, paths: BenchPaths) -> list[str]:
 
 
 def _references(
-    options: JudgeOptions, paths: BenchPaths, judge_name: str, questions: Sequence[Question], notices: list[str]
+    options: JudgeOptions,
+    paths: BenchPaths,
+    judge_name: str,
+    questions: Sequence[Question],
+    notices: list[str],
 ) -> tuple[dict[int, Answer], Path | None]:
     needing = [q for q in questions if needs_reference(q)]
     if not needing:
@@ -317,7 +328,10 @@ def describe_plan(plan: JudgePlan) -> str:
     rows += [
         ("models", ", ".join(plan.models)),
         ("references", str(plan.reference_file) if plan.reference_file else "none needed"),
-        ("matches", f"{len(plan.matches)} ({plan.done} already judged, {len(plan.pending)} to judge)"),
+        (
+            "matches",
+            f"{len(plan.matches)} ({plan.done} already judged, {len(plan.pending)} to judge)",
+        ),
         ("judge calls", f"{plan.calls} (temperature 0, max {plan.max_tokens} tokens)"),
         ("estimate", cost.describe(plan.estimate())),
         ("output", str(plan.output)),
@@ -325,7 +339,9 @@ def describe_plan(plan: JudgePlan) -> str:
     width = max(len(name) for name, _ in rows)
     lines = [f"  {name + ':':<{width + 1}} {value}" for name, value in rows]
     lines += [f"  notice: {text}" for text in plan.notices]
-    lines += [f"  warning: {text} (judged as they are)" for text in checks.describe_flags(plan.flags)]
+    lines += [
+        f"  warning: {text} (judged as they are)" for text in checks.describe_flags(plan.flags)
+    ]
     return "\n".join(["mtbench-judge plan", *lines])
 
 

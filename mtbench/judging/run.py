@@ -33,19 +33,23 @@ def summary_lines(stats: RunStats, plan: JudgePlan) -> list[str]:
         f"  judged:     {stats.judged} of {stats.matches} match(es) written to {plan.output}",
         f"  skipped:    {plan.done} already judged before this run",
         f"  unparsed:   {stats.unparsed} verdict(s) without a rating/winner (stored as -1/error)",
-        f"  failed:     {stats.failed} match(es) not written ({stats.failed_calls} call(s) failed after retries)",
+        f"  failed:     {stats.failed} match(es) not written "
+        f"({stats.failed_calls} call(s) failed after retries)",
         f"  retries:    {stats.retries}",
     ]
     if stats.interrupted or stats.lost_calls:
         lines.append(f"  lost:       {stats.lost_calls} call(s) in flight when the run stopped")
     if stats.tokens_reported:
         lines.append(
-            f"  tokens:     {stats.prompt_tokens:,} input + {stats.completion_tokens:,} output (as the API reported)"
+            f"  tokens:     {stats.prompt_tokens:,} input + {stats.completion_tokens:,} output "
+            "(as the API reported)"
         )
     if stats.last_error:
         lines.append(f"  last error: {stats.last_error}")
     if stats.not_done:
-        lines.append(f"  {stats.not_done} match(es) still to judge: rerun the same command to resume")
+        lines.append(
+            f"  {stats.not_done} match(es) still to judge: rerun the same command to resume"
+        )
     return lines
 
 

@@ -137,7 +137,9 @@ def _unparsed(row: dict[str, Any]) -> bool:
 class _Collector:
     """Turns finished calls into rows (main thread only)."""
 
-    def __init__(self, matches: Sequence[Match], writer: JsonlAppender, stats: RunStats, streak: int):
+    def __init__(
+        self, matches: Sequence[Match], writer: JsonlAppender, stats: RunStats, streak: int
+    ):
         self.matches = matches
         self.writer = writer
         self.stats = stats
@@ -220,7 +222,11 @@ def run_matches(
     """
     stats = stats if stats is not None else RunStats()
     stats.matches = len(matches)
-    calls = [Call(i, swapped) for i, match in enumerate(matches) for swapped in (False, True)[: match.games]]
+    calls = [
+        Call(i, swapped)
+        for i, match in enumerate(matches)
+        for swapped in (False, True)[: match.games]
+    ]
     stats.calls = len(calls)
     usage = getattr(backend, "usage", None)
     retries_before = usage.retries if usage is not None else 0
@@ -287,8 +293,10 @@ def _run_batches(
             continue
         stats.lost_calls = 0
         if len(replies) != len(chunk):
-            raise BackendError(f"the judge returned {len(replies)} replies for {len(chunk)} prompts")
-        for call, reply in zip(chunk, replies):
+            raise BackendError(
+                f"the judge returned {len(replies)} replies for {len(chunk)} prompts"
+            )
+        for call, reply in zip(chunk, replies, strict=True):
             collector.done(call, reply)
         progress()
 
