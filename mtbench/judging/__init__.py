@@ -1,1 +1,35 @@
-"""Judging answers with an LLM, as FastChat's `gen_judgment.py` does (see `mtbench-judge`)."""
+"""Judging answers with an LLM, as FastChat's `gen_judgment.py` does (see `mtbench-judge`).
+
+    from mtbench.judging import JudgeOptions, judge
+    stats = judge(JudgeOptions(mode="single", model_list=["my-model"], parallel=8))
+
+Modules: `matches` (what is judged, FastChat's prompts and order), `verdicts` (reading scores
+and winners out of replies), `checks` (missing and broken answers), `cost` (estimates),
+`plan` (everything decided before the first call), `judge_backend` (which API or model),
+`runner` (parallel, resumable execution), `run` (the whole command).
+"""
+
+from mtbench.judging.matches import NEED_REF_CATS, Judge, Match, build_matches, make_judges
+from mtbench.judging.plan import JudgeOptions, JudgePlan, describe_plan, make_plan
+from mtbench.judging.run import judge
+from mtbench.judging.runner import RunStats, judgment_row, run_matches
+from mtbench.judging.verdicts import parse_pair_verdict, parse_rating, winner_label
+
+__all__ = [
+    "NEED_REF_CATS",
+    "Judge",
+    "JudgeOptions",
+    "JudgePlan",
+    "Match",
+    "RunStats",
+    "build_matches",
+    "describe_plan",
+    "judge",
+    "judgment_row",
+    "make_judges",
+    "make_plan",
+    "parse_pair_verdict",
+    "parse_rating",
+    "run_matches",
+    "winner_label",
+]

@@ -1,0 +1,54 @@
+"""`mtbench.judging` as a library: its public names, light imports, and `judge()` end to end."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+
+from conftest import REPO, shared_file
+from fake_openai_server import FakeOpenAIServer
+
+import mtbench.judging
+from mtbench.judging import JudgeOptions, judge, make_plan
+from mtbench.judgments import load_single_judgments
+
+
+def test_all_names_are_exported():
+    for name in mtbench.judging.__all__:
+        assert hasattr(mtbench.judging, name), name
+
+
+def test_judging_imports_no_sdk_until_a_judge_is_opened():
+    code = (
+        "import sys, mtbench.judging, mtbench.cli.judge\n"
+        "names = ('openai', 'anthropic', 'torch', 'transformers', 'tqdm')\n"
+        "print([m for m in names if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={"PYTHONPATH": str(REPO)}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_judge_as_a_library_call(bench):
+    bench.answer_dir.mkdir(parents=True)
+    shutil.copy(shared_file("model_answer/gpt-4.jsonl"), bench.answer_file("gpt-4"))
+    with FakeOpenAIServer() as server:
+        options = JudgeOptions(
+            data_dir=str(bench.data_dir),
+            judge_base_url=server.base_url,
+            first_n=2,
+            parallel=2,
+        )
+        plan = make_plan(options)
+        assert plan.models == ["gpt-4"] and len(plan.pending) == 4 and plan.calls == 4
+        err = io.StringIO()
+        stats = judge(options, err=err)
+    assert stats is not None and stats.judged == 4 and stats.failed == 0
+    assert "mtbench-judge plan" in err.getvalue() and "judged:     4 of 4" in err.getvalue()
+    rows = list(load_single_judgments(bench.judgment_file("gpt-4", "single")))
+    assert sorted((r.question_id, r.turn) for r in rows) == [(81, 1), (81, 2), (82, 1), (82, 2)]
+    assert make_plan(options).pending == []
