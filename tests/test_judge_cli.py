@@ -390,6 +390,7 @@ def test_dry_run_flags_broken_answers(data):
         (["--judge-name", "a/b"], None, "Error: --judge-name 'a/b' must be usable as a file name"),
         ([], "bad-judgment-file", "gpt-4_single.jsonl:2: not valid JSON"),
         ([], "no-questions", "question file not found; run `mtbench-download`"),
+        ([], "output-blocked", "model_judgment: is a file, expected a folder"),
         (
             [],
             "no-key",
@@ -413,13 +414,15 @@ def test_bad_input_gets_one_clear_line(data, args, setup, message):
         )
     elif setup == "no-questions":
         data.question_file.unlink()
+    elif setup == "output-blocked":
+        data.judgment_dir.write_text("not a folder")
     result = judge(data, None, *extra, *args, "--yes")
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len([line for line in lines if line.startswith("Error:")]) == 1
     assert message in lines[-1]
     assert "Traceback" not in result.stderr
-    if setup != "bad-judgment-file":
+    if setup not in ("bad-judgment-file", "output-blocked"):
         assert not data.judgment_dir.exists()
 
 

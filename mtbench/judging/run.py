@@ -8,12 +8,14 @@ summary. Judgments already in the output file are skipped, so a rerun resumes.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from mtbench.backends.base import GenerationParams
-from mtbench.errors import BackendError
+from mtbench.errors import BackendError, DataError
 from mtbench.judging.judge_backend import open_backend, preflight
 from mtbench.judging.plan import JudgeOptions, JudgePlan, describe_plan, make_plan, render_prompt
 from mtbench.judging.runner import RunStats, run_matches
@@ -22,6 +24,24 @@ from mtbench.retry import RetryCallback
 logger = logging.getLogger(__name__)
 
 JUDGE_TEMPERATURE = 0.0
+
+
+def check_writable(path: Path) -> None:
+    """Fail before any judge call if the judgment file could not be written.
+
+    Raises:
+        DataError: naming the file or the folder that is in the way.
+    """
+    if path.is_dir():
+        raise DataError("is a folder, expected the judgment file", path)
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DataError("is a file, expected a folder for the judgment file", parent)
+    target = path if path.exists() else parent
+    if not os.access(target, os.W_OK):
+        raise DataError("cannot write the judgment file here; check the permissions", target)
 
 
 def summary_lines(stats: RunStats, plan: JudgePlan) -> list[str]:
@@ -100,6 +120,7 @@ def judge(
         print("Cancelled; nothing was judged.", file=err)
         return None
 
+    check_writable(plan.output)
     backend = open_backend(plan.backend, on_retry=on_retry)
     stats = stats if stats is not None else RunStats()
     stats.skipped = plan.done

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.backends.base import Backend, GenerationParams, Message
-from mtbench.errors import AuthError, BackendError, MTBenchError, RequestError
+from mtbench.errors import AuthError, BackendError, DataError, MTBenchError, RequestError
 from mtbench.jsonl import JsonlAppender
 from mtbench.judging.matches import Match
 from mtbench.judging.verdicts import parse_pair_verdict, parse_rating, winner_label
@@ -160,7 +160,13 @@ class _Collector:
             return
         del self.replies[call.index]
         row = judgment_row(match, [games[False], games[True]] if match.pairwise else [games[False]])
-        self.writer.append(row)
+        try:
+            self.writer.append(row)
+        except OSError as exc:
+            raise DataError(
+                f"cannot write judgments ({exc.strerror or exc}); rows written so far are kept",
+                self.writer.path,
+            ) from None
         self.stats.judged += 1
         self.stats.unparsed += _unparsed(row)
 
