@@ -248,8 +248,11 @@ def _run(args: argparse.Namespace) -> int:
         declined.append(not ok)
         return ok
 
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     try:
-        judge(options, confirm=None if args.yes else confirm, on_progress=progress)
+        with logging_redirect_tqdm():  # warnings about failed calls print above the bar
+            judge(options, confirm=None if args.yes else confirm, on_progress=progress)
     finally:
         progress.close()
     return 1 if any(declined) else 0
