@@ -217,6 +217,7 @@ def test_a_judge_that_keeps_failing_stops_the_run(data, server):
     )
     assert result.returncode == 1
     assert "Error: stopping: the last 8 judge calls all failed after retries" in result.stderr
+    assert "mtbench-judge stopped in" in result.stderr
     assert len(judge_calls(server)) == 8
 
 

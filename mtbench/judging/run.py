@@ -47,7 +47,7 @@ def check_writable(path: Path) -> None:
 def summary_lines(stats: RunStats, plan: JudgePlan) -> list[str]:
     """The end-of-run report."""
     rate = stats.calls_done / stats.wall_time if stats.wall_time > 0 else 0.0
-    head = "interrupted" if stats.interrupted else "done"
+    head = "interrupted" if stats.interrupted else "stopped" if stats.stopped else "done"
     lines = [
         f"mtbench-judge {head} in {stats.wall_time:.1f}s ({rate:.2f} calls/s)",
         f"  judged:     {stats.judged} of {stats.matches} match(es) written to {plan.output}",
@@ -57,7 +57,7 @@ def summary_lines(stats: RunStats, plan: JudgePlan) -> list[str]:
         f"({stats.failed_calls} call(s) failed after retries)",
         f"  retries:    {stats.retries}",
     ]
-    if stats.interrupted or stats.lost_calls:
+    if stats.stopped or stats.lost_calls:
         lines.append(f"  lost:       {stats.lost_calls} call(s) in flight when the run stopped")
     if stats.tokens_reported:
         lines.append(
@@ -143,7 +143,7 @@ def judge(
             close_progress = getattr(on_progress, "close", None)
             if close_progress is not None:
                 close_progress()
-            if stats.calls_done or stats.interrupted:
+            if stats.calls_done or stats.stopped:
                 print("\n".join(summary_lines(stats, plan)), file=err)
     finally:
         backend.close()

@@ -55,6 +55,7 @@ class RunStats:
         completion_tokens: Output tokens reported by the API.
         tokens_reported: Whether the API reported token usage.
         interrupted: The run was stopped by Ctrl-C.
+        stopped: The run ended early (Ctrl-C or an error that stops it).
         lost_calls: Calls whose replies were lost because the run stopped early (in flight, or
             one game of a pairwise match whose other game had not returned).
         last_error: The last call failure, for the summary.
@@ -73,6 +74,7 @@ class RunStats:
     completion_tokens: int = 0
     tokens_reported: bool = False
     interrupted: bool = False
+    stopped: bool = False
     lost_calls: int = 0
     last_error: str = ""
     started: float = field(default_factory=time.monotonic)
@@ -256,6 +258,7 @@ def run_matches(
             _run_batches(calls, matches, backend, params, size, collector, progress, stats)
     except BaseException as error:
         stats.interrupted = isinstance(error, KeyboardInterrupt)
+        stats.stopped = True
         stats.lost_calls += sum(len(games) for games in collector.replies.values())
         raise
     finally:
