@@ -108,6 +108,8 @@ def describe(estimate: Estimate) -> str:
     if estimate.dollars is None:
         return f"{tokens}; cost unknown (give --price-per-1k-input and --price-per-1k-output)"
     price_in, price_out = estimate.price or (0, 0)
+    if price_in == price_out == 0:
+        return f"{tokens}; no API cost ({estimate.price_source})"
     return (
         f"{tokens}, about ${estimate.dollars:,.2f} "
         f"(${price_in:g} / ${price_out:g} per 1k tokens, {estimate.price_source})"

@@ -113,7 +113,7 @@ def _open_hf(spec: BackendSpec) -> Backend:
             ) from None
         raise
     assert spec.model_path is not None
-    return HFBackend(spec.model_path)  # type: ignore[no-any-return]
+    return HFBackend(spec.model_path, model_name=spec.model)  # type: ignore[no-any-return]
 
 
 def describe_backend(spec: BackendSpec) -> str:

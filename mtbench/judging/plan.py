@@ -263,16 +263,17 @@ def make_plan(options: JudgeOptions) -> JudgePlan:
     kind = resolve_kind(
         options.judge_backend, options.judge_model, options.judge_model_path, options.judge_base_url
     )
+    judge_name = judge_label(options)
     spec = BackendSpec(
         kind=kind,
-        model=options.judge_model,
+        # A local judge has no API model name: it is known by its label.
+        model=judge_name if kind == "hf" else options.judge_model,
         model_path=options.judge_model_path,
         base_url=options.judge_base_url,
         api_key_env=options.judge_api_key_env,
         timeout=options.timeout,
         max_attempts=options.max_attempts,
     )
-    judge_name = judge_label(options)
     paths = BenchPaths.resolve(options.data_dir, options.bench_name)
     questions = load_questions(paths.question_file, end=options.first_n)
     judge_file = Path(options.judge_file) if options.judge_file else paths.judge_prompts_file
