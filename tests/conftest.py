@@ -93,3 +93,13 @@ def smollm2_model(smollm2_gguf: Path, model_cache_dir: Path) -> Path:
     from mtbench.backends.hf_loading import convert_gguf_cached
 
     return convert_gguf_cached(smollm2_gguf, model_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def smollm2_backend(smollm2_model: Path):
+    """One `HFBackend` on SmolLM2 (float32, CPU, chat template) for the whole session."""
+    from mtbench.backends.hf import HFBackend
+
+    backend = HFBackend(str(smollm2_model), model_name="smollm2", dtype="float32")
+    yield backend
+    backend.close()

@@ -180,7 +180,9 @@ def fastchat_prompt(fc_conversation, name: str, messages: list[dict[str, str]]) 
         reference.set_system_message(messages[0]["content"])
         messages = messages[1:]
     for message in messages:
-        reference.append_message(reference.roles[message["role"] == "assistant"], message["content"])
+        reference.append_message(
+            reference.roles[message["role"] == "assistant"], message["content"]
+        )
     reference.append_message(reference.roles[1], None)
     return reference.get_prompt()
 
