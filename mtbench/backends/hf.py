@@ -73,12 +73,12 @@ class HFBackend:
         trust_remote_code: bool = False,
         cache_dir: str | None = None,
     ):
+        source = resolve_model_path(model_path, cache_dir)  # bad paths fail before torch loads
         torch, _transformers = import_transformers()
         if num_threads:
             torch.set_num_threads(num_threads)
         self.model_name = model_name or model_path
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        source = resolve_model_path(model_path, cache_dir)
         self.tokenizer = load_tokenizer(source, revision, trust_remote_code)
         self.format = PromptFormat(self.tokenizer, conv_template, model_name=self.model_name)
         self.model = load_model(

@@ -124,6 +124,10 @@ def generate_answers(
     if config.conv_template:
         get_conv_template(config.conv_template, config.system_message)  # fail early
     questions, answer_file = load_selected_questions(config)
+    if backend is None:
+        from mtbench.backends.hf_loading import resolve_model_path
+
+        resolve_model_path(config.model_path, config.cache_dir, convert=False)  # fail early
     settings = config.settings()
     if backend is not None:
         settings["backend"] = type(backend).__name__
@@ -206,9 +210,10 @@ def _row(tasks: list[Task], model_id: str, settings: dict[str, Any]) -> dict[str
 
 def _make_engine(config: GenConfig, backend: Backend | None, task_count: int) -> Engine:
     if backend is not None:
+        # The caller's backend stays open for the caller.
         if backend.concurrent:
-            return ThreadEngine(backend, config.parallel)
-        return LocalEngine(backend)
+            return ThreadEngine(backend, config.parallel, owns_backend=False)
+        return LocalEngine(backend, owns_backend=False)
     placement = _placement(config)
     if placement.use_ray and placement.replicas > task_count:
         placement = Placement(

@@ -63,8 +63,9 @@ class LocalEngine:
 
     slots = 1
 
-    def __init__(self, backend: Backend):
+    def __init__(self, backend: Backend, owns_backend: bool = True):
         self.backend = backend
+        self.owns_backend = owns_backend
 
     def chunk_size(self, max_new_tokens: int) -> int:
         return backend_chunk_size(self.backend, max_new_tokens)
@@ -80,14 +81,16 @@ class LocalEngine:
         return future
 
     def close(self) -> None:
-        self.backend.close()
+        if self.owns_backend:
+            self.backend.close()
 
 
 class ThreadEngine:
     """Calls a concurrent backend (a remote API) one conversation at a time from a thread pool."""
 
-    def __init__(self, backend: Backend, parallel: int):
+    def __init__(self, backend: Backend, parallel: int, owns_backend: bool = True):
         self.backend = backend
+        self.owns_backend = owns_backend
         self.slots = max(1, parallel)
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.slots, thread_name_prefix="mtbench-gen"
@@ -103,4 +106,5 @@ class ThreadEngine:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self.backend.close()
+        if self.owns_backend:
+            self.backend.close()
