@@ -212,3 +212,16 @@ def test_vllm_sampling_follows_transformers_defaults():
     )
     assert sampled["temperature"] == 0.7 and sampled["seed"] == 1 and sampled["top_k"] == 50
     assert sampled["stop_token_ids"] == [2]
+
+
+def test_importing_the_generator_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mtbench.cli.gen, mtbench.generation, mtbench.backends.hf, "
+        "mtbench.backends.vllm; "
+        "print(sorted(m for m in ('torch', 'transformers', 'vllm', 'ray') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
