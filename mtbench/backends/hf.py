@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.backends.hf_decoding import ReplyEnds, sampling_kwargs
 from mtbench.backends.hf_loading import (
     import_transformers,
     load_model,
@@ -122,28 +123,45 @@ class HFBackend:
         self, conversations: Sequence[Conversation], params: GenerationParams
     ) -> list[str]:
         """Reply to each conversation (see the module docstring)."""
+        return self.generate_each(conversations, [params] * len(conversations))
+
+    def generate_each(
+        self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
+    ) -> list[str]:
+        """Reply to each conversation with its own sampling parameters.
+
+        Conversations that differ only in temperature share batches: each row is sampled at
+        its own temperature, and greedy rows stay exactly greedy. Rows with a different token
+        limit or seed go into separate batches.
+        """
         encoded = [self.format.encode(c) for c in conversations]
         replies: list[str] = [""] * len(encoded)
-        # Longest first: similar lengths share a batch, and memory trouble shows up at once.
-        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
-        start = 0
-        while start < len(order):
-            longest = len(encoded[order[start]])
-            size = self.batch_size(params.max_new_tokens, longest)
-            chunk = order[start : start + size]
-            try:
-                outputs = self._generate_batch([encoded[i] for i in chunk], params)
-            except RuntimeError as exc:
-                if not _out_of_memory(exc) or size == 1:
-                    raise BackendError(f"generation failed: {_brief(exc)}") from exc
-                self._shrink_after_oom(size, exc)
-                continue
-            for index, ids in zip(chunk, outputs, strict=True):
-                replies[index] = self.format.finish(ids)
-            start += len(chunk)
+        kinds: dict[tuple[int, int | None], list[int]] = {}
+        for index, p in enumerate(params):
+            kinds.setdefault((p.max_new_tokens, p.seed), []).append(index)
+        for indices in kinds.values():
+            # Longest first: similar lengths share a batch, and memory trouble shows at once.
+            order = sorted(indices, key=lambda i: -len(encoded[i]))
+            start = 0
+            while start < len(order):
+                longest = len(encoded[order[start]])
+                size = self.batch_size(params[order[start]].max_new_tokens, longest)
+                chunk = order[start : start + size]
+                try:
+                    outputs = self._generate_batch(
+                        [encoded[i] for i in chunk], [params[i] for i in chunk]
+                    )
+                except RuntimeError as exc:
+                    if not _out_of_memory(exc) or size == 1:
+                        raise BackendError(f"generation failed: {_brief(exc)}") from exc
+                    self._shrink_after_oom(size)
+                    continue
+                for index, ids in zip(chunk, outputs, strict=True):
+                    replies[index] = self.format.finish(ids)
+                start += len(chunk)
         return replies
 
-    def _shrink_after_oom(self, size: int, exc: BaseException) -> None:
+    def _shrink_after_oom(self, size: int) -> None:
         torch, _ = import_transformers()
         if self.device == "cuda":
             torch.cuda.empty_cache()
@@ -151,31 +169,25 @@ class HFBackend:
         logger.warning("out of memory at batch size %d; retrying with %d", size, self._batch_size)
 
     def _generate_batch(
-        self, prompts: list[list[int]], params: GenerationParams
+        self, prompts: list[list[int]], params: list[GenerationParams]
     ) -> list[list[int]]:
         torch, transformers = import_transformers()
         width = max(len(p) for p in prompts)
         input_ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prompts])
         attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-        stops = _ReplyEnds(
-            transformers.StoppingCriteria,
+        ends = ReplyEnds(
             prompt_width=width,
             batch=len(prompts),
-            eos_ids=self.eos_ids,
-            stop_ids=set(self.format.stop_token_ids),
+            end_ids=self.eos_ids | set(self.format.stop_token_ids),
             stop_str=self.format.stop_str,
             tokenizer=self.tokenizer,
         )
         kwargs: dict[str, Any] = {
-            "max_new_tokens": params.max_new_tokens,
-            "do_sample": not params.greedy,
+            "max_new_tokens": params[0].max_new_tokens,
             "pad_token_id": self.pad_id,
-            "stopping_criteria": transformers.StoppingCriteriaList([stops.criterion]),
+            "stopping_criteria": transformers.StoppingCriteriaList([ends.criterion()]),
+            **sampling_kwargs(params),
         }
-        if not params.greedy:
-            kwargs["temperature"] = params.temperature
-            if params.seed is not None:
-                torch.manual_seed(params.seed)
         device = self.input_device
         with torch.inference_mode():
             output = self.model.generate(
@@ -184,7 +196,7 @@ class HFBackend:
         generated = output[:, width:].tolist()
         replies = []
         for row, ids in enumerate(generated):
-            end = stops.ends[row] if stops.ends[row] is not None else len(ids)
+            end = ends.ends[row] if ends.ends[row] is not None else len(ids)
             replies.append(ids[:end])
             self.tokens_generated += end
         return replies
@@ -195,69 +207,6 @@ class HFBackend:
         torch, _ = import_transformers()
         if self.device == "cuda":
             torch.cuda.empty_cache()
-
-
-class _ReplyEnds:
-    """Records where each reply of a batch ends and stops it there.
-
-    A reply ends at the model's EOS (kept, as a one-prompt run returns it), at a template stop id,
-    or once the template's stop string first appears after position 0 of the reply's text
-    (FastChat cuts there afterwards, so nothing after it can matter). A stop string that first
-    appears at position 0 is never cut by FastChat, so it stops nothing.
-    """
-
-    def __init__(
-        self,
-        base: type,
-        *,
-        prompt_width: int,
-        batch: int,
-        eos_ids: set[int],
-        stop_ids: set[int],
-        stop_str: str | None,
-        tokenizer: Any,
-    ):
-        self.prompt_width = prompt_width
-        self.ends: list[int | None] = [None] * batch
-        self.end_ids = eos_ids | stop_ids
-        self.stop_str = stop_str
-        self.str_settled = [stop_str is None] * batch
-        self.tokenizer = tokenizer
-        self.tail = 8 + (len(stop_str) if stop_str else 0)
-        outer = self
-
-        class Criterion(base):  # type: ignore[misc, valid-type]
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return outer.check(input_ids)
-
-        self.criterion = Criterion()
-
-    def check(self, input_ids: Any) -> Any:
-        torch, _ = import_transformers()
-        generated = input_ids[:, self.prompt_width :]
-        length = generated.shape[1]
-        last = generated[:, -1].tolist()
-        for row, token in enumerate(last):
-            if self.ends[row] is not None:
-                continue
-            if token in self.end_ids:
-                self.ends[row] = length
-            elif not self.str_settled[row]:
-                self._check_stop_str(row, generated[row].tolist(), length)
-        done = [end is not None for end in self.ends]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-    def _check_stop_str(self, row: int, ids: list[int], length: int) -> None:
-        assert self.stop_str is not None
-        tail = self.tokenizer.decode(ids[-self.tail :], spaces_between_special_tokens=False)
-        if self.stop_str not in tail:
-            return
-        text = self.tokenizer.decode(ids, spaces_between_special_tokens=False)
-        first = text.find(self.stop_str)
-        if first > 0:
-            self.ends[row] = length
-        elif first == 0:
-            self.str_settled[row] = True
 
 
 def _id_set(value: Any) -> set[int]:

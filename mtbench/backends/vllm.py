@@ -108,10 +108,18 @@ class VLLMBackend:
         self, conversations: Sequence[Conversation], params: GenerationParams
     ) -> list[str]:
         """Reply to each conversation; vLLM schedules them together."""
+        return self.generate_each(conversations, [params] * len(conversations))
+
+    def generate_each(
+        self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
+    ) -> list[str]:
+        """Reply to each conversation with its own sampling parameters (one vLLM call)."""
         prompts = [{"prompt_token_ids": self.format.encode(c)} for c in conversations]
-        sampling = self._sampling_class(
-            **sampling_kwargs(params, self.sampling_defaults, self.format.stop_token_ids)
-        )
+        stop_ids = self.format.stop_token_ids
+        sampling = [
+            self._sampling_class(**sampling_kwargs(p, self.sampling_defaults, stop_ids))
+            for p in params
+        ]
         try:
             outputs = self.llm.generate(prompts, sampling, use_tqdm=False)
         except (RuntimeError, ValueError) as exc:

@@ -147,7 +147,9 @@ def generate_answers(
     appender = JsonlAppender(answer_file)
     try:
         tasks = _make_tasks(config, plan.todo)
-        groups = make_groups(tasks, engine.chunk_size(config.max_new_token), engine.slots)
+        groups = make_groups(
+            tasks, engine.chunk_size(config.max_new_token), engine.slots, engine.mixes_temperatures
+        )
 
         def write(done: list[Task]) -> None:
             appender.append(_row(done, config.model_id, settings))

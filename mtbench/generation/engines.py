@@ -1,9 +1,10 @@
 """Where the scheduler's calls run: in this process, on a thread pool, or (ray_engine) on replicas.
 
-An engine runs `backend.generate(conversations, params)` calls and hands back futures of
+An engine runs backend calls, one sampling setting per conversation, and hands back futures of
 `(replies, tokens)`, where `tokens` counts generated tokens when the backend knows it. `slots`
 says how many calls may be in flight at once; `chunk_size` how many conversations one call
-should carry.
+should carry; `mixes_temperatures` whether one call may mix temperatures (backends with a
+`generate_each(conversations, params)` method) or must share one `GenerationParams`.
 """
 
 from __future__ import annotations
@@ -20,24 +21,35 @@ Result = tuple[list[str], "int | None"]
 
 class Engine(Protocol):
     slots: int
+    mixes_temperatures: bool
 
     def chunk_size(self, max_new_tokens: int) -> int:
         """Conversations per call."""
         ...
 
     def submit(
-        self, conversations: Sequence[Conversation], params: GenerationParams
+        self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
     ) -> Future[Result]: ...
 
     def close(self) -> None: ...
 
 
+def mixes_temperatures(backend: Backend) -> bool:
+    """Whether the backend takes one sampling setting per conversation (`generate_each`)."""
+    return callable(getattr(backend, "generate_each", None))
+
+
 def run_counted(
-    backend: Backend, conversations: Sequence[Conversation], params: GenerationParams
+    backend: Backend, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
 ) -> Result:
     """Call the backend and count the tokens it generated, if it keeps count."""
     before = getattr(backend, "tokens_generated", None)
-    replies = backend.generate(conversations, params)
+    if mixes_temperatures(backend):
+        replies = backend.generate_each(conversations, params)  # type: ignore[attr-defined]
+    else:
+        if len(set(params)) > 1:
+            raise ValueError("one call to Backend.generate takes one GenerationParams")
+        replies = backend.generate(conversations, params[0])
     after = getattr(backend, "tokens_generated", None)
     if len(replies) != len(conversations):
         raise RuntimeError(
@@ -66,12 +78,13 @@ class LocalEngine:
     def __init__(self, backend: Backend, owns_backend: bool = True):
         self.backend = backend
         self.owns_backend = owns_backend
+        self.mixes_temperatures = mixes_temperatures(backend)
 
     def chunk_size(self, max_new_tokens: int) -> int:
         return backend_chunk_size(self.backend, max_new_tokens)
 
     def submit(
-        self, conversations: Sequence[Conversation], params: GenerationParams
+        self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
     ) -> Future[Result]:
         future: Future[Result] = Future()
         try:
@@ -91,6 +104,7 @@ class ThreadEngine:
     def __init__(self, backend: Backend, parallel: int, owns_backend: bool = True):
         self.backend = backend
         self.owns_backend = owns_backend
+        self.mixes_temperatures = False  # one conversation per call
         self.slots = max(1, parallel)
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.slots, thread_name_prefix="mtbench-gen"
@@ -100,7 +114,7 @@ class ThreadEngine:
         return 1
 
     def submit(
-        self, conversations: Sequence[Conversation], params: GenerationParams
+        self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
     ) -> Future[Result]:
         return self._pool.submit(run_counted, self.backend, conversations, params)
 

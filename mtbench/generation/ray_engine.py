@@ -75,7 +75,9 @@ class _Replica:
     def chunk_size(self, max_new_tokens: int) -> int:
         return backend_chunk_size(self.backend, max_new_tokens)
 
-    def generate(self, conversations: Sequence[Conversation], params: GenerationParams) -> Result:
+    def generate(
+        self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
+    ) -> Result:
         return run_counted(self.backend, conversations, params)
 
 
@@ -96,6 +98,7 @@ class RayEngine:
             None if gpus_per_replica else max(replicas * cpus_per_replica, os.cpu_count() or 1)
         )
         self.slots = replicas
+        self.mixes_temperatures = True  # the local backends (hf, vllm) all take `generate_each`
         actor_class = self.ray.remote(_Replica)
         threads = None if gpus_per_replica else cpus_per_replica
         self._actors = [
@@ -118,11 +121,11 @@ class RayEngine:
         return int(self.ray.get(self._actors[0].chunk_size.remote(max_new_tokens)))
 
     def submit(
-        self, conversations: Sequence[Conversation], params: GenerationParams
+        self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
     ) -> Future[Result]:
         actor = self._free.get_nowait()  # the scheduler never exceeds `slots` calls in flight
         result: Future[Result] = Future()
-        remote = actor.generate.remote(list(conversations), params).future()
+        remote = actor.generate.remote(list(conversations), list(params)).future()
 
         def finished(done: Future[Result]) -> None:
             self._free.put(actor)

@@ -3,9 +3,10 @@
 Every (question, choice) is a task; a task's conversation grows by one user turn and the
 model's post-processed reply per call. Tasks are grouped once, up front:
 
-* by sampling parameters (a temperature class and a choice index: one call has one setting);
-* within a class, longest first turn first, cut into evenly sized groups of about the engine's
-  batch size (smaller when that leaves replicas idle).
+* by choice index (its seed) and, unless the engine can sample every row at its own
+  temperature, by temperature too (then one call has one setting);
+* within such a class, longest first turn first, cut into evenly sized groups of about the
+  engine's batch size (smaller when that would leave replicas idle).
 
 A group goes through its turns together (turn 1 of all its tasks in one call, then turn 2, ...),
 and the scheduler prefers a started group's next turn over starting a new group. So a question is
@@ -74,7 +75,6 @@ class Task:
 @dataclass
 class Group:
     tasks: list[Task]
-    params: GenerationParams
 
 
 @dataclass
@@ -86,14 +86,17 @@ class RunStats:
     """Question ids whose generation failed, with the reason."""
 
 
-def make_groups(tasks: list[Task], chunk_size: int, slots: int) -> list[Group]:
+def make_groups(
+    tasks: list[Task], chunk_size: int, slots: int, mix_temperatures: bool = False
+) -> list[Group]:
     """Group tasks as described in the module docstring."""
     if not tasks:
         return []
     chunk = max(1, min(chunk_size, math.ceil(len(tasks) / max(1, slots))))
     classes: dict[tuple[float, int], list[Task]] = {}
     for task in tasks:
-        classes.setdefault((task.params.temperature, task.choice), []).append(task)
+        temperature = 0.0 if mix_temperatures else task.params.temperature
+        classes.setdefault((temperature, task.choice), []).append(task)
     groups: list[Group] = []
     for members in _interleave_choices(classes):
         members.sort(key=lambda t: -len(t.question.turns[0]))
@@ -102,7 +105,7 @@ def make_groups(tasks: list[Task], chunk_size: int, slots: int) -> list[Group]:
         start = 0
         for index in range(count):
             end = start + size + (1 if index < extra else 0)
-            groups.append(Group(members[start:end], members[0].params))
+            groups.append(Group(members[start:end]))
             start = end
     return groups
 
@@ -162,7 +165,8 @@ class Scheduler:
                 if not active:
                     continue
                 conversations = [t.conversation() for t in active]
-                in_flight[self.engine.submit(conversations, group.params)] = (group, active)
+                params = [t.params for t in active]
+                in_flight[self.engine.submit(conversations, params)] = (group, active)
             if not in_flight:
                 break
             done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
