@@ -186,7 +186,7 @@ class HFBackend:
             "max_new_tokens": params[0].max_new_tokens,
             "pad_token_id": self.pad_id,
             "stopping_criteria": transformers.StoppingCriteriaList([ends.criterion()]),
-            **sampling_kwargs(params),
+            **sampling_kwargs(params, self.model.generation_config),
         }
         device = self.input_device
         with torch.inference_mode():

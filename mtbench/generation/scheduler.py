@@ -12,7 +12,8 @@ A group goes through its turns together (turn 1 of all its tasks in one call, th
 and the scheduler prefers a started group's next turn over starting a new group. So a question is
 finished, and its row written, about two calls after it starts; an interrupted run loses at most
 the groups in flight. Group composition does not depend on timing, so sampled answers are
-reproducible for a given batch size whatever replica runs them.
+reproducible for a given batch size whatever replica runs them (and with the local backends,
+which seed every row on its own, independent of batching altogether).
 """
 
 from __future__ import annotations
