@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--conv-template",
         choices=template_names(),
         default=None,
-        help="render FastChat's legacy template NAME instead of the tokenizer's chat template",
+        metavar="NAME",
+        help="render FastChat's legacy template NAME instead of the tokenizer's chat template: "
+        + ", ".join(template_names()),
     )
     prompt.add_argument(
         "--system-message", default=None, help="system message sent first in every conversation"

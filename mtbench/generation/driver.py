@@ -39,6 +39,8 @@ class Progress(Protocol):
 
     def start(self, answer_file: Path, plan: Plan) -> None: ...
 
+    def generation_started(self) -> None: ...
+
     def tokens(self, count: int) -> None: ...
 
     def question_done(self, question_id: int) -> None: ...
@@ -165,6 +167,8 @@ def generate_answers(
             on_failed=progress.question_failed if progress else lambda qid: None,
         )
         generating = time.monotonic()
+        if progress:
+            progress.generation_started()
         try:
             stats = scheduler.run()
         finally:

@@ -18,6 +18,7 @@ class TqdmProgress:
         self._bar: Any = None
         self._tokens = 0
         self._failed = 0
+        self._total = 0
         self._since = time.monotonic()
 
     def start(self, answer_file: Path, plan: Plan) -> None:
@@ -28,13 +29,17 @@ class TqdmProgress:
                 f"generating {len(plan.todo)}",
                 file=sys.stderr,
             )
-        if not self.enabled or not plan.todo:
+        self._total = len(plan.todo)
+
+    def generation_started(self) -> None:
+        """The model is loaded: start the bar and the tokens/s clock."""
+        self._since = time.monotonic()
+        if not self.enabled or not self._total:
             return
         from tqdm import tqdm
 
-        self._since = time.monotonic()
         self._bar = tqdm(
-            total=len(plan.todo), unit="q", desc="questions", file=sys.stderr, dynamic_ncols=True
+            total=self._total, unit="q", desc="questions", file=sys.stderr, dynamic_ncols=True
         )
 
     def tokens(self, count: int) -> None:
