@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from mtbench.answers import Answer, Choice, reorg_answer_file
 from mtbench.backends.base import Backend
 from mtbench.conv_templates import get_conv_template
-from mtbench.errors import ConfigError
+from mtbench.errors import ConfigError, DataError
 from mtbench.generation.backend_spec import BackendSpec
 from mtbench.generation.config import GenConfig, Placement, plan_placement
 from mtbench.generation.engines import Engine, LocalEngine, ThreadEngine
@@ -133,7 +133,15 @@ def generate_answers(
     settings = config.settings()
     if backend is not None:
         settings["backend"] = type(backend).__name__
+        prompt_format = getattr(backend, "format", None)
+        settings["prompt"] = getattr(prompt_format, "description", settings["prompt"])
     plan = make_plan(questions, answer_file, settings, config.overwrite)
+    try:
+        answer_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"cannot create the answer file's folder: {exc.strerror}", answer_file
+        ) from None
     summary = GenSummary(
         answer_file,
         selected=len(questions),
