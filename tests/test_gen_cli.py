@@ -151,3 +151,25 @@ def test_vllm_backend_without_vllm_names_the_extra(bench, smollm2_model):
     )  # fmt: skip
     assert_one_line_error(result, "--backend vllm needs", "pip install 'mtbench-toolkit[vllm]'")
     assert not bench.answer_file("m").exists()
+
+
+def test_an_answer_file_that_cannot_be_written(bench, smollm2_model):
+    result = run_cli(
+        "gen", "--model-path", str(smollm2_model), "--model-id", "m",
+        "--data-dir", str(bench.data_dir), "--answer-file", "/proc/mtbench/out.jsonl",
+    )  # fmt: skip
+    assert_one_line_error(
+        result, "/proc/mtbench/out.jsonl", "cannot create the answer file's folder"
+    )
+
+
+def test_a_malformed_answer_file_names_its_line(bench, smollm2_model):
+    answer_file = bench.answer_file("m")
+    answer_file.parent.mkdir(parents=True)
+    answer_file.write_text('{"question_id": 81, "choices": []}\n')
+    result = run_cli(
+        "gen", "--model-path", str(smollm2_model), "--model-id", "m",
+        "--data-dir", str(bench.data_dir),
+    )  # fmt: skip
+    assert_one_line_error(result, f"{answer_file}:1:", "choices")
+    assert answer_file.read_text() == '{"question_id": 81, "choices": []}\n'

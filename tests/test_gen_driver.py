@@ -180,3 +180,11 @@ def test_reasoning_traces_are_kept_apart_from_judged_answers(bench, smollm2_back
     assert not any("<think>" in turn for turn in row["choices"][0]["turns"])
     turn_two = thinking.seen[-1]
     assert turn_two[1] == {"role": "assistant", "content": row["choices"][0]["turns"][0]}
+
+
+def test_a_bare_answer_file_name_works(bench, smollm2_backend, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # FastChat fails on an --answer-file without a folder part
+    config = config_for(bench, "bare", question_end=1, max_new_token=4, answer_file="out.jsonl")
+    assert generate_answers(config, backend=smollm2_backend).generated == 1
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert [json.loads(line)["question_id"] for line in lines] == [81]
