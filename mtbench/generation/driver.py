@@ -11,7 +11,9 @@ The flow (FastChat's `gen_model_answer`, spec §3, made faster and safer):
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,15 +257,8 @@ def _make_engine(config: GenConfig, backend: Backend | None, task_count: int) ->
 
 
 def _placement(config: GenConfig) -> Placement:
-    import os
-
     cluster = bool(os.environ.get("RAY_ADDRESS"))
-    try:
-        import ray  # noqa: F401
-
-        ray_available = True
-    except ImportError:
-        ray_available = False
+    ray_available = importlib.util.find_spec("ray") is not None  # without importing it (slow)
     if cluster:
         from mtbench.generation.ray_engine import start_ray
 
