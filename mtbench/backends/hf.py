@@ -15,7 +15,6 @@ Usable on its own, e.g. to run a local model as a judge:
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -238,11 +237,3 @@ def _out_of_memory(exc: BaseException) -> bool:
 def _brief(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def default_threads() -> int:
-    """CPU threads available to this process."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
