@@ -78,13 +78,18 @@ def smollm2_gguf() -> Path:
 
 
 @pytest.fixture(scope="session")
-def model_cache_dir(request: pytest.FixtureRequest) -> Path:
+def model_cache_dir(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """mtbench's model cache for tests (pass it to CLIs as MTBENCH_CACHE_DIR).
 
     It lives in pytest's cache folder, so the GGUF conversion happens at most once per test
     session (and not again while the installed transformers version stays the same).
     """
-    return Path(request.config.cache.mkdir("mtbench-models"))
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    if cache is None:
+        return tmp_path_factory.mktemp("mtbench-models")
+    return Path(cache.mkdir("mtbench-models"))
 
 
 @pytest.fixture(scope="session")

@@ -188,3 +188,42 @@ def test_a_bare_answer_file_name_works(bench, smollm2_backend, tmp_path, monkeyp
     assert generate_answers(config, backend=smollm2_backend).generated == 1
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
     assert [json.loads(line)["question_id"] for line in lines] == [81]
+
+
+class EchoAPI:
+    """A concurrent (remote-API-like) backend: records calls and the threads making them."""
+
+    concurrent = True
+    model_name = "echo"
+
+    def __init__(self):
+        import threading
+
+        self.calls: list[int] = []
+        self.threads: set[str] = set()
+        self._lock = threading.Lock()
+
+    def generate(self, conversations, params):
+        import threading
+        import time
+
+        time.sleep(0.05)
+        with self._lock:
+            self.calls.append(len(conversations))
+            self.threads.add(threading.current_thread().name)
+        return [f"echo: {c[-1]['content'][:10]}" for c in conversations]
+
+    def close(self) -> None:
+        pass
+
+
+def test_concurrent_backends_get_one_conversation_per_call_from_a_pool(bench):
+    api = EchoAPI()
+    config = config_for(bench, "api", question_end=8, parallel=4)
+    summary = generate_answers(config, backend=api)
+    assert summary.generated == 8 and summary.tokens is None
+    assert api.calls == [1] * 16  # 8 questions x 2 turns, one conversation each
+    assert len(api.threads) > 1
+    rows = load_answer_file(bench.answer_file("api"))
+    assert sorted(rows) == list(range(81, 89))
+    assert rows[81].turns[1].startswith("echo: ")
