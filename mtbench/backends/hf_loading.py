@@ -1,0 +1,277 @@
+"""Finding and loading a Hugging Face model: a local folder, a hub id, or a `.gguf` file.
+
+A `.gguf` file is loaded by transformers (which de-quantizes it) and converted once into a plain
+model folder in a cache, so later runs (and every Ray replica) load it in seconds. The cache entry
+is keyed by the file (resolved path, size, modification time) and the transformers version: a
+folder saved by one major version of transformers can load wrongly under another.
+
+Cache location: `cache_dir` argument, else `$MTBENCH_CACHE_DIR`, else `$XDG_CACHE_HOME/mtbench`,
+else `~/.cache/mtbench`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import inspect
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mtbench.errors import ConfigError, MissingDependencyError
+
+logger = logging.getLogger(__name__)
+
+CACHE_ENV = "MTBENCH_CACHE_DIR"
+DTYPES = ("float32", "float16", "bfloat16", "auto")
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?")
+
+
+def import_transformers() -> tuple[Any, Any]:
+    """Import torch and transformers, or say which extra provides them."""
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise MissingDependencyError(
+            exc.name or "transformers", "hf", "local generation with transformers"
+        ) from None
+    return torch, transformers
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """Where converted models are kept (see module docstring)."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "mtbench"
+
+
+def resolve_model_path(
+    model_path: str, cache_dir: str | Path | None = None, convert: bool = True
+) -> str:
+    """Turn `--model-path` into something `from_pretrained` loads: a folder or a hub id.
+
+    Args:
+        model_path: A model folder, a `.gguf` file, or a hub id such as `org/name`.
+        cache_dir: Cache for converted GGUF files (see module docstring).
+        convert: Convert a GGUF file now if it is not cached yet; when False, return the
+            GGUF file's path if its conversion is not cached.
+
+    Raises:
+        ConfigError: naming the path and what was expected.
+    """
+    path = Path(model_path).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            ggufs = sorted(path.glob("*.gguf"))
+            hint = f"; to use a GGUF file give its path, e.g. {ggufs[0]}" if ggufs else ""
+            raise ConfigError(
+                f"--model-path {model_path}: folder has no config.json, so it is not a "
+                f"Hugging Face model folder{hint}"
+            )
+        return str(path)
+    if path.is_file():
+        if path.suffix.lower() != ".gguf":
+            raise ConfigError(
+                f"--model-path {model_path}: is a file but not a .gguf file; give a model "
+                "folder, a .gguf file or a Hugging Face hub id"
+            )
+        folder = gguf_cache_folder(path, cache_dir)
+        if folder.is_dir() or convert:
+            return str(convert_gguf_cached(path, cache_dir))
+        return str(path)
+    if _looks_local(model_path):
+        raise ConfigError(f"--model-path {model_path}: no such file or folder")
+    if not _HUB_ID.fullmatch(model_path):
+        raise ConfigError(
+            f"--model-path {model_path}: not a folder, a .gguf file or a Hugging Face hub id "
+            "(org/name)"
+        )
+    return model_path
+
+
+def _looks_local(model_path: str) -> bool:
+    return (
+        model_path.startswith(("/", ".", "~"))
+        or model_path.count("/") > 1
+        or "\\" in model_path
+        or model_path.lower().endswith(".gguf")
+    )
+
+
+def gguf_cache_folder(gguf_file: Path, cache_dir: str | Path | None = None) -> Path:
+    """The cache folder for one GGUF file under the installed transformers version."""
+    _torch, transformers = import_transformers()
+    real = gguf_file.resolve()
+    stat = real.stat()
+    key = f"{real}|{stat.st_size}|{stat.st_mtime_ns}|transformers-{transformers.__version__}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_root(cache_dir) / "gguf" / f"{real.stem}-{digest}"
+
+
+def convert_gguf_cached(gguf_file: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """Return a plain model folder for a GGUF file, converting it on first use.
+
+    Concurrent callers wait for one conversion (file lock); the folder appears atomically, so an
+    interrupted conversion leaves nothing half-written behind.
+    """
+    gguf_file = Path(gguf_file).expanduser()
+    folder = gguf_cache_folder(gguf_file, cache_dir)
+    if folder.is_dir():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if folder.is_dir():
+            return folder
+        logger.warning(
+            "converting %s once into %s (later runs load it from there)", gguf_file, folder
+        )
+        staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            convert_gguf(gguf_file, staging)
+            os.replace(staging, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def convert_gguf(gguf_file: str | Path, out_dir: str | Path) -> None:
+    """Load a GGUF file with transformers and save it as a plain (de-quantized) model folder.
+
+    A model loaded from GGUF refuses `save_pretrained`, so the weights are moved into a model
+    built from the same config without its quantization settings.
+    """
+    torch, transformers = import_transformers()
+    gguf_file = Path(gguf_file)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            str(gguf_file.parent), gguf_file=gguf_file.name
+        )
+        source = transformers.AutoModelForCausalLM.from_pretrained(
+            str(gguf_file.parent), gguf_file=gguf_file.name
+        )
+    except ImportError as exc:
+        raise MissingDependencyError(exc.name or "gguf", "hf", "loading .gguf files") from None
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ConfigError(
+            f"--model-path {gguf_file}: transformers cannot load this GGUF file: {exc}"
+        ) from None
+    config_dict = source.config.to_dict()
+    config_dict.pop("quantization_config", None)
+    config = type(source.config).from_dict(config_dict)
+    with torch.device("meta"):
+        model = transformers.AutoModelForCausalLM.from_config(config, **dtype_kwargs(source.dtype))
+    model.load_state_dict(source.state_dict(), strict=True, assign=True)
+    model.tie_weights()
+    model.generation_config = source.generation_config
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir))
+    tokenizer.save_pretrained(str(out_dir))
+
+
+def dtype_kwargs(dtype: Any) -> dict[str, Any]:
+    """`dtype=` for transformers that take it, `torch_dtype=` for older ones."""
+    _torch, transformers = import_transformers()
+    params = inspect.signature(transformers.PreTrainedModel.from_pretrained).parameters
+    modern = "dtype" in params or _version_at_least(transformers.__version__, (4, 56))
+    return {"dtype" if modern else "torch_dtype": dtype}
+
+
+def _version_at_least(version: str, wanted: tuple[int, int]) -> bool:
+    numbers = re.findall(r"\d+", version)[:2]
+    return tuple(int(n) for n in numbers) >= wanted
+
+
+def torch_dtype(name: str | None, device: str) -> Any:
+    """The torch dtype for `--dtype` (FastChat's default: float16 on GPU, float32 on CPU)."""
+    torch, _transformers = import_transformers()
+    if name is None:
+        return torch.float16 if device == "cuda" else torch.float32
+    if name == "auto":
+        return "auto"
+    if name not in DTYPES:
+        raise ConfigError(f"--dtype {name}: choose one of {', '.join(DTYPES)}")
+    return getattr(torch, name)
+
+
+def load_tokenizer(source: str, revision: str = "main", trust_remote_code: bool = False) -> Any:
+    """Load a tokenizer for left-padded batches (a GGUF path loads its embedded tokenizer)."""
+    _torch, transformers = import_transformers()
+    kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+    path = Path(source)
+    if path.suffix.lower() == ".gguf" and path.is_file():
+        source, kwargs = str(path.parent), {"gguf_file": path.name}
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"--model-path {source}: cannot load its tokenizer: {_first_line(exc)}"
+        ) from None
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def load_model(
+    source: str,
+    *,
+    device: str,
+    dtype: str | None = None,
+    revision: str = "main",
+    num_gpus: int = 1,
+    max_gpu_memory: str | None = None,
+    trust_remote_code: bool = False,
+) -> Any:
+    """Load a causal LM for inference, on CPU, one GPU, or split over `num_gpus` GPUs.
+
+    Several GPUs follow FastChat: a `sequential` device map capped at 85 % of each GPU's free
+    memory, or an `auto` map capped at `max_gpu_memory` per GPU when that is given.
+    """
+    torch, transformers = import_transformers()
+    kwargs: dict[str, Any] = {
+        "revision": revision,
+        "trust_remote_code": trust_remote_code,
+        **dtype_kwargs(torch_dtype(dtype, device)),
+    }
+    if device == "cuda" and num_gpus > 1:
+        available = torch.cuda.device_count()
+        if available < num_gpus:
+            raise ConfigError(
+                f"--num-gpus-per-model {num_gpus}: only {available} GPU(s) are visible here"
+            )
+        if max_gpu_memory:
+            kwargs["device_map"] = "auto"
+            kwargs["max_memory"] = {i: max_gpu_memory for i in range(num_gpus)}
+        else:
+            kwargs["device_map"] = "sequential"
+            kwargs["max_memory"] = {i: _free_gib(torch, i) for i in range(num_gpus)}
+    elif max_gpu_memory:
+        logger.warning("--max-gpu-memory applies when a model spans several GPUs; ignoring it")
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"--model-path {source}: cannot load the model: {_first_line(exc)}"
+        ) from None
+    if "device_map" not in kwargs:
+        model.to(device)
+    model.eval()
+    return model
+
+
+def _free_gib(torch: Any, index: int) -> str:
+    total = torch.cuda.get_device_properties(index).total_memory
+    allocated = torch.cuda.memory_allocated(index)
+    return f"{int((total - allocated) * 0.85 / 2**30)}GiB"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,181 @@
+"""The vLLM backend: vLLM's offline engine (`vllm.LLM`) for fast generation on GPUs.
+
+Prompts are rendered and tokenized by mtbench (`PromptFormat`, the same as the transformers
+backend) and handed to vLLM as token ids, and replies go through the same FastChat
+post-processing, so both backends write the same kind of answers. vLLM schedules all
+conversations of a call itself (continuous batching), so the driver hands it large batches.
+
+Sampling follows what FastChat gets from transformers: the given temperature (greedy below
+1e-4), the model's `generation_config` values of `top_k` (transformers' default 50), `top_p` and
+`repetition_penalty`, and a per-request seed (the choice index). The template's stop token ids
+end a reply early; the stop string does not, because FastChat keeps a stop string found at
+position 0, and vLLM would stop there.
+
+vLLM is imported only when this backend is built; without it the error names the extra.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
+from mtbench.backends.prompting import PromptFormat
+from mtbench.conv_templates import ConvTemplate
+from mtbench.errors import BackendError, MissingDependencyError
+
+logger = logging.getLogger(__name__)
+
+VLLM_BATCH_SIZE = 1024
+"""Conversations per call: vLLM batches internally, so hand it (nearly) everything at once."""
+
+TRANSFORMERS_TOP_K = 50
+"""transformers samples with top-k 50 unless the model's generation config says otherwise."""
+
+
+def import_vllm() -> Any:
+    try:
+        import vllm
+    except ImportError:
+        raise MissingDependencyError("vllm", "vllm", "--backend vllm") from None
+    return vllm
+
+
+class VLLMBackend:
+    """A model on vLLM's offline engine behind the `Backend` protocol.
+
+    Args:
+        model_path: A model folder, a `.gguf` file (converted once, as for transformers) or a
+            Hugging Face hub id.
+        model_name: Name reported as `model_name` (default: `model_path`).
+        conv_template: A legacy FastChat template (or its name); None uses the chat template.
+        revision: Hub revision of weights and tokenizer.
+        dtype: `float32`, `float16`, `bfloat16` or `auto` (vLLM's choice, the default).
+        num_gpus: Tensor-parallel size (GPUs that hold one copy of the model).
+        gpu_memory_utilization: Share of each GPU's memory vLLM may take.
+        max_model_len: Context length cap (default: the model's).
+        trust_remote_code: Allow model code from the hub.
+        cache_dir: Cache for converted GGUF files.
+    """
+
+    concurrent = False
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        model_name: str | None = None,
+        conv_template: ConvTemplate | str | None = None,
+        revision: str = "main",
+        dtype: str | None = None,
+        num_gpus: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        trust_remote_code: bool = False,
+        cache_dir: str | None = None,
+    ):
+        vllm = import_vllm()
+        self.model_name = model_name or model_path
+        source = resolve_model_path(model_path, cache_dir)
+        self.tokenizer = load_tokenizer(source, revision, trust_remote_code)
+        self.format = PromptFormat(self.tokenizer, conv_template, model_name=self.model_name)
+        self.sampling_defaults = generation_defaults(source, revision, trust_remote_code)
+        engine_args: dict[str, Any] = {
+            "model": source,
+            "tokenizer": source,
+            "revision": revision,
+            "tokenizer_revision": revision,
+            "dtype": dtype or "auto",
+            "tensor_parallel_size": num_gpus,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "trust_remote_code": trust_remote_code,
+        }
+        if max_model_len:
+            engine_args["max_model_len"] = max_model_len
+        try:
+            self.llm = vllm.LLM(**engine_args)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise BackendError(f"vLLM cannot load {model_path}: {_brief(exc)}") from exc
+        self._sampling_class = vllm.SamplingParams
+        self.tokens_generated = 0
+
+    def batch_size(self, max_new_tokens: int) -> int:
+        return VLLM_BATCH_SIZE
+
+    def generate(
+        self, conversations: Sequence[Conversation], params: GenerationParams
+    ) -> list[str]:
+        """Reply to each conversation; vLLM schedules them together."""
+        return self.generate_each(conversations, [params] * len(conversations))
+
+    def generate_each(
+        self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
+    ) -> list[str]:
+        """Reply to each conversation with its own sampling parameters (one vLLM call)."""
+        prompts = [{"prompt_token_ids": self.format.encode(c)} for c in conversations]
+        stop_ids = self.format.stop_token_ids
+        sampling = [
+            self._sampling_class(**sampling_kwargs(p, self.sampling_defaults, stop_ids))
+            for p in params
+        ]
+        try:
+            outputs = self.llm.generate(prompts, sampling, use_tqdm=False)
+        except (RuntimeError, ValueError) as exc:
+            raise BackendError(f"vLLM generation failed: {_brief(exc)}") from exc
+        replies = []
+        for output in outputs:
+            ids = list(output.outputs[0].token_ids)
+            self.tokens_generated += len(ids)
+            replies.append(self.format.finish(ids))
+        return replies
+
+    def close(self) -> None:
+        self.llm = None
+
+
+def generation_defaults(source: str, revision: str, trust_remote_code: bool) -> dict[str, Any]:
+    """The sampling knobs FastChat inherits from the model's generation config."""
+    from transformers import GenerationConfig
+
+    try:
+        config = GenerationConfig.from_pretrained(
+            source, revision=revision, trust_remote_code=trust_remote_code
+        )
+    except OSError:
+        config = GenerationConfig()
+    return {
+        "top_k": config.top_k if config.top_k is not None else TRANSFORMERS_TOP_K,
+        "top_p": config.top_p if config.top_p is not None else 1.0,
+        "repetition_penalty": config.repetition_penalty or 1.0,
+    }
+
+
+def sampling_kwargs(
+    params: GenerationParams, defaults: dict[str, Any], stop_token_ids: Sequence[int]
+) -> dict[str, Any]:
+    """Keyword arguments of `vllm.SamplingParams` for one call (see the module docstring)."""
+    kwargs: dict[str, Any] = {
+        "n": 1,
+        "max_tokens": params.max_new_tokens,
+        "skip_special_tokens": False,
+        "spaces_between_special_tokens": False,
+        # transformers applies a configured repetition penalty in greedy decoding too.
+        "repetition_penalty": defaults["repetition_penalty"],
+    }
+    if stop_token_ids:
+        kwargs["stop_token_ids"] = list(stop_token_ids)
+    if params.greedy:
+        kwargs["temperature"] = 0.0
+    else:
+        kwargs["temperature"] = params.temperature
+        kwargs["seed"] = params.seed
+        kwargs["top_k"] = defaults["top_k"] if defaults["top_k"] and defaults["top_k"] > 0 else -1
+        kwargs["top_p"] = defaults["top_p"]
+    return kwargs
+
+
+def _brief(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

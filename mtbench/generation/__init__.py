@@ -1,0 +1,14 @@
+"""Answer generation (`mtbench-gen`): FastChat's gen_model_answer, batched, resumable, on Ray."""
+
+from mtbench.generation.config import GenConfig
+from mtbench.generation.driver import GenSummary, generate_answers, show_prompt
+from mtbench.generation.sampling import TEMPERATURE_CONFIG, question_temperature
+
+__all__ = [
+    "TEMPERATURE_CONFIG",
+    "GenConfig",
+    "GenSummary",
+    "generate_answers",
+    "question_temperature",
+    "show_prompt",
+]

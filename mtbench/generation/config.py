@@ -1,0 +1,211 @@
+"""The settings of one `mtbench-gen` run, checked before anything heavy is loaded."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mtbench.errors import ConfigError
+from mtbench.generation.backend_spec import LOCAL_BACKENDS
+from mtbench.generation.reasoning import MODES
+from mtbench.paths import DEFAULT_BENCH
+
+logger = logging.getLogger(__name__)
+
+DTYPES = ("float32", "float16", "bfloat16", "auto")
+
+
+@dataclass
+class GenConfig:
+    """What to generate, with which model, how (flag names as in FastChat's gen_model_answer).
+
+    Attributes:
+        model_path: Model folder, `.gguf` file or hub id; only used to load the model.
+        model_id: The model's name: the answer file's stem and the rows' `model_id`.
+        bench_name: Question set (`{data_dir}/{bench_name}/question.jsonl`).
+        data_dir: Data directory (None: `$MTBENCH_DATA_DIR`, else `./data`).
+        question_begin: Slice start into the question file (not a question id).
+        question_end: Slice end.
+        answer_file: Output file (default `{data_dir}/{bench}/model_answer/{model_id}.jsonl`).
+        max_new_token: Token limit of every turn.
+        num_choices: Completions per question (choice `i` is seeded with `i`).
+        backend: `hf` (transformers) or `vllm`.
+        conv_template: A legacy FastChat template name; None uses the tokenizer's chat template.
+        system_message: System message sent first in every conversation.
+        reasoning: `strip` moves `<think>` traces out of judged answers; `keep` leaves them.
+        force_temperature: One temperature for every question instead of FastChat's table.
+        overwrite: Regenerate selected questions that already have answers.
+        batch_size: Conversations per batch (None: automatic).
+        num_gpus_per_model: GPUs per model replica.
+        num_gpus_total: GPUs to use in all (None: every visible GPU).
+        num_workers: CPU replicas (Ray) when there is no GPU.
+        parallel: Concurrent requests, for backends that are remote APIs.
+        max_gpu_memory: Per-GPU memory cap (e.g. `40GiB`) for a model split over GPUs.
+        dtype: `float32`, `float16`, `bfloat16` or `auto` (default: float16 on GPU, float32 on CPU).
+        revision: Hub revision of weights and tokenizer.
+        trust_remote_code: Allow model code from the hub.
+        cache_dir: Cache for converted GGUF files.
+    """
+
+    model_path: str
+    model_id: str
+    bench_name: str = DEFAULT_BENCH
+    data_dir: str | None = None
+    question_begin: int | None = None
+    question_end: int | None = None
+    answer_file: str | None = None
+    max_new_token: int = 1024
+    num_choices: int = 1
+    backend: str = "hf"
+    conv_template: str | None = None
+    system_message: str | None = None
+    reasoning: str = "strip"
+    force_temperature: float | None = None
+    overwrite: bool = False
+    batch_size: int | None = None
+    num_gpus_per_model: int = 1
+    num_gpus_total: int | None = None
+    num_workers: int | None = None
+    parallel: int = 1
+    max_gpu_memory: str | None = None
+    dtype: str | None = None
+    revision: str = "main"
+    trust_remote_code: bool = False
+    cache_dir: str | None = None
+
+    def validate(self) -> None:
+        """Reject impossible values and combinations, naming the flag.
+
+        Raises:
+            ConfigError: the first problem found.
+        """
+        if not self.model_id.strip():
+            raise ConfigError("--model-id must not be empty")
+        if self.answer_file is None and ("/" in self.model_id or "\\" in self.model_id):
+            raise ConfigError(
+                f"--model-id {self.model_id}: a '/' would put the answer file in a subfolder "
+                "that the judge does not read; use a name such as "
+                f"{self.model_id.replace('/', '--')}"
+            )
+        for flag, value in (
+            ("--max-new-token", self.max_new_token),
+            ("--num-choices", self.num_choices),
+            ("--batch-size", self.batch_size),
+            ("--num-gpus-per-model", self.num_gpus_per_model),
+            ("--num-gpus-total", self.num_gpus_total),
+            ("--num-workers", self.num_workers),
+            ("--parallel", self.parallel),
+        ):
+            if value is not None and value < 1:
+                raise ConfigError(f"{flag} must be at least 1, got {value}")
+        if self.backend not in LOCAL_BACKENDS:
+            raise ConfigError(
+                f"--backend {self.backend}: choose one of {', '.join(LOCAL_BACKENDS)}"
+            )
+        if self.reasoning not in MODES:
+            raise ConfigError(f"--reasoning {self.reasoning}: choose one of {', '.join(MODES)}")
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise ConfigError(f"--dtype {self.dtype}: choose one of {', '.join(DTYPES)}")
+        if self.force_temperature is not None and self.force_temperature < 0:
+            raise ConfigError(
+                f"--force-temperature must not be negative, got {self.force_temperature}"
+            )
+        if self.num_workers is not None and self.num_gpus_total is not None:
+            raise ConfigError(
+                "--num-workers is for CPU runs; on GPUs use --num-gpus-total and "
+                "--num-gpus-per-model"
+            )
+        if self.num_gpus_total is not None and self.num_gpus_total % self.num_gpus_per_model:
+            raise ConfigError(
+                f"--num-gpus-total {self.num_gpus_total} is not a multiple of "
+                f"--num-gpus-per-model {self.num_gpus_per_model}"
+            )
+
+    @property
+    def prompt(self) -> str:
+        """How prompts are rendered, as recorded in answer rows."""
+        return f"conv_template:{self.conv_template}" if self.conv_template else "chat_template"
+
+    def normalized_model_path(self) -> str:
+        """The model path as recorded: absolute for local files and folders, else the hub id."""
+        path = Path(self.model_path).expanduser()
+        return str(path.resolve()) if path.exists() else self.model_path
+
+    def settings(self) -> dict[str, Any]:
+        """The `generation` field of every row (see `mtbench.generation.plan`)."""
+        from mtbench import __version__
+
+        return {
+            "model_path": self.normalized_model_path(),
+            "revision": self.revision,
+            "prompt": self.prompt,
+            "system_message": self.system_message,
+            "max_new_token": self.max_new_token,
+            "num_choices": self.num_choices,
+            "reasoning": self.reasoning,
+            "force_temperature": self.force_temperature,
+            "backend": self.backend,
+            "dtype": self.dtype,
+            "mtbench": __version__,
+        }
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the model runs: how many replicas and what each gets."""
+
+    replicas: int
+    gpus_per_replica: int
+    cpus_per_replica: int
+    use_ray: bool
+
+
+def plan_placement(config: GenConfig, visible_gpus: int, ray_available: bool) -> Placement:
+    """Decide replicas from the GPU flags, `--num-workers` and the GPUs visible.
+
+    `visible_gpus` counts this machine's GPUs, or the cluster's when `RAY_ADDRESS` is set.
+    GPUs: `--num-gpus-total` (default: all visible) over `--num-gpus-per-model` each; CPU:
+    `--num-workers` replicas sharing the cores. More than one replica, or `RAY_ADDRESS`, means
+    Ray. Without the flags and without Ray installed, several visible GPUs fall back to one
+    replica (with a note) rather than failing.
+    """
+    per = config.num_gpus_per_model
+    cluster = bool(os.environ.get("RAY_ADDRESS"))
+    cores = os.cpu_count() or 1
+    if config.num_workers is not None:
+        workers = config.num_workers
+        return Placement(workers, 0, max(1, cores // workers), use_ray=workers > 1 or cluster)
+    total = config.num_gpus_total
+    if total is None:
+        if visible_gpus == 0:
+            if per > 1:
+                raise ConfigError(f"--num-gpus-per-model {per}: no GPU is visible here")
+            return Placement(1, 0, cores, use_ray=cluster)
+        if visible_gpus < per:
+            raise ConfigError(
+                f"--num-gpus-per-model {per}: only {visible_gpus} GPU(s) are visible here"
+            )
+        total = visible_gpus - visible_gpus % per
+        if total // per > 1 and not ray_available:
+            logger.warning(
+                "using one model replica on %d of %d GPUs: install Ray "
+                "(pip install 'mtbench-toolkit[ray]') to use them all",
+                per,
+                visible_gpus,
+            )
+            total = per
+    elif total > visible_gpus and not cluster:
+        raise ConfigError(
+            f"--num-gpus-total {total}: only {visible_gpus} GPU(s) are visible here "
+            "(set RAY_ADDRESS to use a Ray cluster's GPUs)"
+        )
+    replicas = total // per
+    if config.backend == "vllm" and replicas > 1 and per > 1:
+        raise ConfigError(
+            "--backend vllm runs several replicas only with --num-gpus-per-model 1; for one "
+            "tensor-parallel model over all GPUs set --num-gpus-per-model to --num-gpus-total"
+        )
+    return Placement(replicas, per, 1, use_ray=replicas > 1 or cluster)

@@ -1,0 +1,329 @@
+"""`generate_answers`: MT-bench answers from a local model, batched, resumable, on Ray if asked.
+
+The flow (FastChat's `gen_model_answer`, spec §3, made faster and safer):
+
+1. load and slice the questions; decide what is missing for this model id and settings (`plan`);
+2. load the model once (or once per Ray replica);
+3. generate in groups, turn by turn (`scheduler`), writing each question's row as soon as all
+   its choices are finished (`JsonlAppender`: one complete line per write, flushed);
+4. always, even after Ctrl-C or an error: sort the file by question id, one row per question.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mtbench.answers import Answer, Choice, reorg_answer_file
+from mtbench.backends.base import Backend
+from mtbench.conv_templates import get_conv_template
+from mtbench.errors import ConfigError, DataError
+from mtbench.generation.backend_spec import BackendSpec
+from mtbench.generation.config import GenConfig, Placement, plan_placement
+from mtbench.generation.engines import Engine, LocalEngine, ThreadEngine
+from mtbench.generation.plan import SETTINGS_FIELD, Plan, make_plan
+from mtbench.generation.sampling import choice_params
+from mtbench.generation.scheduler import Scheduler, Task, make_groups
+from mtbench.jsonl import JsonlAppender
+from mtbench.paths import BenchPaths
+from mtbench.questions import Question, load_questions
+
+logger = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """What the driver reports while it runs (the CLI draws it with tqdm)."""
+
+    def start(self, answer_file: Path, plan: Plan) -> None: ...
+
+    def generation_started(self) -> None: ...
+
+    def tokens(self, count: int) -> None: ...
+
+    def question_done(self, question_id: int) -> None: ...
+
+    def question_failed(self, question_id: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class GenSummary:
+    """What a run did."""
+
+    answer_file: Path
+    selected: int
+    generated: int = 0
+    already_done: int = 0
+    regenerated: int = 0
+    """Questions regenerated because their answers were made with other settings."""
+    failed: dict[int, str] = field(default_factory=dict)
+    tokens: int | None = None
+    seconds: float = 0.0
+    """Wall time of the whole run."""
+    generation_seconds: float = 0.0
+    """Wall time from the first batch to the last (model loading excluded)."""
+
+    def line(self) -> str:
+        """One line for the end of a run."""
+        parts = [f"{self.generated} question(s) generated"]
+        if self.already_done:
+            parts.append(f"{self.already_done} already done")
+        if self.regenerated:
+            parts.append(f"{self.regenerated} regenerated after a settings change")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        rate = ""
+        if self.tokens is not None and self.generation_seconds > 0:
+            per_second = self.tokens / self.generation_seconds
+            rate = (
+                f", {self.tokens} tokens in {_duration(self.generation_seconds)} "
+                f"({per_second:.1f} tokens/s)"
+            )
+        return (
+            f"{', '.join(parts)}{rate}; wall time {_duration(self.seconds)}; "
+            f"answers in {self.answer_file}"
+        )
+
+
+def load_selected_questions(config: GenConfig) -> tuple[list[Question], Path]:
+    """The selected questions and the answer file of a run."""
+    paths = BenchPaths.resolve(config.data_dir, config.bench_name)
+    questions = load_questions(paths.question_file, config.question_begin, config.question_end)
+    if config.answer_file:
+        answer_file = Path(config.answer_file).expanduser()
+    else:
+        answer_file = paths.answer_file(config.model_id)
+    return questions, answer_file
+
+
+def generate_answers(
+    config: GenConfig,
+    backend: Backend | None = None,
+    progress: Progress | None = None,
+) -> GenSummary:
+    """Generate the missing answers of one model and write them to its answer file.
+
+    Args:
+        config: The run's settings.
+        backend: A ready backend to use instead of loading `config.model_path` (e.g. a remote
+            API backend, called from `config.parallel` threads when it is `concurrent`).
+        progress: Receives progress reports.
+
+    Returns:
+        What was generated, skipped and failed. Failed questions get no row, so a rerun
+        retries them.
+
+    Raises:
+        ConfigError, DataError, MissingDependencyError: before any model is loaded.
+        BackendError: when generation keeps failing.
+    """
+    started = time.monotonic()
+    config.validate()
+    if config.conv_template:
+        get_conv_template(config.conv_template, config.system_message)  # fail early
+    questions, answer_file = load_selected_questions(config)
+    if backend is None:
+        from mtbench.backends.hf_loading import resolve_model_path
+
+        resolve_model_path(config.model_path, config.cache_dir, convert=False)  # fail early
+    settings = config.settings()
+    if backend is not None:
+        settings["backend"] = type(backend).__name__
+        prompt_format = getattr(backend, "format", None)
+        settings["prompt"] = getattr(prompt_format, "description", settings["prompt"])
+    plan = make_plan(questions, answer_file, settings, config.overwrite)
+    try:
+        answer_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"cannot create the answer file's folder: {exc.strerror}", answer_file
+        ) from None
+    summary = GenSummary(
+        answer_file,
+        selected=len(questions),
+        already_done=len(plan.done),
+        regenerated=len(plan.stale),
+    )
+    if progress:
+        progress.start(answer_file, plan)
+    if not plan.todo:
+        summary.seconds = time.monotonic() - started
+        return summary
+    engine = _make_engine(config, backend, len(plan.todo) * config.num_choices)
+    appender = JsonlAppender(answer_file)
+    try:
+        tasks = _make_tasks(config, plan.todo)
+        groups = make_groups(
+            tasks, engine.chunk_size(config.max_new_token), engine.slots, engine.mixes_temperatures
+        )
+
+        def write(done: list[Task]) -> None:
+            appender.append(_row(done, config.model_id, settings))
+            summary.generated += 1
+            if progress:
+                progress.question_done(done[0].question.question_id)
+
+        scheduler = Scheduler(
+            engine,
+            groups,
+            on_question=write,
+            on_tokens=progress.tokens if progress else lambda n: None,
+            on_failed=progress.question_failed if progress else lambda qid: None,
+        )
+        generating = time.monotonic()
+        if progress:
+            progress.generation_started()
+        try:
+            stats = scheduler.run()
+        finally:
+            summary.generation_seconds = time.monotonic() - generating
+        summary.failed = stats.failed
+        summary.tokens = stats.tokens
+    finally:
+        appender.close()
+        try:
+            engine.close()
+        finally:
+            if answer_file.exists():
+                reorg_answer_file(answer_file)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _make_tasks(config: GenConfig, questions: list[Question]) -> list[Task]:
+    return [
+        Task(
+            question=question,
+            choice=choice,
+            params=choice_params(question, choice, config.max_new_token, config.force_temperature),
+            system_message=config.system_message,
+            strip_reasoning=config.reasoning == "strip",
+        )
+        for question in questions
+        for choice in range(config.num_choices)
+    ]
+
+
+def _row(tasks: list[Task], model_id: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """FastChat's answer row, plus the settings and any reasoning traces."""
+    extra: dict[str, Any] = {SETTINGS_FIELD: settings}
+    if any(trace for task in tasks for trace in task.traces):
+        extra["reasoning"] = [{"index": t.choice, "turns": list(t.traces)} for t in tasks]
+    answer = Answer(
+        question_id=tasks[0].question.question_id,
+        model_id=model_id,
+        choices=tuple(Choice(index=t.choice, turns=tuple(t.answers)) for t in tasks),
+        extra=extra,
+    )
+    return answer.to_row()
+
+
+def _make_engine(config: GenConfig, backend: Backend | None, task_count: int) -> Engine:
+    if backend is not None:
+        # The caller's backend stays open for the caller.
+        if backend.concurrent:
+            return ThreadEngine(backend, config.parallel, owns_backend=False)
+        return LocalEngine(backend, owns_backend=False)
+    placement = _placement(config)
+    if placement.use_ray and placement.replicas > task_count:
+        placement = Placement(
+            task_count, placement.gpus_per_replica, placement.cpus_per_replica, placement.use_ray
+        )
+    spec = backend_spec(config)
+    if not placement.use_ray:
+        return LocalEngine(spec.build())
+    from mtbench.backends.hf_loading import resolve_model_path
+    from mtbench.generation.ray_engine import RayEngine
+
+    # Convert a GGUF file here, once, before the replicas load it.
+    spec = BackendSpec(
+        spec.kind, resolve_model_path(config.model_path, config.cache_dir), spec.options
+    )
+    logger.info(
+        "starting %d replica(s) on Ray (%d GPU(s), %d CPU(s) each)",
+        placement.replicas,
+        placement.gpus_per_replica,
+        placement.cpus_per_replica,
+    )
+    return RayEngine(
+        spec, placement.replicas, placement.gpus_per_replica, placement.cpus_per_replica
+    )
+
+
+def _placement(config: GenConfig) -> Placement:
+    cluster = bool(os.environ.get("RAY_ADDRESS"))
+    ray_available = importlib.util.find_spec("ray") is not None  # without importing it (slow)
+    if cluster:
+        from mtbench.generation.ray_engine import start_ray
+
+        ray_module, _ = start_ray()
+        visible = int(ray_module.cluster_resources().get("GPU", 0))
+    else:
+        visible = _local_gpus()
+    return plan_placement(config, visible, ray_available)
+
+
+def _local_gpus() -> int:
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+def backend_spec(config: GenConfig) -> BackendSpec:
+    """The recipe of the configured local backend."""
+    template = (
+        get_conv_template(config.conv_template, config.system_message)
+        if config.conv_template
+        else None
+    )
+    options: dict[str, Any] = {
+        "model_name": config.model_id,
+        "conv_template": template,
+        "revision": config.revision,
+        "dtype": config.dtype,
+        "num_gpus": config.num_gpus_per_model,
+        "trust_remote_code": config.trust_remote_code,
+        "cache_dir": config.cache_dir,
+    }
+    if config.backend == "hf":
+        options.update(batch_size=config.batch_size, max_gpu_memory=config.max_gpu_memory)
+    return BackendSpec(config.backend, config.model_path, options)
+
+
+def show_prompt(config: GenConfig) -> str:
+    """The exact prompt text of the first selected question's first turn (no model is loaded)."""
+    from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
+    from mtbench.backends.prompting import PromptFormat
+
+    config.validate()
+    questions, _ = load_selected_questions(config)
+    if not questions:
+        raise ConfigError("--question-begin/--question-end select no question")
+    source = resolve_model_path(config.model_path, config.cache_dir, convert=False)
+    tokenizer = load_tokenizer(source, config.revision, config.trust_remote_code)
+    template = (
+        get_conv_template(config.conv_template, config.system_message)
+        if config.conv_template
+        else None
+    )
+    fmt = PromptFormat(tokenizer, template, model_name=config.model_path)
+    task = Task(questions[0], 0, choice_params(questions[0], 0, 1), config.system_message)
+    return fmt.render(task.conversation())
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{seconds:.1f}s"

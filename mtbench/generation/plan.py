@@ -1,0 +1,95 @@
+"""What a run still has to generate: resume by model id and generation settings.
+
+Every row mtbench writes carries, besides FastChat's fields, a `generation` field with the
+settings it was made with (FastChat's readers ignore extra fields). A rerun regenerates a
+selected question only when its row is missing, was made with different settings (those in
+`RESUME_KEYS`: the same model answering the same prompts under the same limits), or
+`--overwrite` is given. Rows without a `generation` field (written by FastChat or another
+tool) are kept as done: their settings are unknown, and mtbench never discards answers it
+cannot judge; `--overwrite` regenerates them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mtbench.answers import Answer, load_answer_file
+from mtbench.questions import Question
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_FIELD = "generation"
+RESUME_KEYS = (
+    "model_path",
+    "revision",
+    "prompt",
+    "system_message",
+    "max_new_token",
+    "num_choices",
+    "reasoning",
+    "force_temperature",
+)
+"""Settings that change what an answer is; the others (backend, dtype, batch size) do not."""
+
+
+@dataclass
+class Plan:
+    """The selected questions split by what happens to them."""
+
+    todo: list[Question]
+    done: list[int] = field(default_factory=list)
+    stale: list[int] = field(default_factory=list)
+    """Questions regenerated because their answer was made with other settings."""
+
+
+def make_plan(
+    questions: list[Question], answer_file: Path, settings: dict[str, Any], overwrite: bool
+) -> Plan:
+    """Decide which selected questions need generating (see the module docstring)."""
+    existing: dict[int, Answer] = load_answer_file(answer_file) if answer_file.exists() else {}
+    plan = Plan(todo=[])
+    foreign = 0
+    changes: dict[str, tuple[Any, Any]] = {}
+    for question in questions:
+        answer = existing.get(question.question_id)
+        if answer is None or overwrite:
+            plan.todo.append(question)
+            continue
+        recorded = answer.extra.get(SETTINGS_FIELD)
+        if not isinstance(recorded, dict):
+            foreign += 1
+            plan.done.append(question.question_id)
+            continue
+        differing = settings_differ(recorded, settings)
+        if differing:
+            for key in differing:
+                changes.setdefault(key, (recorded.get(key), settings.get(key)))
+            plan.stale.append(question.question_id)
+            plan.todo.append(question)
+        else:
+            plan.done.append(question.question_id)
+    if foreign:
+        logger.warning(
+            "%s: keeping %d answer(s) that record no mtbench settings (use --overwrite to "
+            "regenerate them)",
+            answer_file,
+            foreign,
+        )
+    if plan.stale:
+        described = ", ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changes.items())
+        logger.warning(
+            "%s: regenerating %d answer(s) made with other settings (%s); use another "
+            "--model-id to keep both",
+            answer_file,
+            len(plan.stale),
+            described,
+        )
+    return plan
+
+
+def settings_differ(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The resume keys whose values differ between a row's settings and this run's."""
+    return [key for key in RESUME_KEYS if recorded.get(key) != current.get(key)]

@@ -1,0 +1,169 @@
+"""Spreading generation over model replicas with Ray: several GPUs, CPU workers, or a cluster.
+
+Each replica is a Ray actor that loads its own copy of the model (`--num-gpus-per-model` GPUs
+each, or a share of the CPU cores with `--num-workers`). The driver keeps all the planning: it
+hands each free replica the next group's turn (so fast replicas take more work than slow ones,
+instead of FastChat's fixed shards) and is the only process that writes the answer file.
+
+With `RAY_ADDRESS` set, the driver joins that cluster (and ships the `mtbench` package to it);
+otherwise it starts a private local Ray instance and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.errors import BackendError, MissingDependencyError, MTBenchError
+from mtbench.generation.backend_spec import BackendSpec
+from mtbench.generation.engines import Result, backend_chunk_size, run_counted
+
+logger = logging.getLogger(__name__)
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise MissingDependencyError(
+            "ray", "ray", "generating on several GPUs or workers"
+        ) from None
+    return ray
+
+
+def start_ray(num_cpus: int | None = None) -> tuple[Any, bool]:
+    """Connect to `RAY_ADDRESS` or start a local instance; return (ray, whether we started it)."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray, False
+    address = os.environ.get("RAY_ADDRESS")
+    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": True}
+    if address:
+        package = str(Path(__file__).resolve().parent.parent)
+        kwargs["runtime_env"] = {"py_modules": [package]}
+        logger.info("joining the Ray cluster at %s", address)
+    else:
+        kwargs.update(include_dashboard=False, num_cpus=num_cpus)
+    try:
+        ray.init(**kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
+        raise BackendError(f"cannot start {where}: {_reason(exc)}") from None
+    return ray, True
+
+
+class _Replica:
+    """A Ray actor that holds one backend (created remotely)."""
+
+    def __init__(self, spec: BackendSpec, num_threads: int | None):
+        if num_threads:
+            import torch
+
+            torch.set_num_threads(num_threads)
+        self.backend = spec.build()
+
+    def ready(self) -> bool:
+        return True
+
+    def chunk_size(self, max_new_tokens: int) -> int:
+        return backend_chunk_size(self.backend, max_new_tokens)
+
+    def generate(
+        self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
+    ) -> Result:
+        return run_counted(self.backend, conversations, params)
+
+
+class RayEngine:
+    """Replicas of one backend on Ray, each running one call at a time.
+
+    Args:
+        spec: The backend every replica builds.
+        replicas: How many copies of the model.
+        gpus_per_replica: GPUs given to each replica (0 on CPU).
+        cpus_per_replica: CPU cores (and torch threads) given to each replica.
+    """
+
+    def __init__(
+        self, spec: BackendSpec, replicas: int, gpus_per_replica: int, cpus_per_replica: int
+    ):
+        self.ray, self._owns_ray = start_ray(
+            None if gpus_per_replica else max(replicas * cpus_per_replica, os.cpu_count() or 1)
+        )
+        self.slots = replicas
+        self.mixes_temperatures = True  # the local backends (hf, vllm) all take `generate_each`
+        actor_class = self.ray.remote(_Replica)
+        threads = None if gpus_per_replica else cpus_per_replica
+        self._actors = [
+            actor_class.options(num_gpus=gpus_per_replica, num_cpus=cpus_per_replica).remote(
+                spec, threads
+            )
+            for _ in range(replicas)
+        ]
+        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        try:
+            self.ray.get([actor.ready.remote() for actor in self._actors])
+        except Exception as exc:
+            self.close()
+            raise _translate(self.ray, exc) from None
+        for actor in self._actors:
+            self._free.put(actor)
+        logger.info("%d replica(s) ready", replicas)
+
+    def chunk_size(self, max_new_tokens: int) -> int:
+        return int(self.ray.get(self._actors[0].chunk_size.remote(max_new_tokens)))
+
+    def submit(
+        self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
+    ) -> Future[Result]:
+        actor = self._free.get_nowait()  # the scheduler never exceeds `slots` calls in flight
+        result: Future[Result] = Future()
+        remote = actor.generate.remote(list(conversations), list(params)).future()
+
+        def finished(done: Future[Result]) -> None:
+            self._free.put(actor)
+            try:
+                result.set_result(done.result())
+            except Exception as exc:  # noqa: BLE001 - every failure goes to the scheduler
+                result.set_exception(_translate(self.ray, exc))
+
+        remote.add_done_callback(finished)
+        return result
+
+    def close(self) -> None:
+        for actor in self._actors:
+            try:
+                self.ray.kill(actor)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        self._actors = []
+        if self._owns_ray and self.ray.is_initialized():
+            self.ray.shutdown()
+
+
+def _translate(ray: Any, exc: BaseException) -> BaseException:
+    """Turn Ray's wrappers into mtbench errors with a one-line reason."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, MTBenchError):
+        return cause
+    if isinstance(exc, MTBenchError):
+        return exc
+    if isinstance(exc, ray.exceptions.RayError):
+        return BackendError(f"a Ray replica failed: {_reason(exc)}")
+    return exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The most telling line of a (possibly multi-line, remote) error message."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if re.match(r"^[\w.]+(Error|Exception): ", line):
+            return line
+    return lines[-1] if lines else type(exc).__name__

@@ -1,0 +1,213 @@
+"""Turning questions into batched backend calls, turn by turn, and finished questions into rows.
+
+Every (question, choice) is a task; a task's conversation grows by one user turn and the
+model's post-processed reply per call. Tasks are grouped once, up front:
+
+* by choice index (its seed) and, unless the engine can sample every row at its own
+  temperature, by temperature too (then one call has one setting);
+* within such a class, longest first turn first, cut into evenly sized groups of about the
+  engine's batch size (smaller when that would leave replicas idle).
+
+A group goes through its turns together (turn 1 of all its tasks in one call, then turn 2, ...),
+and the scheduler prefers a started group's next turn over starting a new group. So a question is
+finished, and its row written, about two calls after it starts; an interrupted run loses at most
+the groups in flight. Group composition does not depend on timing, so sampled answers are
+reproducible for a given batch size whatever replica runs them (and with the local backends,
+which seed every row on its own, independent of batching altogether).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+
+from mtbench.backends.base import GenerationParams, Message
+from mtbench.errors import BackendError
+from mtbench.generation.engines import Engine, Result
+from mtbench.generation.reasoning import split_reasoning
+from mtbench.questions import Question
+
+logger = logging.getLogger(__name__)
+
+MAX_CONSECUTIVE_FAILURES = 3
+
+
+@dataclass
+class Task:
+    """One choice of one question, answered turn by turn."""
+
+    question: Question
+    choice: int
+    params: GenerationParams
+    system_message: str | None = None
+    strip_reasoning: bool = True
+    answers: list[str] = field(default_factory=list)
+    traces: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return len(self.answers) == len(self.question.turns)
+
+    def conversation(self) -> list[Message]:
+        """The conversation whose reply is the next turn's answer.
+
+        Earlier turns carry the model's own post-processed answers (without reasoning traces
+        when they are stripped), as FastChat feeds turn 1's answer into turn 2's prompt.
+        """
+        messages: list[Message] = []
+        if self.system_message is not None:
+            messages.append({"role": "system", "content": self.system_message})
+        for user, answer in zip(self.question.turns, self.answers, strict=False):
+            messages.append({"role": "user", "content": user})
+            messages.append({"role": "assistant", "content": answer})
+        messages.append({"role": "user", "content": self.question.turns[len(self.answers)]})
+        return messages
+
+    def record(self, reply: str) -> None:
+        answer, trace = split_reasoning(reply) if self.strip_reasoning else (reply, "")
+        self.answers.append(answer)
+        self.traces.append(trace)
+
+
+@dataclass
+class Group:
+    tasks: list[Task]
+
+
+@dataclass
+class RunStats:
+    calls: int = 0
+    tokens: int | None = None
+    """Generated tokens, when the backend counts them."""
+    failed: dict[int, str] = field(default_factory=dict)
+    """Question ids whose generation failed, with the reason."""
+
+
+def make_groups(
+    tasks: list[Task], chunk_size: int, slots: int, mix_temperatures: bool = False
+) -> list[Group]:
+    """Group tasks as described in the module docstring."""
+    if not tasks:
+        return []
+    chunk = max(1, min(chunk_size, math.ceil(len(tasks) / max(1, slots))))
+    classes: dict[tuple[float, int], list[Task]] = {}
+    for task in tasks:
+        temperature = 0.0 if mix_temperatures else task.params.temperature
+        classes.setdefault((temperature, task.choice), []).append(task)
+    groups: list[Group] = []
+    for members in _interleave_choices(classes):
+        members.sort(key=lambda t: -len(t.question.turns[0]))
+        count = math.ceil(len(members) / chunk)
+        size, extra = divmod(len(members), count)
+        start = 0
+        for index in range(count):
+            end = start + size + (1 if index < extra else 0)
+            groups.append(Group(members[start:end]))
+            start = end
+    return groups
+
+
+def _interleave_choices(classes: dict[tuple[float, int], list[Task]]) -> Iterable[list[Task]]:
+    # Classes in order of first appearance, with all choices of a temperature class together,
+    # so the choices of a question finish close to one another.
+    temperatures = list(dict.fromkeys(key[0] for key in classes))
+    for temperature in temperatures:
+        for key in sorted(k for k in classes if k[0] == temperature):
+            yield classes[key]
+
+
+class Scheduler:
+    """Runs groups on an engine and reports each finished question once.
+
+    Args:
+        engine: Where calls run.
+        groups: From `make_groups`.
+        on_question: Called with a question's tasks (all its choices) when all are finished.
+        on_tokens: Called with the tokens generated by each call, when known.
+        on_failed: Called with a question id when its generation fails.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        groups: list[Group],
+        on_question: Callable[[list[Task]], None],
+        on_tokens: Callable[[int], None] = lambda n: None,
+        on_failed: Callable[[int], None] = lambda qid: None,
+    ):
+        self.engine = engine
+        self.fresh = deque(groups)
+        self.started: deque[Group] = deque()
+        self.on_question = on_question
+        self.on_tokens = on_tokens
+        self.on_failed = on_failed
+        self.stats = RunStats()
+        self._pending: dict[int, list[Task]] = {}
+        for group in groups:
+            for task in group.tasks:
+                self._pending.setdefault(task.question.question_id, []).append(task)
+        self._open = {qid: len(tasks) for qid, tasks in self._pending.items()}
+        self._consecutive_failures = 0
+
+    def run(self) -> RunStats:
+        in_flight: dict[Future[Result], tuple[Group, list[Task]]] = {}
+        while self.fresh or self.started or in_flight:
+            while len(in_flight) < self.engine.slots and (self.started or self.fresh):
+                group = (self.started or self.fresh).popleft()
+                active = [
+                    t
+                    for t in group.tasks
+                    if not t.finished and t.question.question_id not in self.stats.failed
+                ]
+                if not active:
+                    continue
+                conversations = [t.conversation() for t in active]
+                params = [t.params for t in active]
+                in_flight[self.engine.submit(conversations, params)] = (group, active)
+            if not in_flight:
+                break
+            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            for future in done:
+                group, active = in_flight.pop(future)
+                self._collect(future, group, active)
+        return self.stats
+
+    def _collect(self, future: Future[Result], group: Group, active: list[Task]) -> None:
+        self.stats.calls += 1
+        try:
+            replies, tokens = future.result()
+        except BackendError as exc:
+            self._consecutive_failures += 1
+            for task in active:
+                self._fail(task.question.question_id, str(exc))
+            logger.error("generation failed for %d conversation(s): %s", len(active), exc)
+            if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+                raise
+            return
+        self._consecutive_failures = 0
+        if tokens is not None:
+            self.stats.tokens = (self.stats.tokens or 0) + tokens
+            self.on_tokens(tokens)
+        for task, reply in zip(active, replies, strict=True):
+            task.record(reply)
+            if task.finished:
+                self._task_finished(task)
+        if any(not t.finished for t in group.tasks):
+            self.started.append(group)
+
+    def _task_finished(self, task: Task) -> None:
+        qid = task.question.question_id
+        self._open[qid] -= 1
+        if self._open[qid] == 0 and qid not in self.stats.failed:
+            tasks = sorted(self._pending.pop(qid), key=lambda t: t.choice)
+            self.on_question(tasks)
+
+    def _fail(self, qid: int, reason: str) -> None:
+        if qid not in self.stats.failed:
+            self.stats.failed[qid] = reason
+            self._pending.pop(qid, None)
+            self.on_failed(qid)

@@ -1,0 +1,229 @@
+"""`generate_answers` in process on SmolLM2: rows, batching, choices, failures, reasoning."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pytest
+
+from mtbench.answers import load_answer_file
+from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.errors import BackendError
+from mtbench.generation import GenConfig, generate_answers
+
+pytestmark = pytest.mark.slow
+
+GREEDY = {"question_begin": 30, "question_end": 33}  # math questions 111-113: temperature 0
+
+
+def config_for(bench, model_id: str, **changes) -> GenConfig:
+    values = {
+        "model_path": "unused-when-a-backend-is-given",
+        "model_id": model_id,
+        "data_dir": str(bench.data_dir),
+        "max_new_token": 12,
+        **changes,
+    }
+    return GenConfig(**values)
+
+
+@pytest.fixture
+def batch_size(smollm2_backend):
+    """Set the shared backend's batch size for one test."""
+    original = smollm2_backend._batch_size
+
+    def set_size(size: int | None) -> None:
+        smollm2_backend._batch_size = size
+
+    yield set_size
+    smollm2_backend._batch_size = original
+
+
+def test_rows_are_fastchats_format_sorted_one_per_question(bench, smollm2_backend):
+    summary = generate_answers(config_for(bench, "smol", question_end=3), backend=smollm2_backend)
+    assert summary.generated == 3 and not summary.failed and summary.tokens > 0
+    lines = bench.answer_file("smol").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["question_id"] for r in rows] == [81, 82, 83]
+    for line, row in zip(lines, rows, strict=True):
+        assert list(row)[:5] == ["question_id", "answer_id", "model_id", "choices", "tstamp"]
+        assert line == json.dumps(row)  # FastChat's json.dumps layout
+        assert row["model_id"] == "smol" and len(row["answer_id"]) == 22
+        assert [c["index"] for c in row["choices"]] == [0]
+        assert len(row["choices"][0]["turns"]) == 2
+        assert all(isinstance(t, str) and t for t in row["choices"][0]["turns"])
+        assert row["generation"]["max_new_token"] == 12
+        assert row["generation"]["prompt"] == "chat_template"
+
+
+def test_batched_answers_equal_one_question_at_a_time(bench, smollm2_backend, batch_size):
+    mixed = {"question_begin": 19, "question_end": 22}  # roleplay 100 (sampled), 101-102 greedy
+    batch_size(1)
+    generate_answers(config_for(bench, "one", **mixed), backend=smollm2_backend)
+    batch_size(4)
+    generate_answers(config_for(bench, "four", **mixed), backend=smollm2_backend)
+    one = load_answer_file(bench.answer_file("one"))
+    four = load_answer_file(bench.answer_file("four"))
+    assert sorted(one) == sorted(four) == [100, 101, 102]
+    for qid in one:
+        assert one[qid].choices == four[qid].choices
+
+
+def test_choices_are_seeded_by_index(bench, smollm2_backend):
+    # Question 81 is `writing`: sampled at temperature 0.7.
+    generate_answers(
+        config_for(bench, "two", question_end=1, num_choices=2), backend=smollm2_backend
+    )
+    [answer] = load_answer_file(bench.answer_file("two")).values()
+    assert [c.index for c in answer.choices] == [0, 1]
+    assert answer.choices[0].turns != answer.choices[1].turns
+    generate_answers(
+        config_for(bench, "two-again", question_end=1, num_choices=2), backend=smollm2_backend
+    )
+    [again] = load_answer_file(bench.answer_file("two-again")).values()
+    assert again.choices == answer.choices
+
+
+def test_overwrite_regenerates_and_a_settings_change_regenerates(bench, smollm2_backend):
+    config = config_for(bench, "ow", **GREEDY)
+    generate_answers(config, backend=smollm2_backend)
+    first = load_answer_file(bench.answer_file("ow"))
+    again = generate_answers(config, backend=smollm2_backend)
+    assert (again.generated, again.already_done) == (0, 3)
+    config.overwrite = True
+    generate_answers(config, backend=smollm2_backend)
+    second = load_answer_file(bench.answer_file("ow"))
+    assert {q: a.answer_id for q, a in first.items()} != {q: a.answer_id for q, a in second.items()}
+    assert {q: a.choices for q, a in first.items()} == {q: a.choices for q, a in second.items()}
+    changed = generate_answers(
+        config_for(bench, "ow", max_new_token=6, **GREEDY), backend=smollm2_backend
+    )
+    assert changed.regenerated == 3
+    assert len(bench.answer_file("ow").read_text().splitlines()) == 3
+
+
+class FailingFor:
+    """Wraps the real backend; fails every call that includes one question's text."""
+
+    concurrent = False
+
+    def __init__(self, inner, marker: str):
+        self.inner = inner
+        self.marker = marker
+        self.model_name = inner.model_name
+        self.calls = 0
+
+    def batch_size(self, max_new_tokens: int) -> int:
+        return self.inner.batch_size(max_new_tokens)
+
+    def generate(
+        self, conversations: Sequence[Conversation], params: GenerationParams
+    ) -> list[str]:
+        self.calls += 1
+        if any(self.marker in m["content"] for c in conversations for m in c):
+            raise BackendError("out of GPU memory (simulated)")
+        return self.inner.generate(conversations, params)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failed_question_gets_no_row_and_a_rerun_retries_it(bench, smollm2_backend, batch_size):
+    batch_size(1)
+    questions = [json.loads(line) for line in bench.question_file.read_text().splitlines()]
+    marker = questions[31]["turns"][0][:40]  # question 112
+    failing = FailingFor(smollm2_backend, marker)
+    summary = generate_answers(config_for(bench, "flaky", **GREEDY), backend=failing)
+    assert list(summary.failed) == [112]
+    assert "simulated" in summary.failed[112]
+    assert sorted(load_answer_file(bench.answer_file("flaky"))) == [111, 113]
+    retry = generate_answers(config_for(bench, "flaky", **GREEDY), backend=smollm2_backend)
+    assert (retry.generated, retry.already_done) == (1, 2)
+    assert sorted(load_answer_file(bench.answer_file("flaky"))) == [111, 112, 113]
+
+
+def test_repeated_failures_stop_the_run(bench, smollm2_backend, batch_size):
+    batch_size(1)
+    failing = FailingFor(smollm2_backend, "")  # every call fails
+    with pytest.raises(BackendError, match="simulated"):
+        generate_answers(config_for(bench, "dead", question_end=10), backend=failing)
+    assert failing.calls == 3
+
+
+class Thinking:
+    """Wraps the real backend and prefixes every reply with a reasoning trace."""
+
+    concurrent = False
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.model_name = inner.model_name
+        self.seen: list[Conversation] = []
+
+    def generate(self, conversations, params):
+        self.seen.extend(conversations)
+        return [
+            f"<think>step {i}</think>{r}"
+            for i, r in enumerate(self.inner.generate(conversations, params))
+        ]
+
+    def close(self) -> None:
+        pass
+
+
+def test_reasoning_traces_are_kept_apart_from_judged_answers(bench, smollm2_backend):
+    thinking = Thinking(smollm2_backend)
+    generate_answers(config_for(bench, "think", question_end=1), backend=thinking)
+    row = json.loads(bench.answer_file("think").read_text())
+    assert row["reasoning"] == [{"index": 0, "turns": ["<think>step 0</think>"] * 2}]
+    assert not any("<think>" in turn for turn in row["choices"][0]["turns"])
+    turn_two = thinking.seen[-1]
+    assert turn_two[1] == {"role": "assistant", "content": row["choices"][0]["turns"][0]}
+
+
+def test_a_bare_answer_file_name_works(bench, smollm2_backend, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # FastChat fails on an --answer-file without a folder part
+    config = config_for(bench, "bare", question_end=1, max_new_token=4, answer_file="out.jsonl")
+    assert generate_answers(config, backend=smollm2_backend).generated == 1
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert [json.loads(line)["question_id"] for line in lines] == [81]
+
+
+class EchoAPI:
+    """A concurrent (remote-API-like) backend: records calls and the threads making them."""
+
+    concurrent = True
+    model_name = "echo"
+
+    def __init__(self):
+        import threading
+
+        self.calls: list[int] = []
+        self.threads: set[str] = set()
+        self._lock = threading.Lock()
+
+    def generate(self, conversations, params):
+        import threading
+        import time
+
+        time.sleep(0.05)
+        with self._lock:
+            self.calls.append(len(conversations))
+            self.threads.add(threading.current_thread().name)
+        return [f"echo: {c[-1]['content'][:10]}" for c in conversations]
+
+    def close(self) -> None:
+        pass
+
+
+def test_concurrent_backends_get_one_conversation_per_call_from_a_pool(bench):
+    api = EchoAPI()
+    config = config_for(bench, "api", question_end=8, parallel=4)
+    summary = generate_answers(config, backend=api)
+    assert summary.generated == 8 and summary.tokens is None
+    assert api.calls == [1] * 16  # 8 questions x 2 turns, one conversation each
+    assert len(api.threads) > 1
+    rows = load_answer_file(bench.answer_file("api"))
+    assert sorted(rows) == list(range(81, 89))
+    assert rows[81].turns[1].startswith("echo: ")
