@@ -1,4 +1,20 @@
-"""mtbench: MT-bench end to end, faithful to FastChat's `llm_judge`, fast and resumable."""
+"""mtbench: MT-bench end to end, faithful to FastChat's `llm_judge`, fast and resumable.
+
+The functions behind the commands, importable from here (heavy ones load on first use, so
+`import mtbench` stays light):
+
+    generate_answers(GenConfig(...))           mtbench-gen
+    judge(JudgeOptions(...))                   mtbench-judge
+    build_report(BenchPaths(...), ...)         mtbench-show (render_report for text/CSV/JSON/MD)
+    build_comparison(paths, "a", "b")          mtbench-show --compare
+    write_browse_report(paths)                 mtbench-browse
+    run_agreement / position_report / mode_report    mtbench-agreement
+    build_reference_diff(paths, "gpt-4", "gpt-4o")   mtbench-refs diff
+    download(select_files(...), data_dir, resolve_base_urls())   mtbench-download
+"""
+
+import importlib
+from typing import Any
 
 from mtbench.answers import Answer, Choice, load_answer_file, load_model_answers
 from mtbench.errors import (
@@ -23,7 +39,38 @@ from mtbench.questions import CATEGORIES, Question, load_questions
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "GenConfig": "mtbench.generation",
+    "generate_answers": "mtbench.generation",
+    "JudgeOptions": "mtbench.judging",
+    "judge": "mtbench.judging",
+    "build_report": "mtbench.show",
+    "render_report": ("mtbench.report_format", "render"),
+    "build_comparison": "mtbench.compare",
+    "write_browse_report": ("mtbench.browse", "write_report"),
+    "run_agreement": "mtbench.agreement",
+    "position_report": "mtbench.consistency",
+    "mode_report": "mtbench.consistency",
+    "build_reference_diff": "mtbench.references",
+    "download": "mtbench.download",
+    "select_files": "mtbench.manifest",
+    "resolve_base_urls": "mtbench.manifest",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the command-level functions only when first used (they pull in pandas, torch...)."""
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'mtbench' has no attribute {name!r}")
+    module, attribute = target if isinstance(target, tuple) else (target, name)
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    *_LAZY,
     "CATEGORIES",
     "Answer",
     "AuthError",

@@ -7,7 +7,6 @@ verdicts are stored as -1 / error and counted, and a rerun resumes.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 
@@ -17,15 +16,7 @@ from conftest import run_cli, shared_file
 from mtbench.judgments import load_pair_judgments, load_single_judgments
 from mtbench.paths import BenchPaths
 
-pytestmark = [
-    pytest.mark.slow,
-    # The transformers backend comes from the `gen` branch; until it is merged there is no
-    # local judge to test (mtbench-judge then says so in one line).
-    pytest.mark.skipif(
-        importlib.util.find_spec("mtbench.backends.hf") is None,
-        reason="mtbench.backends.hf (branch gen) is not merged yet",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

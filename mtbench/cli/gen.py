@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from mtbench.cli.common import add_bench_options, add_logging_options, run_command
 from mtbench.conv_templates import template_names
-from mtbench.generation.backend_spec import LOCAL_BACKENDS
+from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
 from mtbench.generation.config import DTYPES
 from mtbench.generation.reasoning import MODES
 
@@ -23,18 +23,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model = parser.add_argument_group("model")
     model.add_argument(
-        "--model-path", required=True, help="model folder, .gguf file, or Hugging Face hub id"
+        "--model-path", help="model folder, .gguf file, or Hugging Face hub id (local backends)"
     )
     model.add_argument(
         "--model-id",
-        required=True,
-        help="the model's name: answer file {model-id}.jsonl and its model_id field",
+        help="the model's name: answer file {model-id}.jsonl and its model_id field "
+        "(default with --backend openai: the last part of --model)",
     )
     model.add_argument(
         "--backend",
         default="hf",
-        choices=LOCAL_BACKENDS,
-        help="hf: transformers; vllm: vLLM's offline engine (default: %(default)s)",
+        choices=BACKENDS,
+        help="hf: transformers; vllm: vLLM's offline engine; openai: an OpenAI-compatible "
+        "server such as vLLM's, SGLang or OpenAI (default: %(default)s)",
     )
     model.add_argument("--revision", default="main", help="hub revision (default: %(default)s)")
     model.add_argument(
@@ -45,6 +46,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--trust-remote-code", action="store_true", help="allow model code from the hub"
+    )
+
+    api = parser.add_argument_group("API server (--backend openai, FastChat's gen_api_answer)")
+    api.add_argument("--model", help="the model name the server serves")
+    api.add_argument(
+        "--openai-api-base",
+        metavar="URL",
+        help="server base URL, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL, "
+        "else OpenAI)",
+    )
+    api.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="NAME",
+        help="environment variable holding the API key (default: %(default)s); a local "
+        "server needs none",
+    )
+    api.add_argument(
+        "--parallel",
+        type=int,
+        default=8,
+        help="concurrent requests (default: %(default)s)",
+    )
+    api.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds per request (default: %(default)s)"
+    )
+    api.add_argument(
+        "--max-attempts",
+        type=int,
+        default=10,
+        help="attempts per request on 429/5xx/timeouts, with exponential backoff that honours "
+        "Retry-After (default: %(default)s)",
     )
 
     prompt = parser.add_argument_group("prompt")
@@ -88,9 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     questions.add_argument(
         "--max-new-token",
+        "--max-tokens",
+        dest="max_new_token",
         type=int,
         default=1024,
         help="token limit of every turn (default: %(default)s)",
+    )
+    questions.add_argument(
+        "--force-temperature",
+        type=float,
+        default=None,
+        help="one sampling temperature for every question instead of FastChat's per-category "
+        "table",
     )
     questions.add_argument(
         "--num-choices", type=int, default=1, help="completions per question (default: %(default)s)"
@@ -135,13 +177,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
+def _model_and_id(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, str]:
+    """What to load or request, and the name to file answers under (a usage error if unclear)."""
+    if args.backend in API_BACKENDS:
+        if args.model_path and args.model and args.model_path != args.model:
+            parser.error("give the served model's name once, with --model")
+        model = args.model or args.model_path
+        if not model:
+            parser.error(f"--backend {args.backend} needs --model NAME (the served model)")
+        return model, args.model_id or model.rstrip("/").rsplit("/", 1)[-1]
+    if args.model:
+        parser.error(
+            "--model names a model on an API server (--backend openai); "
+            "for a local model use --model-path"
+        )
+    if not args.model_path or not args.model_id:
+        parser.error("--model-path and --model-id are required (or use --backend openai)")
+    return args.model_path, args.model_id
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from mtbench.generation import GenConfig, generate_answers, show_prompt
     from mtbench.generation.progress import TqdmProgress
 
+    model, model_id = _model_and_id(parser, args)
     config = GenConfig(
-        model_path=args.model_path,
-        model_id=args.model_id,
+        model_path=model,
+        model_id=model_id,
         bench_name=args.bench_name,
         data_dir=args.data_dir,
         question_begin=args.question_begin,
@@ -162,6 +224,12 @@ def _run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         revision=args.revision,
         trust_remote_code=args.trust_remote_code,
+        force_temperature=args.force_temperature,
+        parallel=args.parallel,
+        api_base=args.openai_api_base,
+        api_key_env=args.api_key_env,
+        timeout=args.timeout,
+        max_attempts=args.max_attempts,
     )
     if args.show_prompt:
         sys.stdout.write(show_prompt(config) + "\n")
@@ -186,7 +254,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `mtbench-gen`."""
-    return run_command(build_parser(), _run, argv)
+    parser = build_parser()
+    return run_command(parser, lambda args: _run(parser, args), argv)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,11 @@ from mtbench.errors import ConfigError
 LOCAL_BACKENDS = ("hf", "vllm")
 """`--backend` values that run a model in this process (or its Ray replicas)."""
 
+API_BACKENDS = ("openai",)
+"""`--backend` values that send each conversation to an OpenAI-compatible server."""
+
+BACKENDS = LOCAL_BACKENDS + API_BACKENDS
+
 
 @dataclass(frozen=True)
 class BackendSpec:

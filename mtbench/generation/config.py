@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.errors import ConfigError
-from mtbench.generation.backend_spec import LOCAL_BACKENDS
+from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
 from mtbench.generation.reasoning import MODES
 from mtbench.paths import DEFAULT_BENCH
 
@@ -32,7 +32,8 @@ class GenConfig:
         answer_file: Output file (default `{data_dir}/{bench}/model_answer/{model_id}.jsonl`).
         max_new_token: Token limit of every turn.
         num_choices: Completions per question (choice `i` is seeded with `i`).
-        backend: `hf` (transformers) or `vllm`.
+        backend: `hf` (transformers), `vllm`, or `openai` (an OpenAI-compatible server;
+            `model_path` is then the model name sent to it).
         conv_template: A legacy FastChat template name; None uses the tokenizer's chat template.
         system_message: System message sent first in every conversation.
         reasoning: `strip` moves `<think>` traces out of judged answers; `keep` leaves them.
@@ -48,6 +49,10 @@ class GenConfig:
         revision: Hub revision of weights and tokenizer.
         trust_remote_code: Allow model code from the hub.
         cache_dir: Cache for converted GGUF files.
+        api_base: With `openai`: the server's base URL (None: `$OPENAI_BASE_URL`, else OpenAI).
+        api_key_env: With `openai`: the environment variable that holds the API key.
+        timeout: With `openai`: seconds one request may take.
+        max_attempts: With `openai`: attempts per request on 429/5xx/timeouts, with backoff.
     """
 
     model_path: str
@@ -75,6 +80,15 @@ class GenConfig:
     revision: str = "main"
     trust_remote_code: bool = False
     cache_dir: str | None = None
+    api_base: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = 300.0
+    max_attempts: int = 10
+
+    @property
+    def uses_api(self) -> bool:
+        """Whether answers come from a server rather than a model loaded here."""
+        return self.backend in API_BACKENDS
 
     def validate(self) -> None:
         """Reject impossible values and combinations, naming the flag.
@@ -98,17 +112,20 @@ class GenConfig:
             ("--num-gpus-total", self.num_gpus_total),
             ("--num-workers", self.num_workers),
             ("--parallel", self.parallel),
+            ("--max-attempts", self.max_attempts),
         ):
             if value is not None and value < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {value}")
-        if self.backend not in LOCAL_BACKENDS:
-            raise ConfigError(
-                f"--backend {self.backend}: choose one of {', '.join(LOCAL_BACKENDS)}"
-            )
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"--backend {self.backend}: choose one of {', '.join(BACKENDS)}")
+        if self.uses_api:
+            self._validate_api()
         if self.reasoning not in MODES:
             raise ConfigError(f"--reasoning {self.reasoning}: choose one of {', '.join(MODES)}")
         if self.dtype is not None and self.dtype not in DTYPES:
             raise ConfigError(f"--dtype {self.dtype}: choose one of {', '.join(DTYPES)}")
+        if self.timeout <= 0:
+            raise ConfigError(f"--timeout must be positive, got {self.timeout:g}")
         if self.force_temperature is not None and self.force_temperature < 0:
             raise ConfigError(
                 f"--force-temperature must not be negative, got {self.force_temperature}"
@@ -124,6 +141,26 @@ class GenConfig:
                 f"--num-gpus-per-model {self.num_gpus_per_model}"
             )
 
+    def _validate_api(self) -> None:
+        if self.conv_template:
+            raise ConfigError(
+                f"--conv-template is for local models; with --backend {self.backend} the server "
+                "applies its own chat template (use --system-message for a system prompt)"
+            )
+        local_only = {
+            "--batch-size": self.batch_size,
+            "--num-gpus-total": self.num_gpus_total,
+            "--num-workers": self.num_workers,
+            "--max-gpu-memory": self.max_gpu_memory,
+            "--dtype": self.dtype,
+        }
+        for flag, value in local_only.items():
+            if value is not None:
+                raise ConfigError(
+                    f"{flag} is for local models; with --backend {self.backend} the server "
+                    "decides (use --parallel for concurrent requests)"
+                )
+
     @property
     def prompt(self) -> str:
         """How prompts are rendered, as recorded in answer rows."""
@@ -138,6 +175,20 @@ class GenConfig:
         """The `generation` field of every row (see `mtbench.generation.plan`)."""
         from mtbench import __version__
 
+        if self.uses_api:
+            # The server renders prompts and picks weights; the base URL may change between
+            # runs (another host serving the same model) without making answers stale.
+            return {
+                "model": self.model_path,
+                "prompt": "server",
+                "system_message": self.system_message,
+                "max_new_token": self.max_new_token,
+                "num_choices": self.num_choices,
+                "reasoning": self.reasoning,
+                "force_temperature": self.force_temperature,
+                "backend": self.backend,
+                "mtbench": __version__,
+            }
         return {
             "model_path": self.normalized_model_path(),
             "revision": self.revision,

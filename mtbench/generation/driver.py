@@ -12,6 +12,7 @@ The flow (FastChat's `gen_model_answer`, spec §3, made faster and safer):
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import time
@@ -128,7 +129,7 @@ def generate_answers(
     if config.conv_template:
         get_conv_template(config.conv_template, config.system_message)  # fail early
     questions, answer_file = load_selected_questions(config)
-    if backend is None:
+    if backend is None and not config.uses_api:
         from mtbench.backends.hf_loading import resolve_model_path
 
         resolve_model_path(config.model_path, config.cache_dir, convert=False)  # fail early
@@ -230,6 +231,11 @@ def _make_engine(config: GenConfig, backend: Backend | None, task_count: int) ->
         if backend.concurrent:
             return ThreadEngine(backend, config.parallel, owns_backend=False)
         return LocalEngine(backend, owns_backend=False)
+    if config.uses_api:
+        api = api_backend(config)
+        # A call waiting to retry gives its request slot away, so twice as many threads as
+        # requests keep the server busy while some calls back off.
+        return ThreadEngine(api, 2 * config.parallel)
     placement = _placement(config)
     if placement.use_ray and placement.replicas > task_count:
         placement = Placement(
@@ -277,6 +283,22 @@ def _local_gpus() -> int:
     return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
 
 
+def api_backend(config: GenConfig) -> Backend:
+    """The OpenAI-compatible backend of `--backend openai`, at most `parallel` requests at once."""
+    from mtbench.backends.openai_compat import OpenAICompatBackend
+    from mtbench.retry import RetryPolicy
+
+    backend = OpenAICompatBackend(
+        config.model_path,
+        base_url=config.api_base,
+        api_key_env=config.api_key_env,
+        timeout=config.timeout,
+        retry=RetryPolicy(max_attempts=config.max_attempts),
+    )
+    backend.limit_in_flight(config.parallel)
+    return backend
+
+
 def backend_spec(config: GenConfig) -> BackendSpec:
     """The recipe of the configured local backend."""
     template = (
@@ -299,14 +321,20 @@ def backend_spec(config: GenConfig) -> BackendSpec:
 
 
 def show_prompt(config: GenConfig) -> str:
-    """The exact prompt text of the first selected question's first turn (no model is loaded)."""
-    from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
-    from mtbench.backends.prompting import PromptFormat
+    """The exact prompt of the first selected question's first turn (no model is loaded).
 
+    For a local model, the rendered prompt text; for an API server, the JSON messages sent.
+    """
     config.validate()
     questions, _ = load_selected_questions(config)
     if not questions:
         raise ConfigError("--question-begin/--question-end select no question")
+    task = Task(questions[0], 0, choice_params(questions[0], 0, 1), config.system_message)
+    if config.uses_api:
+        return json.dumps(list(task.conversation()), indent=2, ensure_ascii=False)
+    from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
+    from mtbench.backends.prompting import PromptFormat
+
     source = resolve_model_path(config.model_path, config.cache_dir, convert=False)
     tokenizer = load_tokenizer(source, config.revision, config.trust_remote_code)
     template = (
@@ -315,7 +343,6 @@ def show_prompt(config: GenConfig) -> str:
         else None
     )
     fmt = PromptFormat(tokenizer, template, model_name=config.model_path)
-    task = Task(questions[0], 0, choice_params(questions[0], 0, 1), config.system_message)
     return fmt.render(task.conversation())
 
 

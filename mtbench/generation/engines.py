@@ -9,8 +9,9 @@ should carry; `mixes_temperatures` whether one call may mix temperatures (backen
 
 from __future__ import annotations
 
-import concurrent.futures
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -98,6 +99,62 @@ class LocalEngine:
             self.backend.close()
 
 
+class _DaemonPool:
+    """A fixed pool of daemon threads running submitted calls.
+
+    Unlike `ThreadPoolExecutor`, whose threads the interpreter joins at exit, these never keep
+    the process alive: after Ctrl-C or a fatal error, requests still in flight are abandoned
+    (their answers are lost, as promised) instead of being waited for up to their timeout.
+    """
+
+    def __init__(self, workers: int, name: str):
+        self._queue: queue.SimpleQueue[tuple[Future[Result], Callable[[], Result]] | None]
+        self._queue = queue.SimpleQueue()
+        self._running = 0
+        self._lock = threading.Lock()
+        self._workers = workers
+        for n in range(workers):
+            threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True).start()
+
+    @property
+    def running(self) -> int:
+        """Calls being executed right now."""
+        with self._lock:
+            return self._running
+
+    def submit(self, call: Callable[[], Result]) -> Future[Result]:
+        future: Future[Result] = Future()
+        self._queue.put((future, call))
+        return future
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, call = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            with self._lock:
+                self._running += 1
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
+                future.set_exception(exc)
+            finally:
+                with self._lock:
+                    self._running -= 1
+
+    def shutdown(self) -> None:
+        """Cancel calls not yet started and let the threads end after their current call."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in range(self._workers):
+            self._queue.put(None)
+
+
 class ThreadEngine:
     """Calls a concurrent backend (a remote API) one conversation at a time from a thread pool."""
 
@@ -106,9 +163,7 @@ class ThreadEngine:
         self.owns_backend = owns_backend
         self.mixes_temperatures = False  # one conversation per call
         self.slots = max(1, parallel)
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.slots, thread_name_prefix="mtbench-gen"
-        )
+        self._pool = _DaemonPool(self.slots, "mtbench-gen")
 
     def chunk_size(self, max_new_tokens: int) -> int:
         return 1
@@ -116,9 +171,17 @@ class ThreadEngine:
     def submit(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
     ) -> Future[Result]:
-        return self._pool.submit(run_counted, self.backend, conversations, params)
+        return self._pool.submit(lambda: run_counted(self.backend, conversations, params))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        if self.owns_backend:
+        self._pool.shutdown()
+        if not self.owns_backend:
+            return
+        if self._pool.running:
+            # Closing a client under requests in flight can leave them hanging until their
+            # timeout; stop retries instead and leave the connections to the process's end.
+            cancel = getattr(self.backend, "cancel", None)
+            if cancel is not None:
+                cancel()
+        else:
             self.backend.close()

@@ -26,7 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 from mtbench.backends.base import GenerationParams, Message
-from mtbench.errors import BackendError
+from mtbench.errors import AuthError, BackendError, RequestError
 from mtbench.generation.engines import Engine, Result
 from mtbench.generation.reasoning import split_reasoning
 from mtbench.questions import Question
@@ -180,6 +180,8 @@ class Scheduler:
         self.stats.calls += 1
         try:
             replies, tokens = future.result()
+        except (AuthError, RequestError):
+            raise  # a rejected key or request fails every call alike: stop at once
         except BackendError as exc:
             self._consecutive_failures += 1
             for task in active:

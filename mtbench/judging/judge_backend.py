@@ -104,16 +104,10 @@ def open_backend(spec: BackendSpec, on_retry: RetryCallback | None = None) -> Ba
 
 
 def _open_hf(spec: BackendSpec) -> Backend:
-    try:
-        from mtbench.backends.hf import HFBackend  # type: ignore[import-not-found]
-    except ImportError as exc:
-        if exc.name and exc.name.startswith("mtbench"):
-            raise ConfigError(
-                "a local judge (--judge-backend hf) is not available in this version"
-            ) from None
-        raise
+    from mtbench.backends.hf import HFBackend
+
     assert spec.model_path is not None
-    return HFBackend(spec.model_path, model_name=spec.model)  # type: ignore[no-any-return]
+    return HFBackend(spec.model_path, model_name=spec.model)
 
 
 def describe_backend(spec: BackendSpec) -> str:

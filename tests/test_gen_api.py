@@ -1,0 +1,193 @@
+"""`mtbench-gen --backend openai`: answers from an OpenAI-compatible server (FastChat's
+gen_api_answer), with the real `openai` client over HTTP to a scripted server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_cli
+from fake_openai_server import Fault, FakeOpenAIServer
+
+from mtbench.answers import load_answer_file
+
+MODEL = "org/Served-Model-7B"
+
+
+def echo_reply(body: dict) -> str:
+    """A reply that says which turn it answers, with spaces FastChat would keep."""
+    users = [m for m in body["messages"] if m["role"] == "user"]
+    return f"  answer to turn {len(users)}: {users[-1]['content'][:20]}  "
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(reply=echo_reply, known_models=[MODEL]) as server:
+        yield server
+
+
+def gen(bench, server, *args: str, env: dict[str, str] | None = None):
+    return run_cli(
+        "gen", "--backend", "openai", "--model", MODEL,
+        "--openai-api-base", server.base_url, "--data-dir", str(bench.data_dir), *args,
+        env=env,
+    )  # fmt: skip
+
+
+def rows(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_answers_every_turn_with_fastchat_rules(bench, server):
+    # Questions 81 (writing), 101 (reasoning), 141 (stem): three temperature classes.
+    result = gen(bench, server, "--question-begin", "0", "--question-end", "80", "--parallel", "4")
+    assert result.returncode == 0, result.stderr
+    answer_file = bench.answer_file("Served-Model-7B")  # named after the model's last part
+    assert "80 question(s) generated" in result.stdout
+    written = rows(answer_file)
+    assert [r["question_id"] for r in written] == list(range(81, 161))
+    first = written[0]
+    assert list(first)[:5] == ["question_id", "answer_id", "model_id", "choices", "tstamp"]
+    assert first["model_id"] == "Served-Model-7B"
+    turns = first["choices"][0]["turns"]
+    # Replies are kept as the server sent them (FastChat does not strip API answers).
+    assert turns[0].startswith("  answer to turn 1: ") and turns[1].startswith("  answer to turn 2")
+
+    requests = server.completions()
+    assert len(requests) == 160
+    by_question: dict[str, list] = {}
+    for request in requests:
+        by_question.setdefault(request.messages[0]["content"], []).append(request)
+    question_81 = json.loads(bench.question_file.read_text().splitlines()[0])
+    turn1, turn2 = sorted(by_question[question_81["turns"][0]], key=lambda r: len(r.messages))
+    assert turn1.messages == [{"role": "user", "content": question_81["turns"][0]}]
+    # Turn 2 carries the model's own first answer, as it was sent.
+    assert turn2.messages == [
+        {"role": "user", "content": question_81["turns"][0]},
+        {"role": "assistant", "content": turns[0]},
+        {"role": "user", "content": question_81["turns"][1]},
+    ]
+    assert turn1.body["model"] == MODEL and turn1.body["max_tokens"] == 1024
+    temperatures = {
+        r.messages[0]["content"]: r.body["temperature"] for r in requests if len(r.messages) == 1
+    }
+    questions = [json.loads(line) for line in bench.question_file.read_text().splitlines()]
+    expected = {"writing": 0.7, "roleplay": 0.7, "reasoning": 0.0, "math": 0.0, "coding": 0.0,
+                "extraction": 0.0, "stem": 0.1, "humanities": 0.1}  # fmt: skip
+    for question in questions:
+        assert temperatures[question["turns"][0]] == expected[question["category"]]
+    assert server.max_in_flight <= 4
+
+
+def test_system_message_forced_temperature_and_token_limit(bench, server):
+    result = gen(
+        bench, server, "--question-end", "2", "--system-message", "Be brief.",
+        "--force-temperature", "0.3", "--max-tokens", "64", "--model-id", "mine",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(load_answer_file(bench.answer_file("mine"))) == 2
+    for request in server.completions():
+        assert request.messages[0] == {"role": "system", "content": "Be brief."}
+        assert request.body["temperature"] == 0.3 and request.body["max_tokens"] == 64
+
+
+def test_throttling_and_server_errors_are_retried_and_nothing_is_lost(bench, server):
+    server.script(
+        Fault.rate_limit(0.05), Fault.server_error(500), Fault.rate_limit(0.05),
+        Fault.server_error(503), Fault.drop(),
+    )  # fmt: skip
+    result = gen(bench, server, "--question-end", "6", "--parallel", "3")
+    assert result.returncode == 0, result.stderr
+    assert sorted(load_answer_file(bench.answer_file("Served-Model-7B"))) == list(range(81, 87))
+    assert sum(server.faults_sent.values()) == 5
+    assert len(server.completions()) == 12 + 5
+
+
+def test_a_question_that_keeps_failing_gets_no_row_and_a_rerun_fills_it(bench, server):
+    question_83 = json.loads(bench.question_file.read_text().splitlines()[2])["turns"][0]
+
+    def flaky(body: dict) -> str | Fault:
+        if body["messages"][0]["content"] == question_83:
+            return Fault.server_error(500)
+        return echo_reply(body)
+
+    server.reply = flaky
+    result = gen(bench, server, "--question-end", "4", "--max-attempts", "2")
+    assert result.returncode == 1
+    assert "1 question(s) failed (83)" in result.stderr and "rerun retries them" in result.stderr
+    answer_file = bench.answer_file("Served-Model-7B")
+    assert sorted(load_answer_file(answer_file)) == [81, 82, 84]
+
+    server.reply = echo_reply
+    before = len(server.completions())
+    again = gen(bench, server, "--question-end", "4")
+    assert again.returncode == 0, again.stderr
+    assert "1 question(s) generated, 3 already done" in again.stdout
+    assert len(server.completions()) - before == 2  # only question 83's two turns
+    assert [r["question_id"] for r in rows(answer_file)] == [81, 82, 83, 84]
+
+
+def test_rerun_resumes_and_changed_settings_regenerate(bench, server):
+    assert gen(bench, server, "--question-end", "3").returncode == 0
+    answer_file = bench.answer_file("Served-Model-7B")
+    content = answer_file.read_bytes()
+    calls = len(server.completions())
+    again = gen(bench, server, "--question-end", "3")
+    assert again.returncode == 0 and "0 question(s) generated, 3 already done" in again.stdout
+    assert len(server.completions()) == calls and answer_file.read_bytes() == content
+    changed = gen(bench, server, "--question-end", "3", "--max-tokens", "32")
+    assert changed.returncode == 0, changed.stderr
+    assert "3 regenerated after a settings change" in changed.stdout
+    assert len(rows(answer_file)) == 3
+
+
+def test_a_rejected_key_stops_at_once_without_showing_it(bench):
+    secret = "sk-test-very-secret-key-123456"
+    with FakeOpenAIServer(reply=echo_reply, require_key="sk-the-right-one") as server:
+        result = gen(bench, server, "--question-end", "10", env={"OPENAI_API_KEY": secret})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "401" in last and "OPENAI_API_KEY" in last
+    assert secret not in result.stderr + result.stdout
+    assert len(server.completions()) <= 8  # stopped at the first answers, not after all 20 calls
+    path = bench.answer_file("Served-Model-7B")
+    assert not path.exists() or path.read_text() == ""
+
+
+def test_an_unknown_model_is_one_clear_line(bench, server):
+    result = run_cli(
+        "gen", "--backend", "openai", "--model", "no-such-model", "--question-end", "2",
+        "--openai-api-base", server.base_url, "--data-dir", str(bench.data_dir),
+    )  # fmt: skip
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: ") and "no-such-model" in last
+
+
+def test_show_prompt_prints_the_messages_without_calling_the_server(bench, server):
+    result = gen(bench, server, "--show-prompt", "--system-message", "S")
+    assert result.returncode == 0, result.stderr
+    messages = json.loads(result.stdout)
+    assert messages[0] == {"role": "system", "content": "S"}
+    assert messages[1]["role"] == "user" and messages[1]["content"].startswith("Compose an")
+    assert server.completions() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment", "code"),
+    [
+        (["--backend", "openai"], "--backend openai needs --model NAME", 2),
+        (["--model", "m", "--model-path", "p", "--model-id", "x"], "--model names a model", 2),
+        (["--backend", "openai", "--model", "m", "--conv-template", "vicuna_v1.1"],
+         "--conv-template is for local models", 1),
+        (["--backend", "openai", "--model", "m", "--batch-size", "4"],
+         "--batch-size is for local models", 1),
+        (["--backend", "openai", "--model", "m", "--parallel", "0"],
+         "--parallel must be at least 1", 1),
+    ],
+)
+def test_bad_api_flags(bench, args, fragment, code):
+    result = run_cli("gen", *args, "--data-dir", str(bench.data_dir))
+    assert result.returncode == code
+    assert fragment in result.stderr and "Traceback" not in result.stderr
