@@ -114,9 +114,8 @@ def main() -> None:
     questions = spread(
         load_questions(args.question_file or default_question_file()), args.questions
     )
-    print(
-        f"model {model_path}; {len(questions)} questions x 2 turns; max {args.max_new_token} new tokens"
-    )
+    turns = len(questions) * 2
+    print(f"model {model_path}; {turns} turns; max {args.max_new_token} new tokens")
     backend = HFBackend(
         model_path, conv_template=args.conv_template, dtype=args.dtype, batch_size=args.batch_size
     )
@@ -157,15 +156,17 @@ def main() -> None:
     greedy = [q.question_id for q in questions if choice_params(q, 0, 1).greedy]
     same = sum(ours[qid] == base_answers[qid] for qid in greedy)
     print(
-        f"one prompt at a time: {base_tokens} tokens in {base_seconds:.1f}s = {base_rate:.1f} tokens/s"
+        f"one prompt at a time: {base_tokens} tokens in {base_seconds:.1f}s "
+        f"= {base_rate:.1f} tokens/s"
     )
     print(
         f"mtbench-gen:          {summary.tokens} tokens in {summary.generation_seconds:.1f}s "
         f"= {ours_rate:.1f} tokens/s"
     )
+    wall_ratio = base_seconds / summary.generation_seconds
     print(
-        f"ratio: {ours_rate / base_rate:.2f}x tokens/s, {base_seconds / summary.generation_seconds:.2f}x "
-        f"wall time; greedy answers identical: {same}/{len(greedy)}"
+        f"ratio: {ours_rate / base_rate:.2f}x tokens/s, {wall_ratio:.2f}x wall time; "
+        f"greedy answers identical: {same}/{len(greedy)}"
     )
 
 

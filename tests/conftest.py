@@ -46,7 +46,10 @@ def bench(tmp_path: Path) -> BenchPaths:
 
 
 def run_cli(
-    command: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+    command: str,
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run `mtbench-<command>` as a user would, in a subprocess, and capture its output."""

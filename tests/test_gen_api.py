@@ -7,7 +7,7 @@ import json
 
 import pytest
 from conftest import run_cli
-from fake_openai_server import Fault, FakeOpenAIServer
+from fake_openai_server import FakeOpenAIServer, Fault
 
 from mtbench.answers import load_answer_file
 
@@ -179,12 +179,21 @@ def test_show_prompt_prints_the_messages_without_calling_the_server(bench, serve
     [
         (["--backend", "openai"], "--backend openai needs --model NAME", 2),
         (["--model", "m", "--model-path", "p", "--model-id", "x"], "--model names a model", 2),
-        (["--backend", "openai", "--model", "m", "--conv-template", "vicuna_v1.1"],
-         "--conv-template is for local models", 1),
-        (["--backend", "openai", "--model", "m", "--batch-size", "4"],
-         "--batch-size is for local models", 1),
-        (["--backend", "openai", "--model", "m", "--parallel", "0"],
-         "--parallel must be at least 1", 1),
+        (
+            ["--backend", "openai", "--model", "m", "--conv-template", "vicuna_v1.1"],
+            "--conv-template is for local models",
+            1,
+        ),
+        (
+            ["--backend", "openai", "--model", "m", "--batch-size", "4"],
+            "--batch-size is for local models",
+            1,
+        ),
+        (
+            ["--backend", "openai", "--model", "m", "--parallel", "0"],
+            "--parallel must be at least 1",
+            1,
+        ),
     ],
 )
 def test_bad_api_flags(bench, args, fragment, code):

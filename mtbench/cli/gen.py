@@ -131,8 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--force-temperature",
         type=float,
         default=None,
-        help="one sampling temperature for every question instead of FastChat's per-category "
-        "table",
+        help="one sampling temperature for every question instead of FastChat's per-category table",
     )
     questions.add_argument(
         "--num-choices", type=int, default=1, help="completions per question (default: %(default)s)"
