@@ -16,8 +16,9 @@ repeated and filtered rows are returned in an `Accounting`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import pandas as pd
 
@@ -49,6 +50,35 @@ class Accounting:
     inconsistent: int = 0
 
 
+Judgment = TypeVar("Judgment", SingleJudgment, PairJudgment)
+
+SINGLE_COLUMNS = ["model", "score", "turn", "question_id"]
+PAIR_COLUMNS = ["question_id", "turn", "model_1", "model_2", "g1_winner", "g2_winner"]
+
+
+def _select(
+    judgments: Iterable[Judgment], selected: Callable[[Judgment], bool]
+) -> tuple[list[Judgment], Accounting]:
+    """Drop unparsed rows, then unselected ones, then repeats (keeping the first); count each."""
+    rows = unparsed = filtered = duplicates = 0
+    seen: set[tuple[object, ...]] = set()
+    kept: list[Judgment] = []
+    for judgment in judgments:
+        rows += 1
+        if not judgment.parsed:
+            unparsed += 1
+        elif not selected(judgment):
+            filtered += 1
+        elif judgment.key in seen:
+            duplicates += 1
+        else:
+            seen.add(judgment.key)
+            kept.append(judgment)
+    if duplicates:
+        logger.warning("%d repeated judgment row(s) counted once", duplicates)
+    return kept, Accounting(rows, unparsed, duplicates, filtered, len(kept))
+
+
 def select_single(
     judgments: Iterable[SingleJudgment], model_list: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, Accounting]:
@@ -56,33 +86,11 @@ def select_single(
 
     Drops unparsed rows (score -1), then rows of models outside `model_list`, then repeats.
     """
-    rows = unparsed = filtered = duplicates = 0
-    seen: set[tuple[object, ...]] = set()
-    kept: list[dict[str, object]] = []
-    for judgment in judgments:
-        rows += 1
-        if not judgment.parsed:
-            unparsed += 1
-            continue
-        if model_list is not None and judgment.model not in model_list:
-            filtered += 1
-            continue
-        if judgment.key in seen:
-            duplicates += 1
-            continue
-        seen.add(judgment.key)
-        kept.append(
-            {
-                "model": judgment.model,
-                "score": judgment.score,
-                "turn": judgment.turn,
-                "question_id": judgment.question_id,
-            }
-        )
-    if duplicates:
-        logger.warning("%d repeated judgment row(s) counted once", duplicates)
-    frame = pd.DataFrame(kept, columns=["model", "score", "turn", "question_id"])
-    return frame, Accounting(rows, unparsed, duplicates, filtered, len(kept))
+    kept, accounting = _select(judgments, lambda j: model_list is None or j.model in model_list)
+    frame = pd.DataFrame(
+        [[j.model, j.score, j.turn, j.question_id] for j in kept], columns=SINGLE_COLUMNS
+    )
+    return frame, accounting
 
 
 def single_turn_table(frame: pd.DataFrame, turn: int) -> pd.DataFrame:
@@ -113,44 +121,21 @@ def select_pairwise(
     non-baseline model must be listed; without, both must be (FastChat checks only `model_1`,
     which silently drops a listed model's rows whenever it was `model_2`).
     """
-    rows = unparsed = filtered = duplicates = 0
-    seen: set[tuple[object, ...]] = set()
-    kept: list[dict[str, object]] = []
-    for judgment in judgments:
-        rows += 1
-        if not judgment.parsed:
-            unparsed += 1
-            continue
+
+    def selected(judgment: PairJudgment) -> bool:
         pair = (judgment.model_1, judgment.model_2)
         if baseline is not None and baseline not in pair:
-            filtered += 1
-            continue
-        if model_list is not None:
-            evaluated = [m for m in pair if m != baseline] if baseline is not None else pair
-            if not all(m in model_list for m in evaluated):
-                filtered += 1
-                continue
-        if judgment.key in seen:
-            duplicates += 1
-            continue
-        seen.add(judgment.key)
-        kept.append(
-            {
-                "question_id": judgment.question_id,
-                "turn": judgment.turn,
-                "model_1": judgment.model_1,
-                "model_2": judgment.model_2,
-                "g1_winner": judgment.g1_winner,
-                "g2_winner": judgment.g2_winner,
-            }
-        )
-    if duplicates:
-        logger.warning("%d repeated judgment row(s) counted once", duplicates)
+            return False
+        evaluated = [m for m in pair if m != baseline]
+        return model_list is None or all(m in model_list for m in evaluated)
+
+    kept, accounting = _select(judgments, selected)
     frame = pd.DataFrame(
-        kept, columns=["question_id", "turn", "model_1", "model_2", "g1_winner", "g2_winner"]
+        [[j.question_id, j.turn, j.model_1, j.model_2, j.g1_winner, j.g2_winner] for j in kept],
+        columns=PAIR_COLUMNS,
     )
     inconsistent = int((frame["g1_winner"] != frame["g2_winner"]).sum())
-    return frame, Accounting(rows, unparsed, duplicates, filtered, len(kept), inconsistent)
+    return frame, replace(accounting, inconsistent=inconsistent)
 
 
 def pairwise_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
