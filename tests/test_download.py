@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import REPO, run_cli, shared_file
 
 from mtbench import (
     BenchPaths,
@@ -37,7 +38,6 @@ from mtbench.manifest import (
     QUESTIONS,
     RemoteFile,
 )
-from tests.conftest import REPO, run_cli, shared_file
 
 PR3404 = "third_party/lm-sys-FastChat-pr3404/"
 PHI3 = "third_party/Stefanstud-FastChat-phi3/model_judgment/"

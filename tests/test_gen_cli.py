@@ -6,8 +6,7 @@ import importlib.util
 import json
 
 import pytest
-
-from tests.conftest import run_cli
+from conftest import run_cli
 
 
 def assert_one_line_error(result, *fragments: str, code: int = 1) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import run_cli
 
 from mtbench.answers import load_answer_file
 from mtbench.generation import GenConfig, generate_answers
-from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,7 @@ import sys
 import time
 
 import pytest
-
-from tests.conftest import REPO, run_cli
+from conftest import REPO, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import shared_file
 
 from mtbench.backends.base import GenerationParams
 from mtbench.backends.vllm import sampling_kwargs
@@ -16,7 +17,6 @@ from mtbench.generation.reasoning import split_reasoning
 from mtbench.generation.sampling import choice_params, question_temperature
 from mtbench.generation.scheduler import Task, make_groups
 from mtbench.questions import Question, load_questions
-from tests.conftest import shared_file
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import os
 import shutil
 
 import pytest
+from conftest import shared_file
 
 from mtbench.backends.base import Backend, GenerationParams
 from mtbench.backends.hf_loading import convert_gguf_cached, gguf_cache_folder, resolve_model_path
@@ -15,7 +16,6 @@ from mtbench.backends.prompting import PromptFormat, cut_at_stop_str
 from mtbench.conv_templates import TEMPLATES
 from mtbench.errors import ConfigError
 from mtbench.questions import load_questions
-from tests.conftest import shared_file
 
 pytestmark = pytest.mark.slow
 
