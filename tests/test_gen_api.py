@@ -52,6 +52,7 @@ def test_answers_every_turn_with_fastchat_rules(bench, server):
     turns = first["choices"][0]["turns"]
     # Replies are kept as the server sent them (FastChat does not strip API answers).
     assert turns[0].startswith("  answer to turn 1: ") and turns[1].startswith("  answer to turn 2")
+    assert first["finish_reason"] == [["stop", "stop"]]  # as the server reported
 
     requests = server.completions()
     assert len(requests) == 160

@@ -41,6 +41,14 @@ def test_end_to_end_on_the_gguf_file_then_resume(
     assert [row["question_id"] for row in rows] == [81, 82, 83]
     assert all(len(row["choices"][0]["turns"]) == 2 for row in rows)
     assert rows[0]["generation"]["model_path"] == str(smollm2_gguf.resolve())
+    # 16 tokens cannot finish a travel blog post: the row says so, and the judge warns.
+    assert rows[0]["finish_reason"] == [["length", "length"]]
+    plan = run_cli(
+        "judge", "--data-dir", str(bench.data_dir), "--model-list", "smollm2",
+        "--first-n", "3", "--dry-run",
+    )  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    assert "'smollm2': " in plan.stdout and "cut at the token limit, question(s) 81" in plan.stdout
     content = answer_file.read_bytes()
 
     again = run_cli("gen", *args, env=env)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pickle
 import shutil
 
 import pytest
 from conftest import shared_file
 
-from mtbench.backends.base import Backend, GenerationParams
+from mtbench.backends.base import Backend, GenerationParams, finish_reason
 from mtbench.backends.hf_loading import convert_gguf_cached, gguf_cache_folder, resolve_model_path
 from mtbench.backends.prompting import PromptFormat, cut_at_stop_str
 from mtbench.conv_templates import TEMPLATES
@@ -92,6 +93,16 @@ def test_stopping_early_gives_fastchats_cut_with_fewer_tokens(smollm2_backend, f
     assert used < sum(count for _, count in references)
     if stop == "str":
         assert all("." not in reply for reply in replies)
+
+
+def test_replies_say_why_they_ended(smollm2_backend, first_turns):
+    capped = smollm2_backend.generate(first_turns[:2], GenerationParams(max_new_tokens=2))
+    assert [finish_reason(reply) for reply in capped] == ["length", "length"]
+    short = [[{"role": "user", "content": "What is 2+2? Answer with a number only."}]]
+    ended = smollm2_backend.generate(short, GenerationParams(max_new_tokens=64))[0]
+    assert finish_reason(ended) == "stop" and "4" in ended
+    # The reason survives pickling, as replies do when they come back from Ray workers.
+    assert finish_reason(pickle.loads(pickle.dumps(ended))) == "stop"
 
 
 def test_mixed_temperatures_share_a_batch_and_rows_do_not_depend_on_it(

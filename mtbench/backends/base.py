@@ -22,6 +22,27 @@ Message = dict[str, str]
 Conversation = Sequence[Message]
 
 
+class Reply(str):
+    """A reply that also says why it ended, for backends that know.
+
+    It is a `str`, so callers that only want the text need nothing else; `finish_reason` is
+    `length` when the reply was cut at `max_new_tokens`, `stop` when the model ended it, None
+    when unknown. (Pickles with its reason, so it crosses to and from Ray workers.)
+    """
+
+    finish_reason: str | None
+
+    def __new__(cls, text: str, finish_reason: str | None = None) -> Reply:
+        reply = super().__new__(cls, text)
+        reply.finish_reason = finish_reason
+        return reply
+
+
+def finish_reason(reply: str) -> str | None:
+    """Why a reply ended (`length`, `stop`), if its backend said."""
+    return getattr(reply, "finish_reason", None)
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     """How to sample one reply.
@@ -57,7 +78,7 @@ class Backend(Protocol):
     def generate(
         self, conversations: Sequence[Conversation], params: GenerationParams
     ) -> list[str]:
-        """Return one reply per conversation, in order.
+        """Return one reply per conversation, in order (`Reply` where the reason is known).
 
         Raises:
             BackendError: (or a subclass) when a reply cannot be produced after retries.

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.hf_decoding import ReplyEnds, sampling_kwargs
 from mtbench.backends.hf_loading import (
     import_transformers,
@@ -155,8 +155,8 @@ class HFBackend:
                         raise BackendError(f"generation failed: {_brief(exc)}") from exc
                     self._shrink_after_oom(size)
                     continue
-                for index, ids in zip(chunk, outputs, strict=True):
-                    replies[index] = self.format.finish(ids)
+                for index, (ids, reason) in zip(chunk, outputs, strict=True):
+                    replies[index] = Reply(self.format.finish(ids), reason)
                 start += len(chunk)
         return replies
 
@@ -169,7 +169,8 @@ class HFBackend:
 
     def _generate_batch(
         self, prompts: list[list[int]], params: list[GenerationParams]
-    ) -> list[list[int]]:
+    ) -> list[tuple[list[int], str]]:
+        """Generated ids of each prompt, cut where the reply ended, and why it ended."""
         torch, transformers = import_transformers()
         width = max(len(p) for p in prompts)
         input_ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prompts])
@@ -195,8 +196,11 @@ class HFBackend:
         generated = output[:, width:].tolist()
         replies = []
         for row, ids in enumerate(generated):
-            end = ends.ends[row] if ends.ends[row] is not None else len(ids)
-            replies.append(ids[:end])
+            end = ends.ends[row]
+            # Generation stops when every row has ended or at max_new_tokens: no end = capped.
+            reason = "stop" if end is not None else "length"
+            end = end if end is not None else len(ids)
+            replies.append((ids[:end], reason))
             self.tokens_generated += end
         return replies
 

@@ -17,7 +17,7 @@ import logging
 import os
 from typing import Any
 
-from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.remote import RemoteBackend, classify_status, read_api_key, scrub
 from mtbench.errors import MissingDependencyError
 from mtbench.retry import RetryCallback, RetryPolicy, TransientError
@@ -137,7 +137,7 @@ class OpenAICompatBackend(RemoteBackend):
                 completion=getattr(usage, "completion_tokens", None),
             )
         # FastChat keeps the reply as sent (no strip); no text at all is an unparseable verdict.
-        return content or ""
+        return Reply(content or "", getattr(choices[0], "finish_reason", None))
 
     def _switch_token_param(self, exc: Any) -> bool:
         if self._token_param != "max_tokens" or exc.status_code != 400:

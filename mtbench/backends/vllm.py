@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
 from mtbench.backends.prompting import PromptFormat
 from mtbench.conv_templates import ConvTemplate
@@ -126,9 +126,12 @@ class VLLMBackend:
             raise BackendError(f"vLLM generation failed: {_brief(exc)}") from exc
         replies = []
         for output in outputs:
-            ids = list(output.outputs[0].token_ids)
+            completion = output.outputs[0]
+            ids = list(completion.token_ids)
             self.tokens_generated += len(ids)
-            replies.append(self.format.finish(ids))
+            replies.append(
+                Reply(self.format.finish(ids), getattr(completion, "finish_reason", None))
+            )
         return replies
 
     def close(self) -> None:

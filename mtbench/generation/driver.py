@@ -212,8 +212,14 @@ def _make_tasks(config: GenConfig, questions: list[Question]) -> list[Task]:
 
 
 def _row(tasks: list[Task], model_id: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """FastChat's answer row, plus the settings and any reasoning traces."""
+    """FastChat's answer row, plus the settings, why each turn ended, and reasoning traces.
+
+    `finish_reason` holds one list per choice with one entry per turn (`length`: cut at the
+    token limit, which `mtbench-judge` flags; `stop`: ended by the model).
+    """
     extra: dict[str, Any] = {SETTINGS_FIELD: settings}
+    if any(reason for task in tasks for reason in task.finish_reasons):
+        extra["finish_reason"] = [list(t.finish_reasons) for t in tasks]
     if any(trace for task in tasks for trace in task.traces):
         extra["reasoning"] = [{"index": t.choice, "turns": list(t.traces)} for t in tasks]
     answer = Answer(

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
-from mtbench.backends.base import GenerationParams, Message
+from mtbench.backends.base import GenerationParams, Message, finish_reason
 from mtbench.errors import AuthError, BackendError, RequestError
 from mtbench.generation.engines import Engine, Result
 from mtbench.generation.reasoning import split_reasoning
@@ -47,6 +47,7 @@ class Task:
     strip_reasoning: bool = True
     answers: list[str] = field(default_factory=list)
     traces: list[str] = field(default_factory=list)
+    finish_reasons: list[str | None] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -69,8 +70,9 @@ class Task:
 
     def record(self, reply: str) -> None:
         answer, trace = split_reasoning(reply) if self.strip_reasoning else (reply, "")
-        self.answers.append(answer)
+        self.answers.append(str(answer))
         self.traces.append(trace)
+        self.finish_reasons.append(finish_reason(reply))
 
 
 @dataclass

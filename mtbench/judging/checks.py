@@ -121,7 +121,7 @@ def _capped(answer: Answer, turn: int) -> bool:
         if "finish" not in lowered and "stop_reason" not in lowered:
             continue
         if isinstance(value, list):
-            if len(value) == 1 and isinstance(value[0], list):
+            if value and isinstance(value[0], list):
                 value = value[0]  # one list per choice: the judged choice is the first
             value = value[turn - 1] if turn - 1 < len(value) else None
         if value == "length":
