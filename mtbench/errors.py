@@ -51,16 +51,17 @@ class MissingDependencyError(MTBenchError):
 
     Args:
         package: The import name that failed.
-        extra: The `mtbench-toolkit` extra that provides it.
+        extra: The `mtbench-toolkit` extra that provides it; None for a base dependency.
         feature: What the user asked for that needs it.
     """
 
-    def __init__(self, package: str, extra: str, feature: str):
+    def __init__(self, package: str, extra: str | None, feature: str):
         self.package = package
         self.extra = extra
+        target = f"'mtbench-toolkit[{extra}]'" if extra else "mtbench-toolkit"
         super().__init__(
             f"{feature} needs the Python package '{package}', which is not installed: "
-            f"run pip install 'mtbench-toolkit[{extra}]'"
+            f"run pip install {target}"
         )
 
 

@@ -58,7 +58,8 @@ class OpenAICompatBackend(RemoteBackend):
         try:
             import openai
         except ImportError:
-            raise MissingDependencyError("openai", "openai", "an OpenAI-compatible judge") from None
+            # A base dependency: reinstalling the package brings it back.
+            raise MissingDependencyError("openai", None, "an OpenAI-compatible API") from None
         self._openai = openai
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or OPENAI_URL).rstrip("/")
         self.api_key_env = api_key_env
