@@ -29,7 +29,7 @@ def shared_file(relative: str) -> Path:
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the user's data dir, API keys and endpoints out of the tests."""
     for name in list(os.environ):
-        if name.startswith(("MTBENCH_", "OPENAI_", "ANTHROPIC_", "RAY_ADDRESS")):
+        if name.startswith(("MTBENCH_", "OPENAI_", "ANTHROPIC_", "RAY_ADDRESS", "RAY_AUTH")):
             if name != SHARED_ENV:
                 monkeypatch.delenv(name)
 

@@ -1,8 +1,17 @@
-"""Ray: two local CPU replicas give the same answers as one process, one row per question."""
+"""Ray: two local CPU replicas give the same answers as one process, one row per question;
+with `RAY_ADDRESS`, the same on a real Ray cluster started apart from the driver."""
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from conftest import run_cli
@@ -38,3 +47,69 @@ def test_two_cpu_workers_match_a_single_process(bench, smollm2_model, smollm2_ba
     with_ray = load_answer_file(bench.answer_file("ray"))
     alone = load_answer_file(bench.answer_file("single"))
     assert {q: a.choices for q, a in with_ray.items()} == {q: a.choices for q, a in alone.items()}
+
+
+@pytest.fixture
+def ray_cluster():
+    """A real Ray cluster head (`ray start --head`, token authentication on), stopped afterwards.
+
+    It runs from another folder and without PYTHONPATH, so its workers can import `mtbench`
+    only from what the driver ships them.
+    """
+    token = secrets.token_hex(16)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are limited
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
+    started = subprocess.run(
+        [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", f"--temp-dir={temp}",
+         "--include-dashboard=false", "--disable-usage-stats"],
+        env=env, cwd=temp, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    try:
+        yield f"127.0.0.1:{port}", token
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_ray_address_joins_a_cluster_and_ships_the_package(
+    bench, smollm2_model, smollm2_backend, ray_cluster
+):
+    address, token = ray_cluster
+    args = (
+        "gen", "--model-path", str(smollm2_model), "--model-id", "cluster",
+        "--data-dir", str(bench.data_dir), "--max-new-token", "8", "--num-workers", "2",
+        "--question-begin", "20", "--question-end", "22",
+    )  # fmt: skip
+
+    # A driver that sends no token is refused; the error says what to set, and writes nothing.
+    refused = run_cli(*args, env={"RAY_ADDRESS": address, "RAY_AUTH_TOKEN": token})
+    assert refused.returncode == 1
+    error = refused.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"Error: cannot start the Ray cluster at RAY_ADDRESS={address}")
+    assert "set RAY_AUTH_MODE=token" in error
+    assert not bench.answer_file("cluster").exists()
+
+    joined = run_cli(
+        *args, env={"RAY_ADDRESS": address, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    )
+    assert joined.returncode == 0, joined.stderr
+    assert joined.stdout.startswith("2 question(s) generated")
+    rows = [json.loads(line) for line in bench.answer_file("cluster").read_text().splitlines()]
+    assert [row["question_id"] for row in rows] == [101, 102]
+    single = GenConfig(
+        model_path=str(smollm2_model), model_id="single", data_dir=str(bench.data_dir),
+        max_new_token=8, question_begin=20, question_end=22,
+    )  # fmt: skip
+    generate_answers(single, backend=smollm2_backend)
+    alone = load_answer_file(bench.answer_file("single"))
+    on_cluster = load_answer_file(bench.answer_file("cluster"))
+    assert {q: a.choices for q, a in on_cluster.items()} == {q: a.choices for q, a in alone.items()}
+    # The replicas load quietly, and the token shows nowhere.
+    assert "Loading weights" not in joined.stderr
+    assert token not in joined.stdout + joined.stderr + refused.stdout + refused.stderr

@@ -55,8 +55,28 @@ def start_ray(num_cpus: int | None = None) -> tuple[Any, bool]:
         ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray instance"
-        raise BackendError(f"cannot start {where}: {_reason(exc)}") from None
+        hint = ""
+        if address and os.environ.get("RAY_AUTH_MODE") != "token":
+            hint = f" ({AUTH_HINT})"
+        raise BackendError(f"cannot start {where}: {_reason(exc)}{hint}") from None
     return ray, True
+
+
+AUTH_HINT = (
+    "if the cluster uses token authentication, the default of `ray start` in recent Ray, "
+    "set RAY_AUTH_MODE=token here too, with its token in RAY_AUTH_TOKEN or ~/.ray/auth_token"
+)
+"""Ray drivers send a token only with RAY_AUTH_MODE=token, and a refused one shows only as a
+connection failure (after about 20 s of retries)."""
+
+
+def _quiet_loading_bars() -> None:
+    """Replicas load their models silently: Ray would interleave their progress bars with ours."""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    transformers_logging.disable_progress_bar()
 
 
 class _Replica:
@@ -67,6 +87,7 @@ class _Replica:
             import torch
 
             torch.set_num_threads(num_threads)
+        _quiet_loading_bars()
         self.backend = spec.build()
 
     def ready(self) -> bool:
