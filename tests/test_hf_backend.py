@@ -95,6 +95,46 @@ def test_stopping_early_gives_fastchats_cut_with_fewer_tokens(smollm2_backend, f
         assert all("." not in reply for reply in replies)
 
 
+def test_out_of_memory_halves_the_batch_and_loses_nothing(
+    smollm2_model, smollm2_backend, first_turns, caplog
+):
+    """A GPU running out of memory is simulated: batches above 2 rows raise torch's own error."""
+    import torch
+
+    from mtbench.backends.hf import HFBackend
+    from mtbench.errors import BackendError
+
+    backend = HFBackend(str(smollm2_model), dtype="float32", batch_size=8)
+    real_generate = backend.model.generate
+    rows_tried = []
+
+    def limited_generate(*args, input_ids, **kwargs):
+        rows_tried.append(input_ids.shape[0])
+        if input_ids.shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_generate(*args, input_ids=input_ids, **kwargs)
+
+    backend.model.generate = limited_generate
+    params = GenerationParams(max_new_tokens=16)
+    with caplog.at_level("WARNING", logger="mtbench.backends.hf"):
+        replies = backend.generate(first_turns, params)
+    assert replies == smollm2_backend.generate(first_turns, params)
+    assert rows_tried == [5, 2, 2, 1]  # halved from the rows tried, not from 8
+    assert backend.batch_size(16) == 2  # later calls start at the size that fitted
+    assert [r.getMessage() for r in caplog.records] == [
+        "out of memory at batch size 5; retrying with 2",
+    ]
+
+    # Out of memory with a single row, or any other failure, is an error (one line), not a loop.
+    def always_out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory.\nSee documentation for Memory Management")
+
+    backend.model.generate = always_out_of_memory
+    with pytest.raises(BackendError, match=r"^generation failed: CUDA out of memory\.$"):
+        backend.generate(first_turns[:1], params)
+    backend.close()
+
+
 def test_replies_say_why_they_ended(smollm2_backend, first_turns):
     capped = smollm2_backend.generate(first_turns[:2], GenerationParams(max_new_tokens=2))
     assert [finish_reason(reply) for reply in capped] == ["length", "length"]

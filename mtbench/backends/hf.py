@@ -151,9 +151,9 @@ class HFBackend:
                         [encoded[i] for i in chunk], [params[i] for i in chunk]
                     )
                 except RuntimeError as exc:
-                    if not _out_of_memory(exc) or size == 1:
+                    if not _out_of_memory(exc) or len(chunk) == 1:
                         raise BackendError(f"generation failed: {_brief(exc)}") from exc
-                    self._shrink_after_oom(size)
+                    self._shrink_after_oom(len(chunk))
                     continue
                 for index, (ids, reason) in zip(chunk, outputs, strict=True):
                     replies[index] = Reply(self.format.finish(ids), reason)
