@@ -117,6 +117,8 @@ def test_missing_question_file(tmp_path):
         (["--num-workers", "2", "--num-gpus-total", "2"], "--num-workers is for CPU runs"),
         (["--max-new-token", "0"], "--max-new-token must be at least 1"),
         (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--max-gpu-memory", "40 gigs"], "--max-gpu-memory 40 gigs: give a size"),
+        (["--backend", "vllm", "--max-gpu-memory", "40GiB"], "use --gpu-memory-utilization"),
     ],
 )
 def test_bad_flag_combinations(bench, extra, fragment):

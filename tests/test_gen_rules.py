@@ -175,6 +175,15 @@ def test_groups_sort_longest_first_and_feed_every_replica(questions):
         ({"model_id": "org/model"}, "subfolder"),
         ({"model_id": " "}, "--model-id must not be empty"),
         ({"backend": "tgi"}, "--backend tgi"),
+        ({"max_gpu_memory": "40"}, "--max-gpu-memory 40: give a size per GPU such as 40GiB"),
+        ({"max_gpu_memory": "40Gb"}, "--max-gpu-memory 40Gb"),  # accelerate: bits
+        ({"gpu_memory_utilization": 90}, "above 0 and at most 1, got 90"),
+        ({"gpu_memory_utilization": 0.5}, "--gpu-memory-utilization is for --backend vllm"),
+        ({"max_model_len": 4096}, "--max-model-len is for --backend vllm"),
+        ({"backend": "vllm", "max_model_len": 0}, "--max-model-len must be at least 1"),
+        ({"backend": "vllm", "max_gpu_memory": "40GiB"}, "use --gpu-memory-utilization"),
+        ({"backend": "vllm", "batch_size": 8}, "vLLM schedules batches itself"),
+        ({"backend": "openai", "max_model_len": 4096}, "--max-model-len is for local models"),
     ],
 )
 def test_bad_flag_values(changes, message):

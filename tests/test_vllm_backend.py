@@ -111,3 +111,38 @@ def test_backend_vllm_through_the_driver(stand_in_vllm, smollm2_model, bench):
     answers = load_answer_file(bench.answer_file("via-vllm"))
     assert sorted(answers) == [81, 82, 83, 84]
     assert all(a.extra["generation"]["backend"] == "vllm" for a in answers.values())
+
+
+def test_memory_flags_reach_the_engine(stand_in_vllm, smollm2_model, bench):
+    from mtbench.generation import GenConfig, generate_answers
+
+    config = GenConfig(
+        model_path=str(smollm2_model), model_id="capped", backend="vllm",
+        data_dir=str(bench.data_dir), question_end=1, max_new_token=8,
+        gpu_memory_utilization=0.5, max_model_len=4096,
+    )  # fmt: skip
+    generate_answers(config)
+    [llm] = stand_in_vllm.LLM.instances
+    assert llm.kwargs["gpu_memory_utilization"] == 0.5
+    assert llm.kwargs["max_model_len"] == 4096
+
+
+def test_engine_that_does_not_fit_points_at_the_flags(stand_in_vllm, smollm2_model):
+    from mtbench.backends.vllm import VLLMBackend
+    from mtbench.errors import BackendError
+
+    class TooLong:
+        def __init__(self, **kwargs):
+            raise ValueError(
+                "The model's max seq len (131072) is larger than the maximum number of tokens "
+                "that can be stored in KV cache (52000). Try increasing `gpu_memory_utilization` "
+                "or decreasing `max_model_len` when initializing the engine.\nmore detail"
+            )
+
+    stand_in_vllm.LLM = TooLong
+    with pytest.raises(BackendError) as caught:
+        VLLMBackend(str(smollm2_model))
+    message = str(caught.value)
+    assert message.startswith(f"vLLM cannot load {smollm2_model}: The model's max seq len")
+    assert message.endswith("(mtbench-gen: --max-model-len, --gpu-memory-utilization)")
+    assert "\n" not in message

@@ -97,7 +97,9 @@ class VLLMBackend:
         try:
             self.llm = vllm.LLM(**engine_args)
         except (RuntimeError, ValueError, OSError) as exc:
-            raise BackendError(f"vLLM cannot load {model_path}: {_brief(exc)}") from exc
+            raise BackendError(
+                f"vLLM cannot load {model_path}: {_brief(exc)}{_memory_hint(exc)}"
+            ) from exc
         self._sampling_class = vllm.SamplingParams
         self.tokens_generated = 0
 
@@ -177,6 +179,14 @@ def sampling_kwargs(
         kwargs["top_k"] = defaults["top_k"] if defaults["top_k"] and defaults["top_k"] > 0 else -1
         kwargs["top_p"] = defaults["top_p"]
     return kwargs
+
+
+def _memory_hint(exc: BaseException) -> str:
+    """Point at mtbench's flags when vLLM's advice names its own engine arguments."""
+    text = str(exc).lower()
+    if any(word in text for word in ("memory", "kv cache", "max_model_len", "max seq len")):
+        return " (mtbench-gen: --max-model-len, --gpu-memory-utilization)"
+    return ""
 
 
 def _brief(exc: BaseException) -> str:

@@ -167,6 +167,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-GPU memory cap such as 40GiB when a model spans several GPUs",
     )
     speed.add_argument(
+        "--gpu-memory-utilization",
+        type=float,
+        default=None,
+        help="--backend vllm: share of each GPU's memory vLLM may take (default: 0.9)",
+    )
+    speed.add_argument(
+        "--max-model-len",
+        type=int,
+        default=None,
+        help="--backend vllm: context length cap, for models whose full context does not fit "
+        "(default: the model's)",
+    )
+    speed.add_argument(
         "--num-workers",
         type=int,
         default=None,
@@ -220,6 +233,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         num_gpus_total=args.num_gpus_total,
         num_workers=args.num_workers,
         max_gpu_memory=args.max_gpu_memory,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+        max_model_len=args.max_model_len,
         dtype=args.dtype,
         revision=args.revision,
         trust_remote_code=args.trust_remote_code,

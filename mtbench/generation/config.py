@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from mtbench.paths import DEFAULT_BENCH
 logger = logging.getLogger(__name__)
 
 DTYPES = ("float32", "float16", "bfloat16", "auto")
+
+MEMORY_SIZE = re.compile(r"\d+(\.\d+)?(GiB|GB|MiB|MB)")
+"""`--max-gpu-memory` sizes that accelerate reads as bytes (it would read `40Gb` as bits)."""
 
 
 @dataclass
@@ -45,6 +49,8 @@ class GenConfig:
         num_workers: CPU replicas (Ray) when there is no GPU.
         parallel: Concurrent requests, for backends that are remote APIs.
         max_gpu_memory: Per-GPU memory cap (e.g. `40GiB`) for a model split over GPUs.
+        gpu_memory_utilization: With `vllm`: share of each GPU's memory vLLM may take.
+        max_model_len: With `vllm`: context length cap (None: the model's own).
         dtype: `float32`, `float16`, `bfloat16` or `auto` (default: float16 on GPU, float32 on CPU).
         revision: Hub revision of weights and tokenizer.
         trust_remote_code: Allow model code from the hub.
@@ -76,6 +82,8 @@ class GenConfig:
     num_workers: int | None = None
     parallel: int = 1
     max_gpu_memory: str | None = None
+    gpu_memory_utilization: float | None = None
+    max_model_len: int | None = None
     dtype: str | None = None
     revision: str = "main"
     trust_remote_code: bool = False
@@ -113,6 +121,7 @@ class GenConfig:
             ("--num-workers", self.num_workers),
             ("--parallel", self.parallel),
             ("--max-attempts", self.max_attempts),
+            ("--max-model-len", self.max_model_len),
         ):
             if value is not None and value < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {value}")
@@ -120,6 +129,7 @@ class GenConfig:
             raise ConfigError(f"--backend {self.backend}: choose one of {', '.join(BACKENDS)}")
         if self.uses_api:
             self._validate_api()
+        self._validate_memory()
         if self.reasoning not in MODES:
             raise ConfigError(f"--reasoning {self.reasoning}: choose one of {', '.join(MODES)}")
         if self.dtype is not None and self.dtype not in DTYPES:
@@ -141,6 +151,35 @@ class GenConfig:
                 f"--num-gpus-per-model {self.num_gpus_per_model}"
             )
 
+    def _validate_memory(self) -> None:
+        if self.max_gpu_memory is not None and not MEMORY_SIZE.fullmatch(self.max_gpu_memory):
+            raise ConfigError(
+                f"--max-gpu-memory {self.max_gpu_memory}: give a size per GPU such as 40GiB "
+                "(units GiB, GB, MiB or MB)"
+            )
+        fraction = self.gpu_memory_utilization
+        if fraction is not None and not 0 < fraction <= 1:
+            raise ConfigError(
+                f"--gpu-memory-utilization must be above 0 and at most 1, got {fraction:g}"
+            )
+        if self.backend == "vllm":
+            for flag, value, instead in (
+                ("--max-gpu-memory", self.max_gpu_memory, "--gpu-memory-utilization"),
+                ("--batch-size", self.batch_size, "nothing: vLLM schedules batches itself"),
+            ):
+                if value is not None:
+                    raise ConfigError(f"{flag} is for --backend hf; with vllm use {instead}")
+        elif self.backend == "hf":
+            for flag, value in (
+                ("--gpu-memory-utilization", self.gpu_memory_utilization),
+                ("--max-model-len", self.max_model_len),
+            ):
+                if value is not None:
+                    raise ConfigError(
+                        f"{flag} is for --backend vllm; with transformers use "
+                        "--max-gpu-memory and --batch-size"
+                    )
+
     def _validate_api(self) -> None:
         if self.conv_template:
             raise ConfigError(
@@ -152,6 +191,8 @@ class GenConfig:
             "--num-gpus-total": self.num_gpus_total,
             "--num-workers": self.num_workers,
             "--max-gpu-memory": self.max_gpu_memory,
+            "--gpu-memory-utilization": self.gpu_memory_utilization,
+            "--max-model-len": self.max_model_len,
             "--dtype": self.dtype,
         }
         for flag, value in local_only.items():

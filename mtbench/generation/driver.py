@@ -323,6 +323,10 @@ def backend_spec(config: GenConfig) -> BackendSpec:
     }
     if config.backend == "hf":
         options.update(batch_size=config.batch_size, max_gpu_memory=config.max_gpu_memory)
+    elif config.backend == "vllm":
+        if config.gpu_memory_utilization is not None:
+            options["gpu_memory_utilization"] = config.gpu_memory_utilization
+        options["max_model_len"] = config.max_model_len
     return BackendSpec(config.backend, config.model_path, options)
 
 
