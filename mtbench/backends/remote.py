@@ -185,6 +185,7 @@ class RemoteBackend:
         self.usage = Usage()
         self._stop = threading.Event()
         self._gate: threading.BoundedSemaphore | None = None
+        self._refused: AuthError | RequestError | None = None
 
     def limit_in_flight(self, requests: int) -> None:
         """Allow at most this many requests at once, across all calling threads.
@@ -227,11 +228,24 @@ class RemoteBackend:
     def _counted_attempt(self, conversation: Conversation, params: GenerationParams) -> str:
         gate = self._gate
         if gate is None:
-            self.usage.add(requests=1)
-            return self._attempt(conversation, params)
+            return self._refusable_attempt(conversation, params)
         with gate:
-            self.usage.add(requests=1)
+            return self._refusable_attempt(conversation, params)
+
+    def _refusable_attempt(self, conversation: Conversation, params: GenerationParams) -> str:
+        """One request, unless the server already refused the key or request for every call.
+
+        The refusal is remembered before the caller's slot is released, so calls waiting for
+        a slot fail without sending anything (a bad key is not tried `parallel` more times).
+        """
+        if self._refused is not None:
+            raise self._refused
+        self.usage.add(requests=1)
+        try:
             return self._attempt(conversation, params)
+        except (AuthError, RequestError) as exc:
+            self._refused = exc
+            raise
 
     def _retried(self, error: TransientError, retry: int, wait: float) -> None:
         self.usage.add(retries=1)
