@@ -20,6 +20,22 @@ CHAT = [
 SECRET = "sk-test-SECRET1234567890"
 
 
+_opened: list[Backend] = []
+
+
+def opened(backend):
+    """Close this backend (its HTTP connections) when the test ends."""
+    _opened.append(backend)
+    return backend
+
+
+@pytest.fixture(autouse=True)
+def _close_backends():
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 @pytest.fixture
 def server():
     with FakeOpenAIServer() as server:
@@ -29,7 +45,7 @@ def server():
 def openai_backend(server: FakeOpenAIServer, **kwargs) -> OpenAICompatBackend:
     kwargs.setdefault("retry", FAST)
     kwargs.setdefault("timeout", 2.0)
-    return OpenAICompatBackend("gpt-4", base_url=server.base_url, **kwargs)
+    return opened(OpenAICompatBackend("gpt-4", base_url=server.base_url, **kwargs))
 
 
 def test_sends_fastchats_request_and_returns_the_reply_verbatim(server):
@@ -160,7 +176,7 @@ def test_models_refusing_max_tokens_get_max_completion_tokens(server):
 
 def test_base_url_from_environment(server, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    backend = OpenAICompatBackend("gpt-4", retry=FAST)
+    backend = opened(OpenAICompatBackend("gpt-4", retry=FAST))
     assert backend.complete(CHAT, JUDGE)
     assert backend.endpoint == server.base_url
 
@@ -171,7 +187,7 @@ def test_openai_itself_needs_a_key():
 
 
 def test_unreachable_server_is_a_transient_failure():
-    backend = OpenAICompatBackend("gpt-4", base_url="http://127.0.0.1:9/v1", retry=FAST)
+    backend = opened(OpenAICompatBackend("gpt-4", base_url="http://127.0.0.1:9/v1", retry=FAST))
     with pytest.raises(BackendError, match="cannot reach http://127.0.0.1:9/v1"):
         backend.complete(CHAT, JUDGE)
 
@@ -179,8 +195,10 @@ def test_unreachable_server_is_a_transient_failure():
 def anthropic_backend(server: FakeOpenAIServer, monkeypatch, **kwargs) -> AnthropicBackend:
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     server.require_key = SECRET
-    return AnthropicBackend(
-        "claude-3-5-sonnet-20240620", base_url=server.root_url, retry=FAST, **kwargs
+    return opened(
+        AnthropicBackend(
+            "claude-3-5-sonnet-20240620", base_url=server.root_url, retry=FAST, **kwargs
+        )
     )
 
 
