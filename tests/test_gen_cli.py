@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
 import pytest
 from conftest import run_cli
@@ -37,6 +38,8 @@ def test_end_to_end_on_the_gguf_file_then_resume(
     assert f"Output to {answer_file}" in first.stderr
     assert first.stdout.startswith("3 question(s) generated, ")
     assert "tokens/s" in first.stdout and str(answer_file) in first.stdout
+    # stderr is a pipe here, as in a log file: the bar still ends with its final state.
+    assert re.search(r"questions: 100%\|[^\n]*\| 3/3 .*tok/s", first.stderr)
     rows = [json.loads(line) for line in answer_file.read_text().splitlines()]
     assert [row["question_id"] for row in rows] == [81, 82, 83]
     assert all(len(row["choices"][0]["turns"]) == 2 for row in rows)

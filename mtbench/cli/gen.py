@@ -248,7 +248,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.show_prompt:
         sys.stdout.write(show_prompt(config) + "\n")
         return 0
-    progress = TqdmProgress(enabled=sys.stderr.isatty())
+    progress = TqdmProgress()
     try:
         summary = generate_answers(config, progress=progress)
     finally:

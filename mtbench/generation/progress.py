@@ -9,13 +9,26 @@ from typing import Any
 
 from mtbench.generation.plan import Plan
 
+LOG_INTERVAL = 30.0
+"""Seconds between progress lines when stderr is not a terminal (a log file)."""
+
 
 class TqdmProgress:
-    """Draws `driver.Progress` reports as a tqdm bar on stderr."""
+    """Draws `driver.Progress` reports as a tqdm bar on stderr.
 
-    def __init__(self, enabled: bool = True):
+    On a terminal it redraws as tokens arrive; in a log file (`tty=False`) it writes a line at
+    most every 30 seconds, as `mtbench-judge` does, so a long run still shows it is alive.
+
+    Args:
+        enabled: Draw anything at all.
+        tty: Whether stderr is a terminal (default: ask it).
+    """
+
+    def __init__(self, enabled: bool = True, tty: bool | None = None):
         self.enabled = enabled
+        self.tty = sys.stderr.isatty() if tty is None else tty
         self._bar: Any = None
+        self._drawn = 0.0
         self._tokens = 0
         self._failed = 0
         self._total = 0
@@ -39,8 +52,14 @@ class TqdmProgress:
         from tqdm import tqdm
 
         self._bar = tqdm(
-            total=self._total, unit="q", desc="questions", file=sys.stderr, dynamic_ncols=True
+            total=self._total,
+            unit="q",
+            desc="questions",
+            file=sys.stderr,
+            dynamic_ncols=self.tty,
+            mininterval=0.1 if self.tty else LOG_INTERVAL,
         )
+        self._drawn = time.monotonic()
 
     def tokens(self, count: int) -> None:
         self._tokens += count
@@ -60,11 +79,17 @@ class TqdmProgress:
     def _refresh(self) -> None:
         if self._bar is None:
             return
-        elapsed = max(time.monotonic() - self._since, 1e-9)
+        now = time.monotonic()
+        elapsed = max(now - self._since, 1e-9)
         postfix = {"tok/s": f"{self._tokens / elapsed:.1f}"}
         if self._failed:
             postfix["failed"] = str(self._failed)
-        self._bar.set_postfix(postfix, refresh=True)
+        # Tokens arrive long before questions finish (turn 1 of all, then turn 2), so redraw
+        # for them too, but not more often than a log file can take.
+        redraw = self.tty or now - self._drawn >= LOG_INTERVAL
+        self._bar.set_postfix(postfix, refresh=redraw)
+        if redraw:
+            self._drawn = now
 
     def close(self) -> None:
         if self._bar is not None:
