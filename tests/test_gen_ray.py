@@ -3,14 +3,17 @@ with `RAY_ADDRESS`, the same on a real Ray cluster started apart from the driver
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -49,31 +52,46 @@ def test_two_cpu_workers_match_a_single_process(bench, smollm2_model, smollm2_ba
     assert {q: a.choices for q, a in with_ray.items()} == {q: a.choices for q, a in alone.items()}
 
 
-@pytest.fixture
-def ray_cluster():
-    """A real Ray cluster head (`ray start --head`, token authentication on), stopped afterwards.
-
-    It runs from another folder and without PYTHONPATH, so its workers can import `mtbench`
-    only from what the driver ships them.
-    """
-    token = secrets.token_hex(16)
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ray_cli = str(Path(sys.executable).with_name("ray"))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def ray_cluster():
+    """A real Ray cluster head (`ray start --head`, token authentication on), killed afterwards.
+
+    It runs in its own process group on free ports (those Ray would otherwise fix are given too), so
+    it neither meets nor stops a Ray cluster of the developer's, unlike `ray stop`. It runs
+    from another folder without PYTHONPATH: in a checkout that is not pip-installed, its
+    workers can import `mtbench` only from the package the driver ships.
+    """
+    token = secrets.token_hex(16)
+    port = free_port()
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are limited
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
-    started = subprocess.run(
-        [ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", f"--temp-dir={temp}",
-         "--include-dashboard=false", "--disable-usage-stats"],
-        env=env, cwd=temp, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert started.returncode == 0, started.stderr
+    log_path = Path(temp, "head.log")
+    with open(log_path, "w") as log:
+        head = subprocess.Popen(
+            [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+             f"--port={port}", f"--dashboard-port={free_port()}",
+             f"--dashboard-agent-listen-port={free_port()}", "--num-cpus=2",
+             f"--temp-dir={temp}", "--include-dashboard=false", "--disable-usage-stats"],
+            env=env, cwd=temp, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     try:
+        deadline = time.monotonic() + 120
+        while "Ray runtime started" not in log_path.read_text():
+            assert head.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "Ray head not started after 120 s"
+            time.sleep(0.2)
         yield f"127.0.0.1:{port}", token
     finally:
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGKILL)  # the head, its raylet and its workers
+        head.wait(timeout=60)
         shutil.rmtree(temp, ignore_errors=True)
 
 
