@@ -62,8 +62,8 @@ def free_port() -> int:
 def ray_cluster():
     """A real Ray cluster head (`ray start --head`, token authentication on), killed afterwards.
 
-    It runs in its own process group on free ports (those Ray would otherwise fix are given too), so
-    it neither meets nor stops a Ray cluster of the developer's, unlike `ray stop`. It runs
+    It runs in its own process group, on free ports (also those Ray would otherwise fix), so
+    it neither meets nor stops a Ray cluster of the developer's, as `ray stop` would. It runs
     from another folder without PYTHONPATH: in a checkout that is not pip-installed, its
     workers can import `mtbench` only from the package the driver ships.
     """
