@@ -382,6 +382,12 @@ def test_dry_run_flags_broken_answers(data):
             None,
             "reference answers of 'gpt-5' (--ref-answer-model) not found; available: gpt-4",
         ),
+        ([], "no-references", "reference answers (gpt-4.jsonl) not found; run `mtbench-down"),
+        (
+            ["--judge-model", "gpt-4o"],
+            "no-references",
+            "reference answers (neither gpt-4o.jsonl nor gpt-4.jsonl) not found",
+        ),
         (["--parallel", "0"], None, "Error: --parallel must be at least 1, got 0"),
         (
             ["--mode", "pairwise-all", "--model-list", "alpaca-13b"],
@@ -415,6 +421,8 @@ def test_bad_input_gets_one_clear_line(data, args, setup, message):
         )
     elif setup == "no-questions":
         data.question_file.unlink()
+    elif setup == "no-references":
+        data.reference_file("gpt-4").unlink()
     elif setup == "output-blocked":
         data.judgment_dir.write_text("not a folder")
     result = judge(data, None, *extra, *args, "--yes")

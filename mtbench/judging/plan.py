@@ -220,9 +220,13 @@ def _references(
     elif paths.reference_file(judge_name).is_file():
         path = paths.reference_file(judge_name)
     else:
+        looked_for = (
+            f"neither {judge_name}.jsonl nor {FALLBACK_REFERENCES}.jsonl"
+            if judge_name != FALLBACK_REFERENCES
+            else f"{judge_name}.jsonl"
+        )
         path = require_file(
-            paths.reference_file(FALLBACK_REFERENCES),
-            f"reference answers (neither {judge_name}.jsonl nor {FALLBACK_REFERENCES}.jsonl)",
+            paths.reference_file(FALLBACK_REFERENCES), f"reference answers ({looked_for})"
         )
         if judge_name != FALLBACK_REFERENCES:
             notices.append(
