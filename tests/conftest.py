@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,13 @@ def shared_file(relative: str) -> Path:
     if not path.exists():
         pytest.fail(f"{path} is missing: set {SHARED_ENV} to the shared mt_bench folder")
     return path
+
+
+def unused_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (at the moment of asking)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import REPO, run_cli, shared_file
+from conftest import REPO, run_cli, shared_file, unused_port
 
 from mtbench import (
     BenchPaths,
@@ -268,15 +268,9 @@ def test_force_keeps_the_old_file_when_the_new_download_is_bad(
     assert all_files(data) == [paths.question_file]
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_an_unreachable_host_gives_one_clear_line_and_leaves_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{unused_port()}"
 
     result = run_cli(
         "download", "--data-dir", str(data), "--github-base-url", url, "--hf-base-url", url

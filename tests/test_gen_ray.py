@@ -9,7 +9,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, unused_port
 
 from mtbench.answers import load_answer_file
 from mtbench.generation import GenConfig, generate_answers
@@ -52,12 +51,6 @@ def test_two_cpu_workers_match_a_single_process(bench, smollm2_model, smollm2_ba
     assert {q: a.choices for q, a in with_ray.items()} == {q: a.choices for q, a in alone.items()}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def ray_cluster():
     """A real Ray cluster head (`ray start --head`, token authentication on), killed afterwards.
@@ -68,7 +61,7 @@ def ray_cluster():
     workers can import `mtbench` only from the package the driver ships.
     """
     token = secrets.token_hex(16)
-    port = free_port()
+    port = unused_port()
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are limited
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
@@ -76,8 +69,8 @@ def ray_cluster():
     with open(log_path, "w") as log:
         head = subprocess.Popen(
             [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
-             f"--port={port}", f"--dashboard-port={free_port()}",
-             f"--dashboard-agent-listen-port={free_port()}", "--num-cpus=2",
+             f"--port={port}", f"--dashboard-port={unused_port()}",
+             f"--dashboard-agent-listen-port={unused_port()}", "--num-cpus=2",
              f"--temp-dir={temp}", "--include-dashboard=false", "--disable-usage-stats"],
             env=env, cwd=temp, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
