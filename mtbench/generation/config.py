@@ -216,30 +216,28 @@ class GenConfig:
         """The `generation` field of every row (see `mtbench.generation.plan`)."""
         from mtbench import __version__
 
-        if self.uses_api:
-            # The server renders prompts and picks weights; the base URL may change between
-            # runs (another host serving the same model) without making answers stale.
-            return {
-                "model": self.model_path,
-                "prompt": "server",
-                "system_message": self.system_message,
-                "max_new_token": self.max_new_token,
-                "num_choices": self.num_choices,
-                "reasoning": self.reasoning,
-                "force_temperature": self.force_temperature,
-                "backend": self.backend,
-                "mtbench": __version__,
-            }
-        return {
-            "model_path": self.normalized_model_path(),
-            "revision": self.revision,
-            "prompt": self.prompt,
+        sampling = {
             "system_message": self.system_message,
             "max_new_token": self.max_new_token,
             "num_choices": self.num_choices,
             "reasoning": self.reasoning,
             "force_temperature": self.force_temperature,
             "backend": self.backend,
+        }
+        if self.uses_api:
+            # The server renders prompts and picks weights; the base URL may change between
+            # runs (another host serving the same model) without making answers stale.
+            return {
+                "model": self.model_path,
+                "prompt": "server",
+                **sampling,
+                "mtbench": __version__,
+            }
+        return {
+            "model_path": self.normalized_model_path(),
+            "revision": self.revision,
+            "prompt": self.prompt,
+            **sampling,
             "dtype": self.dtype,
             "mtbench": __version__,
         }
