@@ -16,7 +16,17 @@ The functions behind the commands, importable from here (heavy ones load on firs
 import importlib
 from typing import Any
 
-from mtbench.answers import Answer, Choice, load_answer_file, load_model_answers
+from mtbench._version import __version__ as __version__
+from mtbench.data.answers import Answer, Choice, load_answer_file, load_model_answers
+from mtbench.data.judge_prompts import JudgePrompt, load_judge_prompts
+from mtbench.data.judgments import (
+    PairJudgment,
+    SingleJudgment,
+    load_pair_judgments,
+    load_single_judgments,
+)
+from mtbench.data.paths import BenchPaths
+from mtbench.data.questions import CATEGORIES, Question, load_questions
 from mtbench.errors import (
     AuthError,
     BackendError,
@@ -27,34 +37,23 @@ from mtbench.errors import (
     RateLimitError,
     RequestError,
 )
-from mtbench.judge_prompts import JudgePrompt, load_judge_prompts
-from mtbench.judgments import (
-    PairJudgment,
-    SingleJudgment,
-    load_pair_judgments,
-    load_single_judgments,
-)
-from mtbench.paths import BenchPaths
-from mtbench.questions import CATEGORIES, Question, load_questions
-
-__version__ = "0.1.0"
 
 _LAZY = {
     "GenConfig": "mtbench.generation",
     "generate_answers": "mtbench.generation",
     "JudgeOptions": "mtbench.judging",
     "judge": "mtbench.judging",
-    "build_report": "mtbench.show",
-    "render_report": ("mtbench.report_format", "render"),
-    "build_comparison": "mtbench.compare",
-    "write_browse_report": ("mtbench.browse", "write_report"),
-    "run_agreement": "mtbench.agreement",
-    "position_report": "mtbench.consistency",
-    "mode_report": "mtbench.consistency",
-    "build_reference_diff": "mtbench.references",
-    "download": "mtbench.download",
-    "select_files": "mtbench.manifest",
-    "resolve_base_urls": "mtbench.manifest",
+    "build_report": "mtbench.analysis.scores",
+    "render_report": ("mtbench.reports.scores", "render"),
+    "build_comparison": "mtbench.analysis.compare",
+    "write_browse_report": ("mtbench.reports.browse", "write_report"),
+    "run_agreement": "mtbench.analysis.agreement",
+    "position_report": "mtbench.analysis.consistency",
+    "mode_report": "mtbench.analysis.consistency",
+    "build_reference_diff": "mtbench.analysis.references",
+    "download": "mtbench.data.download",
+    "select_files": "mtbench.data.manifest",
+    "resolve_base_urls": "mtbench.data.manifest",
 }
 
 

@@ -25,12 +25,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mtbench.answers import load_answer_file  # noqa: E402
 from mtbench.backends.hf import HFBackend  # noqa: E402
+from mtbench.data.answers import load_answer_file  # noqa: E402
+from mtbench.data.paths import BenchPaths  # noqa: E402
+from mtbench.data.questions import Question, load_questions  # noqa: E402
 from mtbench.generation import GenConfig, generate_answers  # noqa: E402
 from mtbench.generation.sampling import choice_params  # noqa: E402
-from mtbench.paths import BenchPaths  # noqa: E402
-from mtbench.questions import Question, load_questions  # noqa: E402
 
 
 def default_model() -> str:

@@ -29,10 +29,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mtbench.data.judgments import load_pair_judgments, load_single_judgments  # noqa: E402
+from mtbench.data.paths import BenchPaths  # noqa: E402
+from mtbench.judging.pipeline import judge  # noqa: E402
 from mtbench.judging.plan import JudgeOptions  # noqa: E402
-from mtbench.judging.run import judge  # noqa: E402
-from mtbench.judgments import load_pair_judgments, load_single_judgments  # noqa: E402
-from mtbench.paths import BenchPaths  # noqa: E402
 
 DEFAULT_SHARED = REPO.parent / "shared" / "mt_bench"
 MODELS = ["vicuna-13b-v1.3", "alpaca-13b", "llama-13b", "koala-13b", "gpt-3.5-turbo", "claude-v1"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mtbench.paths import BenchPaths
+from mtbench.data.paths import BenchPaths
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_ENV = "MTBENCH_SHARED_DATA"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, shared_file
 
-from mtbench.agreement import choose_judges, judge_agreement, votes_agree
+from mtbench.analysis.agreement import choose_judges, judge_agreement, votes_agree
+from mtbench.data.jsonl import dumps
+from mtbench.data.judgments import PairJudgment
+from mtbench.data.votes import Vote, VoteSource, judge_name, pair_votes
 from mtbench.errors import ConfigError
-from mtbench.jsonl import dumps
-from mtbench.judgments import PairJudgment
-from mtbench.votes import Vote, VoteSource, judge_name, pair_votes
 
 PAIR_SAMPLE = "third_party/Stefanstud-FastChat-phi3/model_judgment/gpt-4_pair.jsonl"
 GPT4 = ["gpt-4", "pair-v2"]

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, shared_file
 
-from mtbench.browse import build_page_data, script_json
-from mtbench.jsonl import dumps
-from mtbench.paths import BenchPaths
+from mtbench.data.jsonl import dumps
+from mtbench.data.paths import BenchPaths
+from mtbench.reports.browse import build_page_data, script_json
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, shared_file
 
-from mtbench.bootstrap import BootstrapSpec
-from mtbench.compare import RunScores, RunSpec, compare_runs, parse_run_spec
+from mtbench.analysis.bootstrap import BootstrapSpec
+from mtbench.analysis.compare import RunScores, RunSpec, compare_runs, parse_run_spec
+from mtbench.data.jsonl import dumps
+from mtbench.data.paths import BenchPaths
 from mtbench.errors import DataError
-from mtbench.jsonl import dumps
-from mtbench.paths import BenchPaths
 
 SINGLE_SAMPLE = "third_party/Stefanstud-FastChat-phi3/model_judgment/gpt-4_single.jsonl"
 

@@ -8,14 +8,14 @@ import shutil
 import pytest
 from conftest import run_cli, shared_file
 
-from mtbench.consistency import (
+from mtbench.analysis.consistency import (
     mode_consistency,
     position_consistency,
     position_outcome,
     score_verdict,
 )
-from mtbench.jsonl import dumps
-from mtbench.judgments import PairJudgment, SingleJudgment
+from mtbench.data.jsonl import dumps
+from mtbench.data.judgments import PairJudgment, SingleJudgment
 
 PAIR_SAMPLE = "third_party/Stefanstud-FastChat-phi3/model_judgment/gpt-4_pair.jsonl"
 SINGLE_SAMPLE = "third_party/Stefanstud-FastChat-phi3/model_judgment/gpt-4_single.jsonl"
@@ -96,8 +96,8 @@ def test_position_tables_count_each_outcome_once():
 
 
 def test_position_consistency_of_the_real_sample():
-    from mtbench.judgments import load_pair_judgments
-    from mtbench.questions import load_questions
+    from mtbench.data.judgments import load_pair_judgments
+    from mtbench.data.questions import load_questions
 
     categories = {q.question_id: q.category for q in load_questions(shared_file("question.jsonl"))}
     report = position_consistency(load_pair_judgments(shared_file(PAIR_SAMPLE)), categories)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mtbench.conv_templates import TEMPLATES, get_conv_template, template_names
+from mtbench.backends.conv_templates import TEMPLATES, get_conv_template, template_names
 from mtbench.errors import ConfigError
 
 VICUNA_SYSTEM = (

@@ -29,7 +29,7 @@ from mtbench import (
     load_model_answers,
     load_questions,
 )
-from mtbench.manifest import (
+from mtbench.data.manifest import (
     ANSWERS,
     GPT4O,
     JUDGMENTS,

@@ -9,7 +9,7 @@ import pytest
 from conftest import run_cli
 from fake_openai_server import FakeOpenAIServer, Fault
 
-from mtbench.answers import load_answer_file
+from mtbench.data.answers import load_answer_file
 
 MODEL = "org/Served-Model-7B"
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from mtbench.answers import load_answer_file
 from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.data.answers import load_answer_file
 from mtbench.errors import BackendError
 from mtbench.generation import GenConfig, generate_answers
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, unused_port
 
-from mtbench.answers import load_answer_file
+from mtbench.data.answers import load_answer_file
 from mtbench.generation import GenConfig, generate_answers
 
 pytestmark = pytest.mark.slow

@@ -89,6 +89,6 @@ def test_interrupted_run_resumes_without_duplicates(bench, smollm2_model, how):
 
 def rows_of_complete(path) -> list[dict]:
     """The rows a reader sees (a torn last line is skipped)."""
-    from mtbench.jsonl import read_jsonl
+    from mtbench.data.jsonl import read_jsonl
 
     return [row for _line, row in read_jsonl(path)]

@@ -10,13 +10,13 @@ from conftest import shared_file
 
 from mtbench.backends.base import GenerationParams
 from mtbench.backends.vllm import sampling_kwargs
+from mtbench.data.questions import Question, load_questions
 from mtbench.errors import ConfigError
 from mtbench.generation.config import GenConfig, plan_placement
 from mtbench.generation.plan import make_plan
 from mtbench.generation.reasoning import split_reasoning
 from mtbench.generation.sampling import choice_params, question_temperature
 from mtbench.generation.scheduler import Task, make_groups
-from mtbench.questions import Question, load_questions
 
 
 @pytest.fixture(scope="module")

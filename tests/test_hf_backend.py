@@ -12,11 +12,11 @@ import pytest
 from conftest import shared_file
 
 from mtbench.backends.base import Backend, GenerationParams, finish_reason
+from mtbench.backends.conv_templates import TEMPLATES
 from mtbench.backends.hf_loading import convert_gguf_cached, gguf_cache_folder, resolve_model_path
 from mtbench.backends.prompting import PromptFormat, cut_at_stop_str
-from mtbench.conv_templates import TEMPLATES
+from mtbench.data.questions import load_questions
 from mtbench.errors import ConfigError
-from mtbench.questions import load_questions
 
 pytestmark = pytest.mark.slow
 

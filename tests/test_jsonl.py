@@ -10,8 +10,8 @@ import threading
 import pytest
 from conftest import REPO, SHARED, shared_file
 
+from mtbench.data.jsonl import JsonlAppender, dumps, read_jsonl, repair_tail, write_jsonl_atomic
 from mtbench.errors import DataError
-from mtbench.jsonl import JsonlAppender, dumps, read_jsonl, repair_tail, write_jsonl_atomic
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_threads_never_interleave_lines(tmp_path):
 def test_processes_never_interleave_lines(tmp_path):
     path = tmp_path / "out.jsonl"
     script = (
-        "import sys; from mtbench.jsonl import JsonlAppender\n"
+        "import sys; from mtbench.data.jsonl import JsonlAppender\n"
         "out = JsonlAppender(sys.argv[1], durable=False)\n"
         "for i in range(200): out.append({'p': sys.argv[2], 'i': i, 't': 'y' * 20000})\n"
     )

@@ -11,8 +11,8 @@ from conftest import REPO, shared_file
 from fake_openai_server import FakeOpenAIServer
 
 import mtbench.judging
+from mtbench.data.judgments import load_single_judgments
 from mtbench.judging import JudgeOptions, judge, make_plan
-from mtbench.judgments import load_single_judgments
 
 
 def test_all_names_are_exported():

@@ -8,8 +8,8 @@ from fake_openai_server import FakeOpenAIServer, Fault
 from mtbench.backends.anthropic_api import AnthropicBackend
 from mtbench.backends.base import Backend, GenerationParams
 from mtbench.backends.openai_compat import OpenAICompatBackend
+from mtbench.backends.retry import RetryPolicy
 from mtbench.errors import AuthError, BackendError, ConfigError, RateLimitError, RequestError
-from mtbench.retry import RetryPolicy
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
 JUDGE = GenerationParams(max_new_tokens=2048, temperature=0.0)

@@ -17,9 +17,9 @@ import pytest
 from conftest import REPO, run_cli, shared_file
 from fake_openai_server import FakeOpenAIServer, Fault
 
-from mtbench.jsonl import read_jsonl
-from mtbench.judgments import load_pair_judgments, load_single_judgments
-from mtbench.paths import BenchPaths
+from mtbench.data.jsonl import read_jsonl
+from mtbench.data.judgments import load_pair_judgments, load_single_judgments
+from mtbench.data.paths import BenchPaths
 
 QUESTIONS = (81, 82, 101, 111)  # two plain questions, one reasoning and one math (references)
 MODELS = ("alpaca-13b", "vicuna-7b-v1.3", "gpt-3.5-turbo")

@@ -13,8 +13,8 @@ import shutil
 import pytest
 from conftest import run_cli, shared_file
 
-from mtbench.judgments import load_pair_judgments, load_single_judgments
-from mtbench.paths import BenchPaths
+from mtbench.data.judgments import load_pair_judgments, load_single_judgments
+from mtbench.data.paths import BenchPaths
 
 pytestmark = pytest.mark.slow
 
@@ -60,11 +60,11 @@ def test_smollm2_judges_single_answers_and_resumes(data, smollm2_model, model_ca
 
 
 def test_smollm2_judges_pairs_in_batches(data, smollm2_backend, tmp_path):
-    from mtbench.answers import load_answer_file
     from mtbench.backends.base import GenerationParams
-    from mtbench.judge_prompts import load_judge_prompts
+    from mtbench.data.answers import load_answer_file
+    from mtbench.data.judge_prompts import load_judge_prompts
+    from mtbench.data.questions import load_questions
     from mtbench.judging import build_matches, make_judges, run_matches
-    from mtbench.questions import load_questions
 
     questions = load_questions(data.question_file, end=1)
     answers = {m: load_answer_file(data.answer_file(m)) for m in ("alpaca-13b", "vicuna-7b-v1.3")}

@@ -7,12 +7,12 @@ from dataclasses import replace
 import pytest
 from conftest import shared_file
 
-from mtbench.answers import Answer, Choice, load_answer_file
+from mtbench.data.answers import Answer, Choice, load_answer_file
+from mtbench.data.judge_prompts import load_judge_prompts
+from mtbench.data.judgments import load_pair_judgments, load_single_judgments
+from mtbench.data.questions import load_questions
 from mtbench.errors import ConfigError, DataError
-from mtbench.judge_prompts import load_judge_prompts
 from mtbench.judging.matches import NEED_REF_CATS, build_matches, make_judges
-from mtbench.judgments import load_pair_judgments, load_single_judgments
-from mtbench.questions import load_questions
 
 PHI3 = "third_party/Stefanstud-FastChat-phi3"
 

@@ -6,16 +6,16 @@ import pytest
 from conftest import shared_file
 from fake_openai_server import FakeOpenAIServer
 
-from mtbench.answers import load_answer_file
 from mtbench.backends.base import GenerationParams
 from mtbench.backends.openai_compat import OpenAICompatBackend
+from mtbench.backends.retry import RetryPolicy
+from mtbench.data.answers import load_answer_file
+from mtbench.data.judge_prompts import load_judge_prompts
+from mtbench.data.judgments import load_pair_judgments, load_single_judgments
+from mtbench.data.questions import load_questions
 from mtbench.errors import AuthError, BackendError
-from mtbench.judge_prompts import load_judge_prompts
 from mtbench.judging.matches import build_matches, make_judges
 from mtbench.judging.runner import RunStats, judgment_row, run_matches
-from mtbench.judgments import load_pair_judgments, load_single_judgments
-from mtbench.questions import load_questions
-from mtbench.retry import RetryPolicy
 
 JUDGE = GenerationParams(max_new_tokens=2048, temperature=0.0)
 MODELS = ("alpaca-13b", "vicuna-7b-v1.3")

@@ -15,7 +15,7 @@ from mtbench import (
     load_questions,
     load_single_judgments,
 )
-from mtbench.answers import reorg_answer_file
+from mtbench.data.answers import reorg_answer_file
 
 
 def test_official_questions():

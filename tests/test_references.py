@@ -8,8 +8,8 @@ import shutil
 import pytest
 from conftest import run_cli, shared_file
 
-from mtbench.jsonl import dumps
-from mtbench.references import diff_references, excerpts
+from mtbench.analysis.references import diff_references, excerpts
+from mtbench.data.jsonl import dumps
 
 GPT4O_REFS = "third_party/lm-sys-FastChat-pr3404/reference_answer/gpt-4o.jsonl"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mtbench.judgments import PairJudgment, SingleJudgment
-from mtbench.results import (
+from mtbench.analysis.results import (
     pairwise_outcomes,
     pairwise_table,
     select_pairwise,
@@ -13,6 +12,7 @@ from mtbench.results import (
     single_average_table,
     single_turn_table,
 )
+from mtbench.data.judgments import PairJudgment, SingleJudgment
 
 
 def single(qid: int, model: str, score: float, turn: int = 1) -> SingleJudgment:

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from mtbench.backends.retry import RetryPolicy, TransientError, call_with_retry, parse_retry_after
 from mtbench.errors import AuthError, BackendError, RateLimitError
-from mtbench.retry import RetryPolicy, TransientError, call_with_retry, parse_retry_after
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, shared_file
 
-from mtbench.jsonl import dumps
+from mtbench.data.jsonl import dumps
 
 SAMPLE = "third_party/Stefanstud-FastChat-phi3/model_judgment"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from conftest import shared_file
 
+from mtbench.data.judgments import load_pair_judgments, load_single_judgments
 from mtbench.judging.verdicts import (
     parse_pair_verdict,
     parse_rating,
     parse_two_ratings,
     winner_label,
 )
-from mtbench.judgments import load_pair_judgments, load_single_judgments
 
 PHI3 = "third_party/Stefanstud-FastChat-phi3/model_judgment"
 

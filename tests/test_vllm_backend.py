@@ -93,7 +93,7 @@ def test_vllm_backend_logic_around_the_engine(stand_in_vllm, smollm2_model):
 
 
 def test_backend_vllm_through_the_driver(stand_in_vllm, smollm2_model, bench):
-    from mtbench.answers import load_answer_file
+    from mtbench.data.answers import load_answer_file
     from mtbench.generation import GenConfig, generate_answers
 
     config = GenConfig(

@@ -16,8 +16,8 @@ from typing import Any
 
 from mtbench.backends.base import Conversation, GenerationParams
 from mtbench.backends.remote import RemoteBackend, classify_status, read_api_key, scrub
+from mtbench.backends.retry import RetryCallback, RetryPolicy, TransientError
 from mtbench.errors import MissingDependencyError
-from mtbench.retry import RetryCallback, RetryPolicy, TransientError
 
 logger = logging.getLogger(__name__)
 

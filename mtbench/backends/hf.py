@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mtbench.backends.base import Conversation, GenerationParams, Reply
+from mtbench.backends.conv_templates import ConvTemplate
 from mtbench.backends.hf_decoding import ReplyEnds, sampling_kwargs
 from mtbench.backends.hf_loading import (
     import_transformers,
@@ -27,7 +28,6 @@ from mtbench.backends.hf_loading import (
     resolve_model_path,
 )
 from mtbench.backends.prompting import PromptFormat
-from mtbench.conv_templates import ConvTemplate
 from mtbench.errors import BackendError
 
 logger = logging.getLogger(__name__)

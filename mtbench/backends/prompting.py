@@ -2,7 +2,7 @@
 
 Shared by the local engines (transformers, vLLM). A prompt is rendered either with the
 tokenizer's own chat template (the default: the model's real format) or with a legacy FastChat
-template (`mtbench.conv_templates`). Generated tokens become answer text by FastChat's
+template (`mtbench.backends.conv_templates`). Generated tokens become answer text by FastChat's
 post-processing (spec §3.2 step 5), in its order:
 
     (a) cut the token ids at the first of the template's stop token ids;
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mtbench.backends.base import Conversation
-from mtbench.conv_templates import ConvTemplate, get_conv_template, template_names
+from mtbench.backends.conv_templates import ConvTemplate, get_conv_template, template_names
 from mtbench.errors import ConfigError
 
 

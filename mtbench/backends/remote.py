@@ -11,7 +11,7 @@ translates the SDK's exceptions at this boundary (`classify_status` for HTTP err
     a prompt longer than the model's context
                                           -> BackendError (costs this call only)
 
-The SDKs' own retries are switched off, so `mtbench.retry` is the only retry loop. Messages
+The SDKs' own retries are switched off, so `mtbench.backends.retry` is the only retry loop. Messages
 never contain API keys: they are scrubbed of the key and of anything that looks like one.
 """
 
@@ -25,14 +25,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mtbench.backends.base import Conversation, GenerationParams
-from mtbench.errors import AuthError, BackendError, ConfigError, RequestError
-from mtbench.retry import (
+from mtbench.backends.retry import (
     RetryCallback,
     RetryPolicy,
     TransientError,
     call_with_retry,
     parse_retry_after,
 )
+from mtbench.errors import AuthError, BackendError, ConfigError, RequestError
 
 logger = logging.getLogger(__name__)
 

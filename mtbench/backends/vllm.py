@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from mtbench.backends.base import Conversation, GenerationParams, Reply
+from mtbench.backends.conv_templates import ConvTemplate
 from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
 from mtbench.backends.prompting import PromptFormat
-from mtbench.conv_templates import ConvTemplate
 from mtbench.errors import BackendError, MissingDependencyError
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from mtbench.cli.common import add_bench_options, add_logging_options, run_command
-from mtbench.sections import FORMATS
+from mtbench.reports.tables import FORMATS
 
 COMMANDS = ("judges", "position", "single-pair")
 
@@ -111,17 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mtbench import agreement_format as fmt
+    from mtbench.reports import agreement as fmt
 
     if args.command == "judges":
-        from mtbench.agreement import run_agreement
-        from mtbench.votes import VoteSource
+        from mtbench.analysis.agreement import run_agreement
+        from mtbench.data.votes import VoteSource
 
         sources = [VoteSource.parse(text) for text in args.votefiles]
         sections = fmt.agreement_sections(run_agreement(sources, args.judges, args.per_game))
     else:
-        from mtbench.consistency import mode_report, position_report
-        from mtbench.paths import BenchPaths
+        from mtbench.analysis.consistency import mode_report, position_report
+        from mtbench.data.paths import BenchPaths
 
         paths = BenchPaths.resolve(args.data_dir, args.bench_name)
         if args.command == "position":

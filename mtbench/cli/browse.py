@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from mtbench.analysis.scores import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.cli.common import (
     add_bench_options,
     add_bootstrap_options,
@@ -13,8 +14,7 @@ from mtbench.cli.common import (
     bootstrap_spec,
     run_command,
 )
-from mtbench.paths import BenchPaths
-from mtbench.show import DEFAULT_BASELINE, DEFAULT_JUDGE
+from mtbench.data.paths import BenchPaths
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _browse(args: argparse.Namespace) -> int:
-    from mtbench.browse import write_report
+    from mtbench.reports.browse import write_report
 
     result = write_report(
         BenchPaths.resolve(args.data_dir, args.bench_name),

@@ -9,9 +9,9 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from mtbench.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSpec
+from mtbench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSpec
+from mtbench.data.paths import DATA_DIR_ENV, DEFAULT_BENCH
 from mtbench.errors import ConfigError, MTBenchError
-from mtbench.paths import DATA_DIR_ENV, DEFAULT_BENCH
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from mtbench.cli.common import add_logging_options, run_command
-from mtbench.download import DIFFERS, DownloadError, Progress, download
-from mtbench.manifest import (
+from mtbench.data.download import DIFFERS, DownloadError, Progress, download
+from mtbench.data.manifest import (
     BASE_URL_ENVS,
     DEFAULT_BASE_URLS,
     DEFAULT_GROUPS,
@@ -20,7 +20,7 @@ from mtbench.manifest import (
     resolve_base_urls,
     select_files,
 )
-from mtbench.paths import DATA_DIR_ENV, resolve_data_dir
+from mtbench.data.paths import DATA_DIR_ENV, resolve_data_dir
 
 
 def build_parser() -> argparse.ArgumentParser:

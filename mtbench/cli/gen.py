@@ -6,8 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from mtbench.backends.conv_templates import template_names
 from mtbench.cli.common import add_bench_options, add_logging_options, run_command
-from mtbench.conv_templates import template_names
 from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
 from mtbench.generation.config import DTYPES
 from mtbench.generation.reasoning import MODES

@@ -212,8 +212,8 @@ class _ProgressBar:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from mtbench.judging.pipeline import judge
     from mtbench.judging.plan import JudgeOptions
-    from mtbench.judging.run import judge
 
     options = JudgeOptions(
         bench_name=args.bench_name,

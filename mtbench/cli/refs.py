@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from mtbench.cli.common import add_bench_options, add_logging_options, run_command
-from mtbench.sections import FORMATS
+from mtbench.reports.tables import FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mtbench.paths import BenchPaths
-    from mtbench.references import build_reference_diff, diff_sections, list_sections
+    from mtbench.analysis.references import build_reference_diff, diff_sections, list_sections
+    from mtbench.data.paths import BenchPaths
 
     paths = BenchPaths.resolve(args.data_dir, args.bench_name)
     if args.command == "list":

@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from mtbench.analysis.results import MODES
+from mtbench.analysis.scores import DEFAULT_BASELINE, DEFAULT_JUDGE, build_report
 from mtbench.cli.common import (
     add_bench_options,
     add_bootstrap_options,
@@ -13,11 +15,9 @@ from mtbench.cli.common import (
     bootstrap_spec,
     run_command,
 )
+from mtbench.data.paths import BenchPaths
 from mtbench.errors import ConfigError
-from mtbench.paths import BenchPaths
-from mtbench.report_format import FORMATS, render
-from mtbench.results import MODES
-from mtbench.show import DEFAULT_BASELINE, DEFAULT_JUDGE, build_report
+from mtbench.reports.scores import FORMATS, render
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,8 +66,8 @@ def _compare(args: argparse.Namespace) -> int:
         raise ConfigError("--compare works on single-mode scores; leave out --mode")
     if args.model_list or args.plot:
         raise ConfigError("--compare takes no --model-list or --plot: name the two runs instead")
-    from mtbench.compare import build_comparison
-    from mtbench.compare_format import render_comparison
+    from mtbench.analysis.compare import build_comparison
+    from mtbench.reports.compare import render_comparison
 
     comparison = build_comparison(
         BenchPaths.resolve(args.data_dir, args.bench_name),
@@ -100,7 +100,7 @@ def _show(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "--plot needs the question file for categories; see the warning above"
             )
-        from mtbench.plots import radar_plot
+        from mtbench.reports.plots import radar_plot
 
         scale = 10.0 if report.mode == "single" else 1.0
         measure = "score" if report.mode == "single" else "adjusted win rate"

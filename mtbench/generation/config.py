@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mtbench.data.paths import DEFAULT_BENCH
 from mtbench.errors import ConfigError
 from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
 from mtbench.generation.reasoning import MODES
-from mtbench.paths import DEFAULT_BENCH
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ class GenConfig:
 
     def settings(self) -> dict[str, Any]:
         """The `generation` field of every row (see `mtbench.generation.plan`)."""
-        from mtbench import __version__
+        from mtbench._version import __version__
 
         sampling = {
             "system_message": self.system_message,

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mtbench.answers import Answer, load_answer_file
-from mtbench.questions import Question
+from mtbench.data.answers import Answer, load_answer_file
+from mtbench.data.questions import Question
 
 logger = logging.getLogger(__name__)
 

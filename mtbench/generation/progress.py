@@ -14,7 +14,7 @@ LOG_INTERVAL = 30.0
 
 
 class TqdmProgress:
-    """Draws `driver.Progress` reports as a tqdm bar on stderr.
+    """Draws `pipeline.Progress` reports as a tqdm bar on stderr.
 
     On a terminal it redraws as tokens arrive; in a log file (`tty=False`) it writes a line at
     most every 30 seconds, as `mtbench-judge` does, so a long run still shows it is alive.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mtbench.backends.base import GenerationParams
-from mtbench.questions import Question
+from mtbench.data.questions import Question
 
 TEMPERATURE_CONFIG: dict[str, float] = {
     "writing": 0.7,

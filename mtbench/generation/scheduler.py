@@ -26,10 +26,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 from mtbench.backends.base import GenerationParams, Message, finish_reason
+from mtbench.data.questions import Question
 from mtbench.errors import AuthError, BackendError, RequestError
 from mtbench.generation.engines import Engine, Result
 from mtbench.generation.reasoning import split_reasoning
-from mtbench.questions import Question
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.answers import Answer
+from mtbench.data.answers import Answer
+from mtbench.data.questions import Question
 from mtbench.errors import DataError
-from mtbench.questions import Question
 
 GENERATION_ERRORS = ("ERROR", "$ERROR$")
 """What FastChat's local and API generators write in place of an answer that failed."""

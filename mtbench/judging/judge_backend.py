@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 
 from mtbench.backends.base import Backend, GenerationParams
+from mtbench.backends.retry import RetryCallback, RetryPolicy
 from mtbench.errors import AuthError, BackendError, ConfigError, RequestError
-from mtbench.retry import RetryCallback, RetryPolicy
 
 logger = logging.getLogger(__name__)
 

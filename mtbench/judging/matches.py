@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mtbench.answers import Answer
 from mtbench.backends.base import Message
+from mtbench.data.answers import Answer
+from mtbench.data.judge_prompts import JudgePrompt
+from mtbench.data.questions import Question
 from mtbench.errors import ConfigError, DataError
-from mtbench.judge_prompts import JudgePrompt
 from mtbench.judging.verdicts import OUTPUT_FORMATS
-from mtbench.questions import Question
 
 MODES = ("single", "pairwise-baseline", "pairwise-all")
 
@@ -141,7 +141,7 @@ class Match:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        """The same key as the judgment row this match produces (`mtbench.judgments`)."""
+        """The same key as the judgment row this match produces (`mtbench.data.judgments`)."""
         if self.pairwise:
             return (self.question.question_id, frozenset(self.models), self.judge.name, self.turn)
         return (self.question.question_id, self.models[0], self.judge.name, self.turn)

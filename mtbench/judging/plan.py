@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mtbench.answers import Answer, load_answer_file
+from mtbench.data.answers import Answer, load_answer_file
+from mtbench.data.judge_prompts import load_judge_prompts
+from mtbench.data.judgments import load_pair_judgments, load_single_judgments
+from mtbench.data.paths import BenchPaths, require_file
+from mtbench.data.questions import Question, load_questions
 from mtbench.errors import ConfigError, DataError
-from mtbench.judge_prompts import load_judge_prompts
 from mtbench.judging import checks, cost
 from mtbench.judging.judge_backend import (
     BackendSpec,
@@ -22,9 +25,6 @@ from mtbench.judging.judge_backend import (
     resolve_kind,
 )
 from mtbench.judging.matches import Match, build_matches, grading_kind, make_judges, needs_reference
-from mtbench.judgments import load_pair_judgments, load_single_judgments
-from mtbench.paths import BenchPaths, require_file
-from mtbench.questions import Question, load_questions
 
 logger = logging.getLogger(__name__)
 

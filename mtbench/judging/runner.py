@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.backends.base import Backend, GenerationParams, Message
+from mtbench.data.jsonl import JsonlAppender
+from mtbench.data.judgments import NO_SCORE, PairJudgment, SingleJudgment
 from mtbench.errors import AuthError, BackendError, DataError, MTBenchError, RequestError
-from mtbench.jsonl import JsonlAppender
 from mtbench.judging.matches import Match
 from mtbench.judging.verdicts import parse_pair_verdict, parse_rating, winner_label
-from mtbench.judgments import NO_SCORE, PairJudgment, SingleJudgment
 
 logger = logging.getLogger(__name__)
 

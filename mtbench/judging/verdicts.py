@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from mtbench.judgments import NO_SCORE
+from mtbench.data.judgments import NO_SCORE
 
 RATING = re.compile(r"\[\[(\d+\.?\d*)\]\]")
 """FastChat's `[[n]]` pattern; the leftmost match anywhere in the reply wins."""

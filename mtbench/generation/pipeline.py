@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from mtbench.answers import Answer, Choice, reorg_answer_file
 from mtbench.backends.base import Backend
-from mtbench.conv_templates import get_conv_template
+from mtbench.backends.conv_templates import get_conv_template
+from mtbench.data.answers import Answer, Choice, reorg_answer_file
+from mtbench.data.jsonl import JsonlAppender
+from mtbench.data.paths import BenchPaths
+from mtbench.data.questions import Question, load_questions
 from mtbench.errors import ConfigError, DataError
 from mtbench.generation.backend_spec import BackendSpec
 from mtbench.generation.config import GenConfig, Placement, plan_placement
@@ -30,9 +33,6 @@ from mtbench.generation.engines import Engine, LocalEngine, ThreadEngine
 from mtbench.generation.plan import SETTINGS_FIELD, Plan, make_plan
 from mtbench.generation.sampling import choice_params
 from mtbench.generation.scheduler import Scheduler, Task, make_groups
-from mtbench.jsonl import JsonlAppender
-from mtbench.paths import BenchPaths
-from mtbench.questions import Question, load_questions
 
 logger = logging.getLogger(__name__)
 
@@ -292,7 +292,7 @@ def _local_gpus() -> int:
 def api_backend(config: GenConfig) -> Backend:
     """The OpenAI-compatible backend of `--backend openai`, at most `parallel` requests at once."""
     from mtbench.backends.openai_compat import OpenAICompatBackend
-    from mtbench.retry import RetryPolicy
+    from mtbench.backends.retry import RetryPolicy
 
     backend = OpenAICompatBackend(
         config.model_path,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from mtbench.agreement import JudgeAgreement
-from mtbench.consistency import ModeConsistency, PositionReport
-from mtbench.sections import Sections, clean, records
+from mtbench.analysis.agreement import JudgeAgreement
+from mtbench.analysis.consistency import ModeConsistency, PositionReport
+from mtbench.reports.tables import Sections, clean, records
 
 
 def _counts_frame(result: JudgeAgreement) -> pd.DataFrame:

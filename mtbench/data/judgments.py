@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mtbench._fields import RowReader
-from mtbench.jsonl import read_jsonl
+from mtbench.data._rows import RowReader
+from mtbench.data.jsonl import read_jsonl
 
 WINNERS = ("model_1", "model_2", "tie", "error")
 """The stored values of `g1_winner`/`g2_winner`: already mapped back to the model order."""

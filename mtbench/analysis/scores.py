@@ -2,7 +2,7 @@
 
 `build_report` computes FastChat's tables (same rules, same numbers) plus what FastChat leaves
 out: a per-category table, bootstrap confidence intervals and an account of dropped rows.
-`mtbench.report_format` turns a report into text, CSV, JSON or Markdown.
+`mtbench.reports.scores` turns a report into text, CSV, JSON or Markdown.
 """
 
 from __future__ import annotations
@@ -14,12 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mtbench.bootstrap import BootstrapSpec, interval, mean_draws
-from mtbench.errors import ConfigError, DataError
-from mtbench.judgments import load_pair_judgments, load_single_judgments
-from mtbench.paths import BenchPaths, require_file
-from mtbench.questions import CATEGORIES, question_categories
-from mtbench.results import (
+from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
+from mtbench.analysis.results import (
     MODES,
     Accounting,
     pairwise_outcomes,
@@ -29,6 +25,10 @@ from mtbench.results import (
     single_average_table,
     single_turn_table,
 )
+from mtbench.data.judgments import load_pair_judgments, load_single_judgments
+from mtbench.data.paths import BenchPaths, require_file
+from mtbench.data.questions import CATEGORIES, question_categories
+from mtbench.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from mtbench.atomic import write_atomic
+from mtbench.data.atomic import write_atomic
 from mtbench.errors import DataError
 
 logger = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench._fields import RowReader
-from mtbench.jsonl import read_jsonl
-from mtbench.paths import require_file
+from mtbench.data._rows import RowReader
+from mtbench.data.jsonl import read_jsonl
+from mtbench.data.paths import require_file
 
 logger = logging.getLogger(__name__)
 

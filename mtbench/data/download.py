@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from mtbench import __version__
+from mtbench._version import __version__
+from mtbench.data.manifest import RemoteFile
 from mtbench.errors import DataError, MTBenchError
-from mtbench.manifest import RemoteFile
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -147,9 +147,9 @@ def download(
     before it stay (they are verified), so a rerun carries on from there.
 
     Args:
-        files: Manifest entries (see `mtbench.manifest.select_files`).
+        files: Manifest entries (see `mtbench.data.manifest.select_files`).
         data_dir: The data directory (FastChat layout).
-        base_urls: Base URL per source (see `mtbench.manifest.resolve_base_urls`).
+        base_urls: Base URL per source (see `mtbench.data.manifest.resolve_base_urls`).
         force: Replace present files whose checksum differs (or that have no known checksum).
         timeout: Seconds to wait for a connection or for data before giving up.
         progress: Receives progress events.

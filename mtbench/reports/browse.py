@@ -30,20 +30,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mtbench.answers import Answer, load_answer_file, load_model_answers
-from mtbench.atomic import write_atomic
-from mtbench.bootstrap import BootstrapSpec
-from mtbench.errors import DataError
-from mtbench.judgments import (
+from mtbench.analysis.bootstrap import BootstrapSpec
+from mtbench.analysis.scores import DEFAULT_BASELINE, DEFAULT_JUDGE, build_report
+from mtbench.data.answers import Answer, load_answer_file, load_model_answers
+from mtbench.data.atomic import write_atomic
+from mtbench.data.judgments import (
     PairJudgment,
     SingleJudgment,
     load_pair_judgments,
     load_single_judgments,
 )
-from mtbench.paths import BenchPaths
-from mtbench.questions import CATEGORIES, load_questions
-from mtbench.report_format import accounting_line, as_json
-from mtbench.show import DEFAULT_BASELINE, DEFAULT_JUDGE, build_report
+from mtbench.data.paths import BenchPaths
+from mtbench.data.questions import CATEGORIES, load_questions
+from mtbench.errors import DataError
+from mtbench.reports.scores import accounting_line, as_json
 
 logger = logging.getLogger(__name__)
 

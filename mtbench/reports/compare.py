@@ -7,8 +7,8 @@ moved most. CSV holds the difference table; JSON holds everything, every compare
 
 from __future__ import annotations
 
-from mtbench.compare import Comparison
-from mtbench.sections import Sections, clean, records
+from mtbench.analysis.compare import Comparison
+from mtbench.reports.tables import Sections, clean, records
 
 
 def _interval_title(comparison: Comparison) -> str:
@@ -63,7 +63,7 @@ def comparison_sections(comparison: Comparison) -> Sections:
 
 
 def render_comparison(comparison: Comparison, fmt: str) -> str:
-    """The comparison in one of `mtbench.sections.FORMATS`; CSV is the difference table only."""
+    """The comparison in one of `reports.tables.FORMATS`; CSV is the difference table only."""
     if fmt == "csv":
         return comparison.groups.to_csv()
     return comparison_sections(comparison).render(fmt)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from mtbench.results import Accounting
-from mtbench.show import Report
+from mtbench.analysis.results import Accounting
+from mtbench.analysis.scores import Report
 
 FORMATS = ("table", "csv", "json", "markdown")
 

@@ -11,7 +11,7 @@ Three upstream sources, each reached as `{base URL}/{url_path}`:
 
 A mirror holds the files at the same relative paths; `--github-base-url` / `--hf-base-url` (or
 `MTBENCH_GITHUB_BASE_URL` / `MTBENCH_HF_BASE_URL`) point there. Local paths follow FastChat's
-layout (`mtbench.paths.BenchPaths`), with `judge_prompts.jsonl` directly in the data directory.
+layout (`mtbench.data.paths.BenchPaths`), with `judge_prompts.jsonl` directly in the data directory.
 
 The checksums were taken from the verified copies described in `shared/mt_bench/README.md`
 (git blob ids equal to FastChat's for the GitHub files). No checksum is known for the official
@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from mtbench.data.paths import DEFAULT_BENCH, BenchPaths
 from mtbench.errors import ConfigError
-from mtbench.paths import DEFAULT_BENCH, BenchPaths
 
 GITHUB = "github"
 HF = "hf"

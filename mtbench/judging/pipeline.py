@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TextIO
 
 from mtbench.backends.base import GenerationParams
+from mtbench.backends.retry import RetryCallback
 from mtbench.errors import BackendError, DataError
 from mtbench.judging.judge_backend import open_backend, preflight
 from mtbench.judging.plan import JudgeOptions, JudgePlan, describe_plan, make_plan, render_prompt
 from mtbench.judging.runner import RunStats, run_matches
-from mtbench.retry import RetryCallback
 
 logger = logging.getLogger(__name__)
 

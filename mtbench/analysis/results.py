@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import pandas as pd
 
-from mtbench.judgments import PairJudgment, SingleJudgment
+from mtbench.data.judgments import PairJudgment, SingleJudgment
 
 logger = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mtbench.data.jsonl import read_jsonl
+from mtbench.data.judgments import PairJudgment, load_pair_judgments
+from mtbench.data.paths import require_file
 from mtbench.errors import DataError
-from mtbench.jsonl import read_jsonl
-from mtbench.judgments import PairJudgment, load_pair_judgments
-from mtbench.paths import require_file
 
 logger = logging.getLogger(__name__)
 

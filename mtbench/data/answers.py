@@ -16,9 +16,9 @@ from typing import Any
 
 import shortuuid
 
-from mtbench._fields import RowReader
+from mtbench.data._rows import RowReader
+from mtbench.data.jsonl import read_jsonl, read_jsonl_raw, write_jsonl_atomic
 from mtbench.errors import DataError
-from mtbench.jsonl import read_jsonl, read_jsonl_raw, write_jsonl_atomic
 
 logger = logging.getLogger(__name__)
 

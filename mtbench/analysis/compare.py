@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mtbench.bootstrap import BootstrapSpec, interval, mean_draws
+from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
+from mtbench.data.judgments import load_single_judgments
+from mtbench.data.paths import BenchPaths, require_file
+from mtbench.data.questions import CATEGORIES, question_categories
 from mtbench.errors import ConfigError, DataError
-from mtbench.judgments import load_single_judgments
-from mtbench.paths import BenchPaths, require_file
-from mtbench.questions import CATEGORIES, question_categories
 
 logger = logging.getLogger(__name__)
 

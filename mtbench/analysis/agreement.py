@@ -9,7 +9,7 @@ its numbers); a judge with itself (`human human`) compares every unordered pair 
 match. Results per turn, with and without ties: FastChat's four lines.
 
 Beyond FastChat, which supports only `gpt4-pair human` and `human human`: any two judge names
-(see `mtbench.votes.judge_name`), in either order, from FastChat vote files or from our own
+(see `mtbench.data.votes.judge_name`), in either order, from FastChat vote files or from our own
 `{judge}_pair.jsonl` files, and the same counts over all turns together.
 """
 
@@ -20,8 +20,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from mtbench.data.votes import TIE, Vote, VoteSource, load_all_votes
 from mtbench.errors import ConfigError
-from mtbench.votes import TIE, Vote, VoteSource, load_all_votes
 
 FASTCHAT_JUDGES = ("gpt4-pair", "human")
 """FastChat's default `--judges`."""
@@ -69,7 +69,7 @@ class JudgeAgreement:
             further turn, then all turns together.
         votes: Votes read per judge name (all judges found, not just the two compared).
         matches: Per turn, matches on which the two judges could be compared.
-        sources: What was read from each file (see `mtbench.votes.load_votes`).
+        sources: What was read from each file (see `mtbench.data.votes.load_votes`).
     """
 
     judge_1: str

@@ -23,16 +23,16 @@ from typing import Any
 
 import pandas as pd
 
-from mtbench.errors import ConfigError, DataError
-from mtbench.judgments import (
+from mtbench.data.judgments import (
     PairJudgment,
     SingleJudgment,
     load_pair_judgments,
     load_single_judgments,
 )
-from mtbench.paths import BenchPaths, require_file
-from mtbench.questions import CATEGORIES, question_categories
-from mtbench.votes import unique_matches
+from mtbench.data.paths import BenchPaths, require_file
+from mtbench.data.questions import CATEGORIES, question_categories
+from mtbench.data.votes import unique_matches
+from mtbench.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mtbench.answers import load_answer_file
+from mtbench.data.answers import load_answer_file
+from mtbench.data.paths import BenchPaths
+from mtbench.data.questions import question_categories
 from mtbench.errors import ConfigError, DataError
-from mtbench.paths import BenchPaths
-from mtbench.questions import question_categories
-from mtbench.sections import Sections, records
+from mtbench.reports.tables import Sections, records
 
 DEFAULT_WIDTH = 70
 CONTEXT = 20

@@ -1,0 +1,38 @@
+"""FastChat's files: the data-directory layout, the records and their JSONL I/O, the official set.
+
+    paths       `BenchPaths`: where each file of a bench lives (`--data-dir`, `--bench-name`)
+    jsonl       reading rows with file:line errors; crash-safe appends under a lock
+    atomic      replacing a whole file in one rename
+    questions, answers, judgments, judge_prompts, votes   the records, validated on load
+    manifest, download   the official files, where they come from, and fetching them
+
+Nothing here imports the rest of mtbench except `mtbench.errors` and `mtbench._version`.
+"""
+
+from mtbench.data.answers import Answer, Choice, load_answer_file, load_model_answers
+from mtbench.data.judge_prompts import JudgePrompt, load_judge_prompts
+from mtbench.data.judgments import (
+    PairJudgment,
+    SingleJudgment,
+    load_pair_judgments,
+    load_single_judgments,
+)
+from mtbench.data.paths import BenchPaths
+from mtbench.data.questions import CATEGORIES, Question, load_questions
+
+__all__ = [
+    "CATEGORIES",
+    "Answer",
+    "BenchPaths",
+    "Choice",
+    "JudgePrompt",
+    "PairJudgment",
+    "Question",
+    "SingleJudgment",
+    "load_answer_file",
+    "load_judge_prompts",
+    "load_model_answers",
+    "load_pair_judgments",
+    "load_questions",
+    "load_single_judgments",
+]
