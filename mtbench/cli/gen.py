@@ -10,7 +10,7 @@ from mtbench.backends.conv_templates import template_names
 from mtbench.cli.common import add_bench_options, add_logging_options, run_command
 from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
 from mtbench.generation.config import DTYPES
-from mtbench.generation.reasoning import MODES
+from mtbench.generation.reasoning import REASONING_MODES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prompt.add_argument(
         "--reasoning",
-        choices=MODES,
+        choices=REASONING_MODES,
         default="strip",
         help="strip: keep <think> traces out of judged answers and turn-2 context (they stay "
         "in the file's 'reasoning' field); keep: leave answers as generated (default: %(default)s)",

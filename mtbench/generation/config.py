@@ -12,7 +12,7 @@ from typing import Any
 from mtbench.data.paths import DEFAULT_BENCH
 from mtbench.errors import ConfigError
 from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
-from mtbench.generation.reasoning import MODES
+from mtbench.generation.reasoning import REASONING_MODES
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +130,10 @@ class GenConfig:
         if self.uses_api:
             self._validate_api()
         self._validate_memory()
-        if self.reasoning not in MODES:
-            raise ConfigError(f"--reasoning {self.reasoning}: choose one of {', '.join(MODES)}")
+        if self.reasoning not in REASONING_MODES:
+            raise ConfigError(
+                f"--reasoning {self.reasoning}: choose one of {', '.join(REASONING_MODES)}"
+            )
         if self.dtype is not None and self.dtype not in DTYPES:
             raise ConfigError(f"--dtype {self.dtype}: choose one of {', '.join(DTYPES)}")
         if self.timeout <= 0:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 OPEN = "<think>"
 CLOSE = "</think>"
-MODES = ("strip", "keep")
+REASONING_MODES = ("strip", "keep")
+"""`--reasoning` values (not the grading modes of `mtbench-judge --mode`)."""
 
 
 def split_reasoning(text: str) -> tuple[str, str]:
