@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.judgments import (
     PairJudgment,
     SingleJudgment,
@@ -277,7 +278,7 @@ def _agreement_row(frame: pd.DataFrame) -> dict[str, float]:
 
 
 def position_report(
-    paths: BenchPaths, input_file: str | Path | None = None, judge_model: str = "gpt-4"
+    paths: BenchPaths, input_file: str | Path | None = None, judge_model: str = DEFAULT_JUDGE
 ) -> PositionReport:
     """Position consistency of the judge whose pairwise file is given (default: `judge_model`'s).
 
@@ -301,7 +302,7 @@ def position_report(
 
 def mode_report(
     paths: BenchPaths,
-    judge_model: str = "gpt-4",
+    judge_model: str = DEFAULT_JUDGE,
     single_file: str | Path | None = None,
     pair_file: str | Path | None = None,
     tie_margin: float = 0.0,

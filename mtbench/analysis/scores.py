@@ -25,15 +25,13 @@ from mtbench.analysis.results import (
     single_average_table,
     single_turn_table,
 )
+from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.judgments import load_pair_judgments, load_single_judgments
 from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import CATEGORIES, question_categories
 from mtbench.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_JUDGE = "gpt-4"
-DEFAULT_BASELINE = "gpt-3.5-turbo"
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,10 @@ class Report:
 
 
 def default_input_file(paths: BenchPaths, judge_model: str, mode: str) -> Path:
-    """FastChat's default: `{data}/{bench}/model_judgment/{judge}_single|pair.jsonl`."""
+    """FastChat's default: `{data}/{bench}/model_judgment/{judge}_single|pair.jsonl`.
+
+    `judge_model` is mapped to the file name as `mtbench-judge` maps it (`paths.file_stem`).
+    """
     return paths.judgment_file(judge_model, mode)
 
 
@@ -83,7 +84,8 @@ def build_report(
         paths: The data directory and bench (questions, default input file).
         mode: `single`, `pairwise-baseline` or `pairwise-all`.
         input_file: The judgment file; default from `judge_model` and `mode` (as FastChat).
-        judge_model: Used only for the default input file.
+        judge_model: Used only for the default input file: the judge's name or model name,
+            mapped by `paths.file_stem` (`Org/Judge-7B` reads `Judge-7B_single.jsonl`).
         baseline_model: The baseline of `pairwise-baseline` (ignored otherwise).
         model_list: Only these models (None: all).
         bootstrap: Resampling for confidence intervals; None or 0 resamples turns them off.

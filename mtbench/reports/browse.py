@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.analysis.bootstrap import BootstrapSpec
-from mtbench.analysis.scores import DEFAULT_BASELINE, DEFAULT_JUDGE, build_report
+from mtbench.analysis.scores import build_report
 from mtbench.data.answers import Answer, load_answer_file, load_model_answers
 from mtbench.data.atomic import write_atomic
+from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.judgments import (
     PairJudgment,
     SingleJudgment,
