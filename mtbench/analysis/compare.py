@@ -17,8 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
+from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.judgments import load_single_judgments
-from mtbench.data.paths import BenchPaths, require_file
+from mtbench.data.paths import BenchPaths, file_stem, require_file
 from mtbench.data.questions import CATEGORIES, question_categories
 from mtbench.errors import ConfigError, DataError
 
@@ -56,9 +57,13 @@ def parse_run_spec(text: str, default_file: Path, paths: BenchPaths | None = Non
 
     A name that is an existing file is a file; a colon splits file (or judge) from model only if
     the part before it names an existing file, so model names with colons (`llama3:8b`) work.
+    JUDGE and MODEL are mapped by `paths.file_stem`, as `mtbench-judge` maps `--judge-model` and
+    `--model-list` (`Org/Judge-7B:Org/Some-Model` is `Some-Model` in `Judge-7B_single.jsonl`).
 
     Raises:
-        DataError: when the part before the last colon looks like a path but is not a file.
+        DataError: when the part before the last colon looks like a path but is not a file, or
+            the whole run ends in `.jsonl` and is not a file.
+        ConfigError: for a MODEL that gives no file name (`..`).
     """
     if Path(text).is_file():
         return RunSpec(Path(text), "")
@@ -67,13 +72,26 @@ def parse_run_spec(text: str, default_file: Path, paths: BenchPaths | None = Non
         if not model:
             continue
         if Path(left).is_file():
-            return RunSpec(Path(left), model)
-        if paths is not None and paths.judgment_file(left, "single").is_file():
-            return RunSpec(paths.judgment_file(left, "single"), model)
-    left = text.rpartition(":")[0]
-    if left.endswith(".jsonl") or "/" in left:
-        raise DataError(f"judgment file not found (in run {text!r}); check the path", left)
-    return RunSpec(default_file, text)
+            return RunSpec(Path(left), file_stem(model, "--compare"))
+        judge_file = _judge_file(paths, left)
+        if judge_file is not None and judge_file.is_file():
+            return RunSpec(judge_file, file_stem(model, "--compare"))
+    left = text.rpartition(":")[0] or text
+    if left.endswith(".jsonl") or ("/" in left and left != text):
+        judge_file = None if left.endswith(".jsonl") else _judge_file(paths, left)
+        also = f", or the judge (its file would be {judge_file})" if judge_file else ""
+        raise DataError(f"judgment file not found (in run {text!r}); check the path{also}", left)
+    return RunSpec(default_file, file_stem(text, "--compare"))
+
+
+def _judge_file(paths: BenchPaths | None, judge: str) -> Path | None:
+    """The single-grading file of a judge name, None if `judge` cannot name one."""
+    if paths is None:
+        return None
+    try:
+        return paths.judgment_file(judge, "single")
+    except ConfigError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -258,7 +276,7 @@ def build_comparison(
     run_a: str,
     run_b: str,
     input_file: str | Path | None = None,
-    judge_model: str = "gpt-4",
+    judge_model: str = DEFAULT_JUDGE,
     bootstrap: BootstrapSpec | None = BootstrapSpec(),
     top: int = DEFAULT_TOP,
 ) -> Comparison:
@@ -269,7 +287,8 @@ def build_comparison(
         run_a: Run A as written on the command line (see `parse_run_spec`).
         run_b: Run B.
         input_file: The single-grading file a bare model name refers to (default: the judge's).
-        judge_model: The judge whose `{judge}_single.jsonl` is the default file.
+        judge_model: The judge whose `{judge}_single.jsonl` is the default file (mapped by
+            `paths.file_stem`, as `mtbench-judge` maps its `--judge-model`).
         bootstrap: Resampling for the intervals.
         top: How many of the most-moved items to list.
 

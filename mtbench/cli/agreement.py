@@ -13,7 +13,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mtbench.cli.common import add_bench_options, add_logging_options, run_command
+from mtbench.cli.common import (
+    add_bench_options,
+    add_judge_option,
+    add_logging_options,
+    run_command,
+)
 from mtbench.reports.tables import FORMATS
 
 COMMANDS = ("judges", "position", "single-pair")
@@ -73,11 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     position.add_argument(
         "--input-file", help="pairwise judgment file (default: from --judge-model)"
     )
-    position.add_argument(
-        "--judge-model",
-        default="gpt-4",
-        help="judge whose {judge}_pair.jsonl to read (default: %(default)s)",
-    )
+    add_judge_option(position, "{judge}_pair.jsonl (without --input-file)")
     _common(position, bench=True)
 
     single_pair = sub.add_parser(
@@ -86,11 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn a judge's single scores of two models on a question turn into a "
         "verdict (higher score wins) and compare with its pairwise verdict on the same match.",
     )
-    single_pair.add_argument(
-        "--judge-model",
-        default="gpt-4",
-        help="judge whose two files to read (default: %(default)s)",
-    )
+    add_judge_option(single_pair, "two judgment files")
     single_pair.add_argument(
         "--single-file", help="single judgment file (default: from --judge-model)"
     )

@@ -6,15 +6,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mtbench.analysis.scores import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.cli.common import (
     add_bench_options,
     add_bootstrap_options,
+    add_judge_option,
     add_logging_options,
     bootstrap_spec,
+    model_stems,
     run_command,
 )
-from mtbench.data.paths import BenchPaths
+from mtbench.data.defaults import DEFAULT_BASELINE
+from mtbench.data.paths import BenchPaths, file_stem
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,18 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
         "per-category results and every question's answers and judge explanations.",
     )
     add_bench_options(parser)
-    parser.add_argument(
-        "--judge-model",
-        default=DEFAULT_JUDGE,
-        help="judge whose judgment files and reference answers to show (default: %(default)s)",
-    )
+    add_judge_option(parser, "judgment files and reference answers")
     parser.add_argument(
         "--baseline-model",
         default=DEFAULT_BASELINE,
         help="pairwise baseline, used when the pairwise file has it; otherwise all pairs "
         "are shown (default: %(default)s)",
     )
-    parser.add_argument("--model-list", nargs="+", help="only these models (default: all)")
+    parser.add_argument(
+        "--model-list",
+        nargs="+",
+        help="only these models, names mapped as mtbench-judge maps them (default: all)",
+    )
     parser.add_argument(
         "--output",
         metavar="FILE",
@@ -53,8 +55,8 @@ def _browse(args: argparse.Namespace) -> int:
         BenchPaths.resolve(args.data_dir, args.bench_name),
         output=args.output,
         judge_model=args.judge_model,
-        baseline_model=args.baseline_model,
-        model_list=args.model_list,
+        baseline_model=file_stem(args.baseline_model, "--baseline-model"),
+        model_list=model_stems(args.model_list),
         bootstrap=bootstrap_spec(args),
     )
     print(

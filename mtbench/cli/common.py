@@ -10,7 +10,8 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from mtbench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSpec
-from mtbench.data.paths import DATA_DIR_ENV, DEFAULT_BENCH
+from mtbench.data.defaults import DEFAULT_JUDGE
+from mtbench.data.paths import DATA_DIR_ENV, DEFAULT_BENCH, file_stem
 from mtbench.errors import ConfigError, MTBenchError
 
 EXIT_ERROR = 1
@@ -64,6 +65,31 @@ def bootstrap_spec(args: argparse.Namespace) -> BootstrapSpec:
     if args.bootstrap < 0:
         raise ConfigError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
     return BootstrapSpec(args.bootstrap, args.seed)
+
+
+def add_judge_option(parser: argparse.ArgumentParser, reads: str) -> None:
+    """`--judge-model` of a command that reads a judge's files (`reads` says which files)."""
+    parser.add_argument(
+        "--judge-model",
+        default=DEFAULT_JUDGE,
+        help=f"judge whose {reads} to read: the --judge-model (or --judge-name) given to "
+        "mtbench-judge; a name with a slash is mapped to its last part, as mtbench-judge "
+        "files it (default: %(default)s)",
+    )
+
+
+def model_stems(models: Sequence[str] | None, flag: str = "--model-list") -> list[str] | None:
+    """Model names as judgment rows hold them: each mapped by `file_stem` (`Org/M` -> `M`).
+
+    Mapped as `mtbench-gen` and `mtbench-judge` map them, so the name given to those finds the
+    rows. None stays None.
+
+    Raises:
+        ConfigError: for a name that gives no file name, naming `flag`.
+    """
+    if models is None:
+        return None
+    return [file_stem(model, flag) for model in models]
 
 
 def run_command(

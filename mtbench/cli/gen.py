@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from mtbench.backends.conv_templates import template_names
 from mtbench.cli.common import add_bench_options, add_logging_options, run_command
+from mtbench.data.paths import file_stem
 from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
 from mtbench.generation.config import DTYPES
 from mtbench.generation.reasoning import REASONING_MODES
@@ -28,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--model-id",
         help="the model's name: answer file {model-id}.jsonl and its model_id field "
-        "(default with --backend openai: the last part of --model)",
+        "(default with --backend openai: --model's last path part, the name the other "
+        "commands also map --model to)",
     )
     model.add_argument(
         "--backend",
@@ -197,7 +199,7 @@ def _model_and_id(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         model = args.model or args.model_path
         if not model:
             parser.error(f"--backend {args.backend} needs --model NAME (the served model)")
-        return model, args.model_id or model.rstrip("/").rsplit("/", 1)[-1]
+        return model, args.model_id or file_stem(model, "--model")
     if args.model:
         parser.error(
             "--model names a model on an API server (--backend openai); "

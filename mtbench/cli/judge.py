@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mtbench.cli.common import add_bench_options, add_logging_options, run_command
+from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE, FALLBACK_REFERENCES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,12 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fastchat.add_argument(
         "--judge-model",
-        default="gpt-4",
+        default=DEFAULT_JUDGE,
         help="the judge model requested from the API; any name works (default: %(default)s)",
     )
     fastchat.add_argument(
         "--baseline-model",
-        default="gpt-3.5-turbo",
+        default=DEFAULT_BASELINE,
         help="the baseline of --mode pairwise-baseline (default: %(default)s)",
     )
     fastchat.add_argument(
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="MODEL",
-        help="models to judge, by answer-file name (default: every file in model_answer/)",
+        help="models to judge, by answer-file name or the name given to mtbench-gen (its last "
+        "path part is the file name) (default: every file in model_answer/)",
     )
     fastchat.add_argument(
         "--parallel",
@@ -97,14 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument(
         "--judge-name",
         default=None,
-        help="the judge's name in the output file name and rows (default: the model name, "
-        "or its last path part)",
+        help="the judge's name in the output file name and rows, and the --judge-model the "
+        "other commands then take (default: the model name's last path part, as they map it)",
     )
     judge.add_argument(
         "--ref-answer-model",
         default=None,
         metavar="NAME",
-        help="use reference_answer/NAME.jsonl (default: the judge's own, else gpt-4's)",
+        help="use reference_answer/NAME.jsonl (default: the judge's own, else "
+        f"{FALLBACK_REFERENCES}'s)",
     )
     judge.add_argument(
         "--judge-max-tokens",

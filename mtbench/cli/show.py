@@ -7,15 +7,18 @@ import sys
 from collections.abc import Sequence
 
 from mtbench.analysis.results import MODES
-from mtbench.analysis.scores import DEFAULT_BASELINE, DEFAULT_JUDGE, build_report
+from mtbench.analysis.scores import build_report
 from mtbench.cli.common import (
     add_bench_options,
     add_bootstrap_options,
+    add_judge_option,
     add_logging_options,
     bootstrap_spec,
+    model_stems,
     run_command,
 )
-from mtbench.data.paths import BenchPaths
+from mtbench.data.defaults import DEFAULT_BASELINE
+from mtbench.data.paths import BenchPaths, file_stem
 from mtbench.errors import ConfigError
 from mtbench.reports.scores import FORMATS, render
 
@@ -28,17 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_bench_options(parser)
     parser.add_argument("--input-file", help="judgment file (default: from --judge-model/--mode)")
-    parser.add_argument(
-        "--judge-model",
-        default=DEFAULT_JUDGE,
-        help="judge whose file to read by default (default: %(default)s)",
-    )
+    add_judge_option(parser, "judgment file (without --input-file)")
     parser.add_argument(
         "--baseline-model",
         default=DEFAULT_BASELINE,
         help="baseline of pairwise-baseline mode (default: %(default)s)",
     )
-    parser.add_argument("--model-list", nargs="+", help="only these models")
+    parser.add_argument(
+        "--model-list", nargs="+", help="only these models (mapped as mtbench-judge maps them)"
+    )
     parser.add_argument("--mode", default="single", choices=MODES, help="(default: %(default)s)")
     add_bootstrap_options(parser)
     parser.add_argument("--format", default="table", choices=FORMATS, help="(default: %(default)s)")
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=2,
         metavar=("A", "B"),
         help="compare two runs' single scores item by item (B - A, paired bootstrap); a run is "
-        "MODEL (in the input file), FILE:MODEL, JUDGE:MODEL or FILE (its only model)",
+        "MODEL (in the input file), FILE:MODEL, JUDGE:MODEL (JUDGE as in --judge-model) or FILE "
+        "(its only model)",
     )
     parser.add_argument(
         "--top",
@@ -90,8 +92,8 @@ def _show(args: argparse.Namespace) -> int:
         mode=args.mode,
         input_file=args.input_file,
         judge_model=args.judge_model,
-        baseline_model=args.baseline_model,
-        model_list=args.model_list,
+        baseline_model=file_stem(args.baseline_model, "--baseline-model"),
+        model_list=model_stems(args.model_list),
         bootstrap=bootstrap_spec(args),
     )
     sys.stdout.write(render(report, args.format))

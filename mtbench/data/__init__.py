@@ -1,6 +1,8 @@
 """FastChat's files: the data-directory layout, the records and their JSONL I/O, the official set.
 
-    paths       `BenchPaths`: where each file of a bench lives (`--data-dir`, `--bench-name`)
+    paths       `BenchPaths`: where each file of a bench lives (`--data-dir`, `--bench-name`);
+                `file_stem`: the one rule from a judge or model name to its file name
+    defaults    the judge, baseline and reference set every command falls back on
     jsonl       reading rows with file:line errors; crash-safe appends under a lock
     atomic      replacing a whole file in one rename
     questions, answers, judgments, judge_prompts, votes   the records, validated on load

@@ -7,6 +7,10 @@
     {data_dir}/{bench}/model_judgment/{judge}_single.jsonl
     {data_dir}/{bench}/model_judgment/{judge}_pair.jsonl
 
+`{judge}` and `{model}` are names mapped by `file_stem` (`Org/Judge-7B` -> `Judge-7B`), in every
+command that writes or reads these files, so a name given to one command finds the files of
+another.
+
 The data directory is, in order of precedence: the `--data-dir` flag, the `MTBENCH_DATA_DIR`
 environment variable, then `./data` (as FastChat, relative to the working directory).
 """
@@ -17,7 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtbench.errors import DataError
+from mtbench.errors import ConfigError, DataError
 
 DATA_DIR_ENV = "MTBENCH_DATA_DIR"
 DEFAULT_DATA_DIR = "data"
@@ -27,6 +31,42 @@ FETCH_HINT = (
     "run `mtbench-download` (with the same --data-dir) to fetch the official MT-bench files, "
     "or point --data-dir at a folder that holds them"
 )
+
+
+GGUF_SUFFIX = ".gguf"
+
+
+def file_stem(name: str, flag: str | None = None) -> str:
+    """The file stem under which a judge's or a model's files are kept.
+
+    The rule: the last part of a `/`-separated name (a hub id such as `Qwen/Qwen2.5-72B-Instruct`,
+    a served model name, or a local path; a trailing `/` is ignored), without a `.gguf` ending
+    (a GGUF file's model is known by the file's name). `Org/Judge-7B` -> `Judge-7B`,
+    `models/judge.gguf` -> `judge`, `gpt-4` -> `gpt-4`. FastChat itself uses names verbatim and
+    ships only names without a slash, so its files keep their names.
+
+    Args:
+        name: A judge or model name as given on the command line (`--judge-model`,
+            `--model`, `--model-list`, `--baseline-model`...).
+        flag: The flag the name came from, named in the error message.
+
+    Returns:
+        The stem: `{stem}.jsonl` in `model_answer/` and `reference_answer/`,
+        `{stem}_single.jsonl` / `{stem}_pair.jsonl` in `model_judgment/`.
+
+    Raises:
+        ConfigError: when nothing usable is left (an empty name, `.`, `..`, a bare `.gguf`).
+    """
+    stem = name.rstrip("/").rsplit("/", 1)[-1]
+    if stem.endswith(GGUF_SUFFIX):
+        stem = stem[: -len(GGUF_SUFFIX)]
+    if not stem.strip() or stem in (".", ".."):
+        where = f"{flag} {name!r}" if flag else f"the name {name!r}"
+        raise ConfigError(
+            f"{where} gives no usable file name (its last '/' part is empty, '.' or '..'); "
+            "give a plain name such as my-model"
+        )
+    return stem
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
@@ -81,15 +121,21 @@ class BenchPaths:
         return inside if inside.exists() else self.data_dir / "judge_prompts.jsonl"
 
     def answer_file(self, model: str) -> Path:
-        return self.answer_dir / f"{model}.jsonl"
+        """`model_answer/{file_stem(model)}.jsonl`; raises `ConfigError` as `file_stem`."""
+        return self.answer_dir / f"{file_stem(model)}.jsonl"
 
     def reference_file(self, judge: str) -> Path:
-        return self.reference_dir / f"{judge}.jsonl"
+        """`reference_answer/{file_stem(judge)}.jsonl`; raises `ConfigError` as `file_stem`."""
+        return self.reference_dir / f"{file_stem(judge)}.jsonl"
 
     def judgment_file(self, judge: str, mode: str) -> Path:
-        """`{judge}_single.jsonl` for single grading, `{judge}_pair.jsonl` for both pairwise."""
+        """`{judge}_single.jsonl` for single grading, `{judge}_pair.jsonl` for both pairwise.
+
+        `judge` is mapped by `file_stem`, so `Org/Judge-7B` reads and writes
+        `Judge-7B_single.jsonl`; raises `ConfigError` as `file_stem`.
+        """
         kind = "single" if mode == "single" else "pair"
-        return self.judgment_dir / f"{judge}_{kind}.jsonl"
+        return self.judgment_dir / f"{file_stem(judge)}_{kind}.jsonl"
 
 
 def require_file(path: Path, what: str, hint: str = FETCH_HINT) -> Path:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mtbench.data.answers import Answer, load_answer_file
+from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE, FALLBACK_REFERENCES
 from mtbench.data.judge_prompts import load_judge_prompts
 from mtbench.data.judgments import load_pair_judgments, load_single_judgments
-from mtbench.data.paths import BenchPaths, require_file
+from mtbench.data.paths import BenchPaths, file_stem, require_file
 from mtbench.data.questions import Question, load_questions
 from mtbench.errors import ConfigError, DataError
 from mtbench.judging import checks, cost
@@ -27,11 +28,6 @@ from mtbench.judging.judge_backend import (
 from mtbench.judging.matches import Match, build_matches, grading_kind, make_judges, needs_reference
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_JUDGE = "gpt-4"
-DEFAULT_BASELINE = "gpt-3.5-turbo"
-FALLBACK_REFERENCES = "gpt-4"
-"""FastChat ships GPT-4's reference answers only; other judges use them unless told otherwise."""
 
 
 @dataclass(frozen=True)
@@ -157,18 +153,34 @@ def choose_price(plan: JudgePlan) -> tuple[tuple[float, float] | None, str]:
 
 
 def judge_label(options: JudgeOptions) -> str:
-    """The judge's name in output files: `--judge-name`, else the model name's last part."""
+    """The judge's name in output files and rows' `judge[0]`.
+
+    `--judge-name` as given, else `file_stem` of `--judge-model-path` or `--judge-model`
+    (`Qwen/Qwen2.5-72B-Instruct` -> `Qwen2.5-72B-Instruct`), the rule every reader applies to
+    its `--judge-model`.
+
+    Raises:
+        ConfigError: for a `--judge-name` that is not its own file stem (a `/`, `.`, `..`, a
+            `.gguf` ending), or a model name or path that gives no file name.
+    """
     if options.judge_name:
-        if "/" in options.judge_name or options.judge_name in (".", ".."):
-            raise ConfigError(f"--judge-name {options.judge_name!r} must be usable as a file name")
+        try:
+            usable = file_stem(options.judge_name) == options.judge_name
+        except ConfigError:
+            usable = False
+        if not usable:
+            raise ConfigError(
+                f"--judge-name {options.judge_name!r} must be usable as a file name: no '/', "
+                "not '.' or '..', no .gguf ending"
+            )
         return options.judge_name
     source = options.judge_model_path or options.judge_model
-    name = source.rstrip("/").rsplit("/", 1)[-1]
-    if name.endswith(".gguf"):
-        name = name[: -len(".gguf")]
-    if not name:
-        raise ConfigError("give the judge a name with --judge-name")
-    return name
+    try:
+        return file_stem(source)
+    except ConfigError:
+        raise ConfigError(
+            f"{source!r} gives the judge no file name; give it one with --judge-name"
+        ) from None
 
 
 def _validate(options: JudgeOptions) -> None:
@@ -184,13 +196,16 @@ def _validate(options: JudgeOptions) -> None:
         raise ConfigError(f"--judge-timeout must be positive, got {options.timeout}")
     if options.max_tokens is not None and options.max_tokens < 1:
         raise ConfigError(f"--judge-max-tokens must be at least 1, got {options.max_tokens}")
-    if options.model_list is not None and len(set(options.model_list)) != len(options.model_list):
-        raise ConfigError("--model-list names a model twice")
+    if options.model_list is not None:
+        stems = [file_stem(model, "--model-list") for model in options.model_list]
+        if len(set(stems)) != len(stems):
+            raise ConfigError("--model-list names a model twice")
 
 
 def _model_list(options: JudgeOptions, paths: BenchPaths) -> list[str]:
+    """`--model-list` by answer-file stem (the name in judgment rows), else every answer file."""
     if options.model_list:
-        return list(options.model_list)
+        return [file_stem(model, "--model-list") for model in options.model_list]
     found = sorted(path.stem for path in paths.answer_dir.glob("*.jsonl"))
     if not found:
         raise DataError(
@@ -211,9 +226,10 @@ def _references(
     if not needing:
         return {}, None
     if options.ref_answer_model:
+        chosen = file_stem(options.ref_answer_model, "--ref-answer-model")
         available = sorted(p.stem for p in paths.reference_dir.glob("*.jsonl"))
         path = require_file(
-            paths.reference_file(options.ref_answer_model),
+            paths.reference_file(chosen),
             f"reference answers of '{options.ref_answer_model}' (--ref-answer-model)",
             hint=f"available: {', '.join(available) or 'none'}",
         )
@@ -285,7 +301,11 @@ def make_plan(options: JudgeOptions) -> JudgePlan:
 
     models = _model_list(options, paths)
     needed = list(models)
-    baseline = options.baseline_model if options.mode == "pairwise-baseline" else None
+    baseline = (
+        file_stem(options.baseline_model, "--baseline-model")
+        if options.mode == "pairwise-baseline"
+        else None
+    )
     if baseline and baseline not in needed:
         needed.append(baseline)
     if options.mode == "pairwise-all" and len(models) < 2:
@@ -329,7 +349,7 @@ def describe_plan(plan: JudgePlan) -> str:
         ("judge", f"{plan.judge_name}: {describe_backend(plan.backend)}"),
     ]
     if options.mode == "pairwise-baseline":
-        rows.append(("baseline", options.baseline_model))
+        rows.append(("baseline", file_stem(options.baseline_model)))
     rows += [
         ("models", ", ".join(plan.models)),
         ("references", str(plan.reference_file) if plan.reference_file else "none needed"),
