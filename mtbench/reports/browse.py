@@ -285,7 +285,7 @@ def script_json(data: Any) -> str:
 
 
 def _asset(name: str) -> str:
-    return (resources.files("mtbench") / _ASSETS / name).read_text(encoding="utf-8")
+    return (resources.files("mtbench.reports") / _ASSETS / name).read_text(encoding="utf-8")
 
 
 def render_html(data: dict[str, Any]) -> str:
