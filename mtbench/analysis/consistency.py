@@ -26,12 +26,12 @@ import pandas as pd
 from mtbench.data.judgments import (
     PairJudgment,
     SingleJudgment,
+    first_parsed,
     load_pair_judgments,
     load_single_judgments,
 )
 from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import CATEGORIES, question_categories
-from mtbench.data.votes import unique_matches
 from mtbench.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def position_consistency(
         judgments: Rows of a `{judge}_pair.jsonl` file.
         categories: Question id to category, for the per-category table (None: left out).
     """
-    rows, repeated = unique_matches(judgments)
+    rows, repeated = first_parsed(judgments)
     records = [
         {
             "turn": j.turn,
@@ -191,13 +191,9 @@ def score_verdict(score_1: float, score_2: float, tie_margin: float = 0.0) -> st
 
 
 def _single_scores(judgments: Iterable[SingleJudgment]) -> dict[tuple[int, int, str], float]:
-    scores: dict[tuple[int, int, str], float] = {}
-    for judgment in judgments:
-        key = (judgment.question_id, judgment.turn, judgment.model)
-        # The first parsed score counts, as in `mtbench-show`.
-        if judgment.parsed and key not in scores:
-            scores[key] = float(judgment.score)
-    return scores
+    """Parsed scores by (question_id, turn, model): one per item, as `mtbench-show` counts them."""
+    kept, _ = first_parsed(judgments, key=lambda j: (j.question_id, j.turn, j.model))
+    return {(j.question_id, j.turn, j.model): float(j.score) for j in kept if j.parsed}
 
 
 def mode_consistency(
@@ -215,7 +211,7 @@ def mode_consistency(
         per_game: Compare each order's verdict instead of the combined one.
     """
     scores = _single_scores(singles)
-    rows, repeated = unique_matches(pairs)
+    rows, repeated = first_parsed(pairs)
     left_out: dict[str, int] = {}
     if repeated:
         left_out["repeated pairwise row"] = repeated

@@ -18,11 +18,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 import pandas as pd
 
-from mtbench.data.judgments import PairJudgment, SingleJudgment
+from mtbench.data.judgments import Judgment, PairJudgment, SingleJudgment, first_parsed
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +49,6 @@ class Accounting:
     inconsistent: int = 0
 
 
-Judgment = TypeVar("Judgment", SingleJudgment, PairJudgment)
-
 SINGLE_COLUMNS = ["model", "score", "turn", "question_id"]
 PAIR_COLUMNS = ["question_id", "turn", "model_1", "model_2", "g1_winner", "g2_winner"]
 
@@ -60,20 +57,18 @@ def _select(
     judgments: Iterable[Judgment], selected: Callable[[Judgment], bool]
 ) -> tuple[list[Judgment], Accounting]:
     """Drop unparsed rows, then unselected ones, then repeats (keeping the first); count each."""
-    rows = unparsed = filtered = duplicates = 0
-    seen: set[tuple[object, ...]] = set()
-    kept: list[Judgment] = []
+    rows = unparsed = filtered = 0
+    candidates: list[Judgment] = []
     for judgment in judgments:
         rows += 1
         if not judgment.parsed:
             unparsed += 1
         elif not selected(judgment):
             filtered += 1
-        elif judgment.key in seen:
-            duplicates += 1
         else:
-            seen.add(judgment.key)
-            kept.append(judgment)
+            candidates.append(judgment)
+    # Every candidate is parsed, so `first_parsed` keeps the first row of each judgment.
+    kept, duplicates = first_parsed(candidates)
     if duplicates:
         logger.warning("%d repeated judgment row(s) counted once", duplicates)
     return kept, Accounting(rows, unparsed, duplicates, filtered, len(kept))

@@ -8,10 +8,10 @@ FastChat keeps them, and left out of the results with a count.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mtbench.data._rows import RowReader
 from mtbench.data.jsonl import read_jsonl
@@ -195,3 +195,35 @@ def load_pair_judgments(path: str | Path) -> Iterator[PairJudgment]:
     path = Path(path)
     for line, row in read_jsonl(path):
         yield parse_pair(row, path, line)
+
+
+Judgment = TypeVar("Judgment", SingleJudgment, PairJudgment)
+
+
+def first_parsed(
+    rows: Iterable[Judgment], key: Callable[[Judgment], Hashable] | None = None
+) -> tuple[list[Judgment], int]:
+    """One row per judgment: the first parsed row of each key, else the first row.
+
+    A judgment repeated in a file (a re-run after a crash, two runs appended to one file) counts
+    once, the first row with a parsed verdict (README, "Deliberate differences from FastChat";
+    FastChat counts every copy). Every command that reads judgment files applies this rule.
+
+    Args:
+        rows: Judgments in file order.
+        key: What makes two rows the same judgment (default: the row's `key`, i.e. question,
+            model(s) in either order, judge and turn). A caller that needs one score per item
+            regardless of the judge prompt passes its own, e.g. `(question_id, turn)`.
+
+    Returns:
+        The rows kept, in the order their keys first appear, and the number of rows left out.
+    """
+    chosen: dict[Hashable, Judgment] = {}
+    count = 0
+    for row in rows:
+        count += 1
+        name = row.key if key is None else key(row)
+        kept = chosen.get(name)
+        if kept is None or (row.parsed and not kept.parsed):
+            chosen[name] = row
+    return list(chosen.values()), count - len(chosen)

@@ -24,7 +24,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -37,6 +37,7 @@ from mtbench.data.atomic import write_atomic
 from mtbench.data.judgments import (
     PairJudgment,
     SingleJudgment,
+    first_parsed,
     load_pair_judgments,
     load_single_judgments,
 )
@@ -191,15 +192,6 @@ def _report_json(paths: BenchPaths, mode: str, **kwargs: Any) -> dict[str, Any]:
     return data
 
 
-def _first_parsed(rows: Iterable[Any]) -> list[Any]:
-    """One row per judgment key, in file order: the first parsed one, else the first one."""
-    chosen: dict[Any, Any] = {}
-    for row in rows:
-        if row.key not in chosen or (row.parsed and not chosen[row.key].parsed):
-            chosen[row.key] = row
-    return list(chosen.values())
-
-
 def _single_section(
     paths: BenchPaths,
     judge_model: str,
@@ -217,7 +209,7 @@ def _single_section(
         j for j in load_single_judgments(path) if model_list is None or j.model in model_list
     ]
     judgments: dict[str, dict[str, dict[str, Any]]] = {}
-    for j in _first_parsed(rows):
+    for j in first_parsed(rows)[0]:
         per_question = judgments.setdefault(j.model, {}).setdefault(str(j.question_id), {})
         per_question[str(j.turn)] = {"score": j.score, "judge": list(j.judge), "text": j.judgment}
     try:
@@ -249,7 +241,7 @@ def _pair_section(
     mode = "pairwise-baseline" if has_baseline else "pairwise-all"
     allowed = None if model_list is None else set(model_list) | {baseline_model}
     judgments: dict[str, list[dict[str, Any]]] = {}
-    for j in _first_parsed(rows):
+    for j in first_parsed(rows)[0]:
         if allowed is not None and not {j.model_1, j.model_2} <= allowed:
             continue
         judgments.setdefault(str(j.question_id), []).append(
