@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mtbench.data.judgments import PairJudgment, SingleJudgment, first_parsed
+from mtbench.data.judgments import PairJudgment, SingleJudgment, combined_verdict, first_parsed
 
 
 def single(qid: int, score: float, model: str = "a", turn: int = 1, prompt: str = "single-v1"):
@@ -48,3 +48,22 @@ def test_a_caller_may_count_one_row_per_item_whatever_the_judge_prompt():
     assert len(first_parsed(rows)[0]) == 2  # different judges: two judgments
     kept, repeats = first_parsed(rows, key=lambda j: (j.question_id, j.turn))
     assert [r.score for r in kept] == [5] and repeats == 1
+
+
+@pytest.mark.parametrize(
+    ("g1", "g2", "verdict"),
+    [
+        ("model_1", "model_1", "model_1"),  # a win needs both orders
+        ("model_2", "model_2", "model_2"),
+        ("tie", "tie", "tie"),
+        ("model_1", "model_2", "tie"),  # the orders disagree
+        ("model_1", "tie", "tie"),
+        ("tie", "model_2", "tie"),
+        ("error", "model_1", "error"),  # either game unparsed: left out by every reader
+        ("tie", "error", "error"),
+        ("error", "error", "error"),
+    ],
+)
+def test_both_orders_combine_into_one_verdict(g1, g2, verdict):
+    assert combined_verdict(g1, g2) == verdict
+    assert pair(81, "a", "b", g1, g2).combined == verdict

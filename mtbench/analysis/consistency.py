@@ -217,12 +217,7 @@ def mode_consistency(
         left_out["repeated pairwise row"] = repeated
     compared: list[dict[str, Any]] = []
     for row in rows:
-        if per_game:
-            verdicts = [row.g1_winner, row.g2_winner]
-        elif not row.parsed:
-            verdicts = ["error"]
-        else:
-            verdicts = [row.g1_winner if row.g1_winner == row.g2_winner else "tie"]
+        verdicts = [row.g1_winner, row.g2_winner] if per_game else [row.combined]
         for verdict in verdicts:
             if verdict == "error":
                 reason = "pairwise verdict unparsed"

@@ -21,7 +21,13 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from mtbench.data.judgments import Judgment, PairJudgment, SingleJudgment, first_parsed
+from mtbench.data.judgments import (
+    Judgment,
+    PairJudgment,
+    SingleJudgment,
+    combined_verdict,
+    first_parsed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -134,18 +140,25 @@ def select_pairwise(
 
 
 def pairwise_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
-    """One win/loss/tie record per model per row (two per row), with its question and turn."""
+    """One win/loss/tie record per model per row (two per row), with its question and turn.
+
+    Each row's two games are combined by `combined_verdict`.
+
+    Raises:
+        ValueError: for a row with an `error` game (`select_pairwise` drops those).
+    """
     records: list[dict[str, object]] = []
     for row in frame.itertuples(index=False):
         common = {"question_id": row.question_id, "turn": row.turn}
-        if row.g1_winner == "tie" or row.g1_winner != row.g2_winner:
+        verdict = combined_verdict(row.g1_winner, row.g2_winner)
+        if verdict == "error":
+            raise ValueError("pairwise_outcomes takes rows without errors (from select_pairwise)")
+        if verdict == "tie":
             records.append({**common, "model": row.model_1, "win": 0, "loss": 0, "tie": 1})
             records.append({**common, "model": row.model_2, "win": 0, "loss": 0, "tie": 1})
         else:
             winner, loser = (
-                (row.model_1, row.model_2)
-                if row.g1_winner == "model_1"
-                else (row.model_2, row.model_1)
+                (row.model_1, row.model_2) if verdict == "model_1" else (row.model_2, row.model_1)
             )
             records.append({**common, "model": winner, "win": 1, "loss": 0, "tie": 0})
             records.append({**common, "model": loser, "win": 0, "loss": 1, "tie": 0})

@@ -110,6 +110,11 @@ class PairJudgment:
     def parsed(self) -> bool:
         return self.g1_winner != "error" and self.g2_winner != "error"
 
+    @property
+    def combined(self) -> str:
+        """Both orders as one verdict (`combined_verdict`): `model_1`, `model_2`, `tie`, `error`."""
+        return combined_verdict(self.g1_winner, self.g2_winner)
+
     def to_row(self) -> dict[str, Any]:
         return {
             "question_id": self.question_id,
@@ -125,6 +130,25 @@ class PairJudgment:
             "turn": self.turn,
             "tstamp": self.tstamp,
         }
+
+
+def combined_verdict(g1_winner: str, g2_winner: str) -> str:
+    """The verdict of a match judged in both orders.
+
+    FastChat's `show_result` rule (also how the released GPT-4 votes were made): a model wins only
+    when both games name it; two ties, or games that disagree, are a tie. A game that could not
+    be parsed makes the match `error`, which every reader leaves out (and counts).
+
+    Args:
+        g1_winner: Game 1's stored winner, one of `WINNERS`.
+        g2_winner: Game 2's, already mapped back to the model order.
+
+    Returns:
+        `model_1`, `model_2`, `tie` or `error`.
+    """
+    if "error" in (g1_winner, g2_winner):
+        return "error"
+    return g1_winner if g1_winner == g2_winner else "tie"
 
 
 def _judge_field(fields: RowReader) -> tuple[str, str]:

@@ -135,12 +135,8 @@ def pair_votes(
         name = label if label is not None else judge_name(judgment.judge)
         if per_game:
             verdicts = [judgment.g1_winner, judgment.g2_winner]
-        elif not judgment.parsed:
-            verdicts = ["error"]
-        elif judgment.g1_winner == judgment.g2_winner:
-            verdicts = [judgment.g1_winner]
         else:
-            verdicts = ["tie"]
+            verdicts = [judgment.combined]
         for verdict in verdicts:
             if verdict == "error":
                 errors += 1
