@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from mtbench.data.judgments import PairJudgment, SingleJudgment, combined_verdict, first_parsed
+from mtbench.data.judgments import (
+    MODES,
+    PairJudgment,
+    SingleJudgment,
+    combined_verdict,
+    first_parsed,
+    grading_kind,
+)
+from mtbench.data.paths import BenchPaths
+from mtbench.errors import ConfigError
 
 
 def single(qid: int, score: float, model: str = "a", turn: int = 1, prompt: str = "single-v1"):
@@ -67,3 +78,18 @@ def test_a_caller_may_count_one_row_per_item_whatever_the_judge_prompt():
 def test_both_orders_combine_into_one_verdict(g1, g2, verdict):
     assert combined_verdict(g1, g2) == verdict
     assert pair(81, "a", "b", g1, g2).combined == verdict
+
+
+def test_each_mode_has_one_kind_and_one_file():
+    paths = BenchPaths(Path("data"))
+    kinds = {mode: grading_kind(mode) for mode in MODES}
+    assert kinds == {"single": "single", "pairwise-baseline": "pair", "pairwise-all": "pair"}
+    files = {paths.judgment_file("gpt-4", mode).name for mode in (*MODES, "pair")}
+    assert files == {"gpt-4_single.jsonl", "gpt-4_pair.jsonl"}
+
+
+def test_an_unknown_mode_is_a_config_error_everywhere():
+    with pytest.raises(ConfigError, match="unknown mode 'pairwise'; choose one of: single, "):
+        grading_kind("pairwise")
+    with pytest.raises(ConfigError, match="unknown mode 'pairwise'"):
+        BenchPaths(Path("data")).judgment_file("gpt-4", "pairwise")

@@ -31,8 +31,6 @@ from mtbench.data.judgments import (
 
 logger = logging.getLogger(__name__)
 
-MODES = ("single", "pairwise-baseline", "pairwise-all")
-
 
 @dataclass(frozen=True)
 class Accounting:

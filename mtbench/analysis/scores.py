@@ -16,7 +16,6 @@ import pandas as pd
 
 from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
 from mtbench.analysis.results import (
-    MODES,
     Accounting,
     pairwise_outcomes,
     pairwise_table,
@@ -25,10 +24,10 @@ from mtbench.analysis.results import (
     single_average_table,
     single_turn_table,
 )
-from mtbench.data.judgments import load_pair_judgments, load_single_judgments
+from mtbench.data.judgments import grading_kind, load_pair_judgments, load_single_judgments
 from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import CATEGORIES, question_categories
-from mtbench.errors import ConfigError, DataError
+from mtbench.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +91,7 @@ def build_report(
         ConfigError: for an unknown mode.
         DataError: for a missing or malformed file, or when no judgment is left to show.
     """
-    if mode not in MODES:
-        raise ConfigError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    grading_kind(mode)  # an unknown mode fails before any file is read
     path = (
         Path(input_file) if input_file is not None else default_input_file(paths, judge_model, mode)
     )

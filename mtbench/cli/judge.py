@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mtbench.cli.common import add_bench_options, add_logging_options, run_command
+from mtbench.data.judgments import MODES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     fastchat.add_argument(
         "--mode",
         default="single",
-        choices=["single", "pairwise-baseline", "pairwise-all"],
+        choices=MODES,
         help="single: a 1-10 score per answer; pairwise-baseline: each model against the "
         "baseline; pairwise-all: every pair of models (default: %(default)s)",
     )

@@ -6,7 +6,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mtbench.analysis.results import MODES
 from mtbench.analysis.scores import DEFAULT_BASELINE, DEFAULT_JUDGE, build_report
 from mtbench.cli.common import (
     add_bench_options,
@@ -15,6 +14,7 @@ from mtbench.cli.common import (
     bootstrap_spec,
     run_command,
 )
+from mtbench.data.judgments import MODES
 from mtbench.data.paths import BenchPaths
 from mtbench.errors import ConfigError
 from mtbench.reports.scores import FORMATS, render

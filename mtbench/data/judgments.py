@@ -15,6 +15,13 @@ from typing import Any, TypeVar
 
 from mtbench.data._rows import RowReader
 from mtbench.data.jsonl import read_jsonl
+from mtbench.errors import ConfigError
+
+MODES = ("single", "pairwise-baseline", "pairwise-all")
+"""The grading modes of `mtbench-judge` and `mtbench-show` (FastChat's `--mode`)."""
+
+KINDS = ("single", "pair")
+"""What a mode's rows are, and its file's suffix: `{judge}_single.jsonl`, `{judge}_pair.jsonl`."""
 
 WINNERS = ("model_1", "model_2", "tie", "error")
 """The stored values of `g1_winner`/`g2_winner`: already mapped back to the model order."""
@@ -130,6 +137,19 @@ class PairJudgment:
             "turn": self.turn,
             "tstamp": self.tstamp,
         }
+
+
+def grading_kind(mode: str) -> str:
+    """The kind of judgment a mode makes: `single`, or `pair` for both pairwise modes.
+
+    Both pairwise modes write (and read) the same `{judge}_pair.jsonl`, as in FastChat.
+
+    Raises:
+        ConfigError: for a mode not in `MODES`.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    return "single" if mode == "single" else "pair"
 
 
 def combined_verdict(g1_winner: str, g2_winner: str) -> str:

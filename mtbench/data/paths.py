@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mtbench.data.judgments import KINDS, grading_kind
 from mtbench.errors import DataError
 
 DATA_DIR_ENV = "MTBENCH_DATA_DIR"
@@ -87,8 +88,11 @@ class BenchPaths:
         return self.reference_dir / f"{judge}.jsonl"
 
     def judgment_file(self, judge: str, mode: str) -> Path:
-        """`{judge}_single.jsonl` for single grading, `{judge}_pair.jsonl` for both pairwise."""
-        kind = "single" if mode == "single" else "pair"
+        """`{judge}_single.jsonl` for single grading, `{judge}_pair.jsonl` for both pairwise.
+
+        `mode` is one of `MODES`, or the kind itself (`single`, `pair`).
+        """
+        kind = mode if mode in KINDS else grading_kind(mode)
         return self.judgment_dir / f"{judge}_{kind}.jsonl"
 
 
