@@ -186,6 +186,7 @@ def _judge_reference(paths: BenchPaths, judge_model: str) -> dict[str, list[str]
 
 
 def _report_json(paths: BenchPaths, mode: str, **kwargs: Any) -> dict[str, Any]:
+    """`mtbench-show`'s report in its JSON form, plus its accounting line, for the leaderboard."""
     report = build_report(paths, mode=mode, **kwargs)
     data = as_json(report)
     data["accounting_line"] = accounting_line(report.accounting, report.mode)
@@ -205,16 +206,20 @@ def _single_section(
             f"No single-grading judgments: {path} not found (mtbench-judge --mode single)."
         )
         return None
-    rows: list[SingleJudgment] = [
-        j for j in load_single_judgments(path) if model_list is None or j.model in model_list
-    ]
+    rows: list[SingleJudgment] = list(load_single_judgments(path))
+    shown = [j for j in rows if model_list is None or j.model in model_list]
     judgments: dict[str, dict[str, dict[str, Any]]] = {}
-    for j in first_parsed(rows)[0]:
+    for j in first_parsed(shown)[0]:
         per_question = judgments.setdefault(j.model, {}).setdefault(str(j.question_id), {})
         per_question[str(j.turn)] = {"score": j.score, "judge": list(j.judge), "text": j.judgment}
     try:
         report = _report_json(
-            paths, "single", input_file=path, model_list=model_list, bootstrap=bootstrap
+            paths,
+            "single",
+            input_file=path,
+            model_list=model_list,
+            bootstrap=bootstrap,
+            judgments=rows,
         )
     except DataError as exc:
         notes.append(f"Single-grading leaderboard left out: {exc}")
@@ -261,6 +266,7 @@ def _pair_section(
             baseline_model=baseline_model,
             model_list=model_list,
             bootstrap=bootstrap,
+            judgments=rows,
         )
     except DataError as exc:
         notes.append(f"Pairwise leaderboard left out: {exc}")

@@ -14,7 +14,7 @@ def radar_plot(categories: pd.DataFrame, path: str | Path, title: str, scale_max
     """Draw one polygon per model (columns) over the categories (rows) and save it as PNG.
 
     Args:
-        categories: Category × model table, e.g. `Report.categories`.
+        categories: Category × model table, e.g. `ScoreReport.categories`.
         path: Where to write the image.
         title: Figure title.
         scale_max: The radial axis maximum (10 for scores, 1 for win rates).

@@ -1,4 +1,4 @@
-"""Render a `Report` as FastChat-style text, CSV, JSON or Markdown.
+"""Render a `ScoreReport` as FastChat-style text, CSV, JSON or Markdown.
 
 The `table` format prints FastChat's `show_result` output first, unchanged (pandas' own printing
 of the same tables), then the additions: intervals, the category table and the row accounting.
@@ -13,13 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from mtbench.analysis.results import Accounting
-from mtbench.analysis.scores import Report
+from mtbench.analysis.scores import Accounting, ScoreReport
 
 FORMATS = ("table", "csv", "json", "markdown")
 
 
-def render(report: Report, fmt: str = "table") -> str:
+def render(report: ScoreReport, fmt: str = "table") -> str:
     """Return the report in the given format (one of `FORMATS`)."""
     if fmt == "table":
         return render_table(report)
@@ -32,7 +31,7 @@ def render(report: Report, fmt: str = "table") -> str:
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def fastchat_text(report: Report) -> str:
+def fastchat_text(report: ScoreReport) -> str:
     """Exactly what FastChat's `show_result.py` prints for the same file and flags."""
     lines = [f"Mode: {report.mode}", f"Input file: {report.input_file}"]
     if report.mode == "single":
@@ -58,7 +57,7 @@ def accounting_line(accounting: Accounting, mode: str) -> str:
     return text + "."
 
 
-def _interval_title(report: Report) -> str:
+def _interval_title(report: ScoreReport) -> str:
     spec = report.bootstrap
     if spec is None:
         return "Summary"
@@ -72,7 +71,7 @@ def _fmt(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.4f}"
 
 
-def render_table(report: Report) -> str:
+def render_table(report: ScoreReport) -> str:
     """FastChat's output, then the summary with intervals, categories and accounting."""
     parts = [fastchat_text(report)]
     parts.append(f"########## {_interval_title(report)} ##########")
@@ -85,7 +84,7 @@ def render_table(report: Report) -> str:
     return "\n".join(parts) + "\n"
 
 
-def wide_table(report: Report) -> pd.DataFrame:
+def wide_table(report: ScoreReport) -> pd.DataFrame:
     """One row per model: the summary columns, then one column per category."""
     table = report.summary.copy()
     if report.categories is not None:
@@ -102,7 +101,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def as_json(report: Report) -> dict[str, Any]:
+def as_json(report: ScoreReport) -> dict[str, Any]:
     """The report as plain JSON-able data."""
     models = []
     for model, row in report.summary.to_dict(orient="index").items():
@@ -147,7 +146,7 @@ def markdown_table(frame: pd.DataFrame, index_label: str) -> str:
     return out.getvalue()
 
 
-def render_markdown(report: Report) -> str:
+def render_markdown(report: ScoreReport) -> str:
     """Summary and category tables as Markdown, with the accounting line."""
     parts = [f"### {_interval_title(report)}\n", markdown_table(report.summary, "model")]
     if report.categories is not None:
