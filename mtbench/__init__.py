@@ -44,7 +44,7 @@ _LAZY = {
     "JudgeOptions": "mtbench.judging",
     "judge": "mtbench.judging",
     "build_report": "mtbench.analysis.scores",
-    "render_report": ("mtbench.reports.scores", "render"),
+    "render_report": "mtbench.reports.scores",
     "build_comparison": "mtbench.analysis.compare",
     "write_browse_report": ("mtbench.reports.browse", "write_report"),
     "run_agreement": "mtbench.analysis.agreement",

@@ -17,7 +17,8 @@ from mtbench.cli.common import (
 from mtbench.data.judgments import MODES
 from mtbench.data.paths import BenchPaths
 from mtbench.errors import ConfigError
-from mtbench.reports.scores import FORMATS, render
+from mtbench.reports.scores import render_report
+from mtbench.reports.tables import FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +95,7 @@ def _show(args: argparse.Namespace) -> int:
         model_list=args.model_list,
         bootstrap=bootstrap_spec(args),
     )
-    sys.stdout.write(render(report, args.format))
+    sys.stdout.write(render_report(report, args.format))
     if args.plot:
         if report.categories is None:
             raise ConfigError(
