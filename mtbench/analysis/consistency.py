@@ -159,7 +159,7 @@ def _ordered(table: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class ModeConsistency:
+class SinglePairReport:
     """Single-vs-pairwise consistency of one judge.
 
     Attributes:
@@ -196,12 +196,12 @@ def _single_scores(judgments: Iterable[SingleJudgment]) -> dict[tuple[int, int, 
     return {(j.question_id, j.turn, j.model): float(j.score) for j in kept if j.parsed}
 
 
-def mode_consistency(
+def single_pair_consistency(
     singles: Iterable[SingleJudgment],
     pairs: Iterable[PairJudgment],
     tie_margin: float = 0.0,
     per_game: bool = False,
-) -> ModeConsistency:
+) -> SinglePairReport:
     """Compare a judge's pairwise verdicts with the verdicts its single scores make.
 
     Args:
@@ -250,7 +250,7 @@ def mode_consistency(
     confusion.columns.name = "single"
     for (pairwise, single), count in frame.groupby(["pairwise", "single"]).size().items():
         confusion.loc[pairwise, single] = int(count)
-    return ModeConsistency(table, confusion, left_out, tie_margin, per_game)
+    return SinglePairReport(table, confusion, left_out, tie_margin, per_game)
 
 
 def _agreement_row(frame: pd.DataFrame) -> dict[str, float]:
@@ -290,14 +290,14 @@ def position_report(
     return replace(report, input_file=path)
 
 
-def mode_report(
+def single_pair_report(
     paths: BenchPaths,
     judge_model: str = "gpt-4",
     single_file: str | Path | None = None,
     pair_file: str | Path | None = None,
     tie_margin: float = 0.0,
     per_game: bool = False,
-) -> ModeConsistency:
+) -> SinglePairReport:
     """Single-vs-pairwise consistency of one judge from its two judgment files.
 
     Raises:
@@ -318,7 +318,7 @@ def mode_report(
         "pairwise judgment file",
         hint="run `mtbench-judge --mode pairwise-all` first, or pass --pair-file",
     )
-    result = mode_consistency(
+    result = single_pair_consistency(
         load_single_judgments(single), load_pair_judgments(pair), tie_margin, per_game
     )
     if not result.table.loc["all", "total"]:

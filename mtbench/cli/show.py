@@ -103,9 +103,7 @@ def _show(args: argparse.Namespace) -> int:
             )
         from mtbench.reports.plots import radar_plot
 
-        scale = 10.0 if report.mode == "single" else 1.0
-        measure = "score" if report.mode == "single" else "adjusted win rate"
-        radar_plot(report.categories, args.plot, f"MT-bench {measure} by category", scale)
+        radar_plot(report, args.plot)
         print(f"Plot saved to {args.plot}", file=sys.stderr)
     return 0
 

@@ -68,7 +68,7 @@ _SCRIPT_ESCAPES = {
 
 @dataclass(frozen=True)
 class BrowseResult:
-    """What `write_report` wrote.
+    """What `write_browse_report` wrote.
 
     Attributes:
         path: The HTML file.
@@ -306,7 +306,7 @@ def render_html(data: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("browse.html"))
 
 
-def write_report(
+def write_browse_report(
     paths: BenchPaths,
     output: str | Path | None = None,
     judge_model: str = DEFAULT_JUDGE,
