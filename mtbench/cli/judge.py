@@ -178,41 +178,8 @@ def _confirm(plan: Any) -> bool:
     return answer.strip().lower() in ("", "y", "yes")
 
 
-class _ProgressBar:
-    """A tqdm bar on stderr: calls done, calls/s, retries, failures, unparsed verdicts.
-
-    On a terminal it redraws often; in a log file it writes a line every 30 seconds.
-    """
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-
-    def __call__(self, stats: Any) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            tty = sys.stderr.isatty()
-            self.bar = tqdm(
-                total=stats.calls,
-                unit="call",
-                desc="judging",
-                file=sys.stderr,
-                dynamic_ncols=tty,
-                mininterval=0.2 if tty else 30.0,
-            )
-        self.bar.set_postfix(
-            retries=stats.retries, failed=stats.failed_calls, unparsed=stats.unparsed, refresh=False
-        )
-        self.bar.update(stats.calls_done - self.bar.n)
-
-    def close(self) -> None:
-        """Finish the bar (before the summary is printed)."""
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
 def _run(args: argparse.Namespace) -> int:
+    from mtbench.cli.progress import JudgeBar
     from mtbench.judging.pipeline import judge
     from mtbench.judging.plan import JudgeOptions
 
@@ -241,7 +208,7 @@ def _run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         preflight=args.preflight,
     )
-    progress = _ProgressBar()
+    progress = JudgeBar()
     declined = []
 
     def confirm(plan: Any) -> bool:
