@@ -3,6 +3,11 @@
 Rows keep FastChat's fields and order. `score == -1` (single) and a winner of `"error"`
 (pairwise) mean the judge's verdict could not be parsed; those rows are kept in the file, as
 FastChat keeps them, and left out of the results with a count.
+
+The rules every reader of these files shares live here, so that `mtbench-show`, `-browse`,
+`-agreement` and `--compare` count alike: the grading modes and their file kinds (`MODES`,
+`grading_kind`), one row per repeated judgment (`first_parsed`), and both orders of a pairwise
+match as one verdict (`combined_verdict`, `PairJudgment.combined`).
 """
 
 from __future__ import annotations
