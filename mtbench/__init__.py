@@ -8,7 +8,7 @@ The functions behind the commands, importable from here (heavy ones load on firs
     build_report(BenchPaths(...), ...)         mtbench-show (render_report for text/CSV/JSON/MD)
     build_comparison(paths, "a", "b")          mtbench-show --compare
     write_browse_report(paths)                 mtbench-browse
-    run_agreement / position_report / mode_report    mtbench-agreement
+    run_agreement / position_report / single_pair_report    mtbench-agreement
     build_reference_diff(paths, "gpt-4", "gpt-4o")   mtbench-refs diff
     download(select_files(...), data_dir, resolve_base_urls())   mtbench-download
 """
@@ -44,32 +44,37 @@ _LAZY = {
     "JudgeOptions": "mtbench.judging",
     "judge": "mtbench.judging",
     "build_report": "mtbench.analysis.scores",
-    "render_report": ("mtbench.reports.scores", "render"),
+    "render_report": "mtbench.reports.scores",
     "build_comparison": "mtbench.analysis.compare",
-    "write_browse_report": ("mtbench.reports.browse", "write_report"),
+    "write_browse_report": "mtbench.reports.browse",
     "run_agreement": "mtbench.analysis.agreement",
     "position_report": "mtbench.analysis.consistency",
-    "mode_report": "mtbench.analysis.consistency",
+    "single_pair_report": "mtbench.analysis.consistency",
     "build_reference_diff": "mtbench.analysis.references",
     "download": "mtbench.data.download",
     "select_files": "mtbench.data.manifest",
     "resolve_base_urls": "mtbench.data.manifest",
 }
+"""Each lazily imported name and the module that defines it under that name."""
+
+_OLD_NAMES = {"mode_report": "single_pair_report"}
+"""Names exported before a rename, still importable: old name to current name."""
 
 
 def __getattr__(name: str) -> Any:
     """Import the command-level functions only when first used (they pull in pandas, torch...)."""
-    target = _LAZY.get(name)
-    if target is None:
+    current = _OLD_NAMES.get(name, name)
+    module = _LAZY.get(current)
+    if module is None:
         raise AttributeError(f"module 'mtbench' has no attribute {name!r}")
-    module, attribute = target if isinstance(target, tuple) else (target, name)
-    value = getattr(importlib.import_module(module), attribute)
+    value = getattr(importlib.import_module(module), current)
     globals()[name] = value
     return value
 
 
 __all__ = [
     *_LAZY,
+    *_OLD_NAMES,
     "CATEGORIES",
     "Answer",
     "AuthError",

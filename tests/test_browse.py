@@ -380,3 +380,26 @@ def test_pairwise_against_a_baseline_found_in_the_file(official):
     assert (row["model"], row["win"], row["loss"], row["tie"]) == ("phi-3-dpo", 20, 18, 35)
     # The default baseline (gpt-3.5-turbo) is not in this file: all pairs are shown.
     assert build_page_data(official, bootstrap=None)["pairwise"]["mode"] == "pairwise-all"
+
+
+def test_each_judgment_file_is_read_once_and_scored_as_mtbench_show_scores_it(
+    official, monkeypatch
+):
+    import mtbench.data.judgments as judgments_module
+    from mtbench.analysis.scores import build_report
+
+    opened: list[str] = []
+    read_jsonl = judgments_module.read_jsonl
+
+    def counting(path):
+        opened.append(Path(path).name)
+        return read_jsonl(path)
+
+    monkeypatch.setattr(judgments_module, "read_jsonl", counting)
+    data = build_page_data(official, baseline_model="phi-3", bootstrap=None)
+    assert sorted(opened) == ["gpt-4_pair.jsonl", "gpt-4_single.jsonl"]
+    shown = build_report(official, "pairwise-baseline", baseline_model="phi-3", bootstrap=None)
+    [row] = data["pairwise"]["report"]["models"]
+    assert row["win_rate_adjusted"] == shown.summary.loc["phi-3-dpo", "win_rate_adjusted"]
+    single = build_report(official, "single", bootstrap=None).summary
+    assert data["single"]["report"]["models"][0]["score"] == single.loc["phi-3-dpo", "score"]

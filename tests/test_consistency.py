@@ -9,10 +9,10 @@ import pytest
 from conftest import run_cli, shared_file
 
 from mtbench.analysis.consistency import (
-    mode_consistency,
     position_consistency,
     position_outcome,
     score_verdict,
+    single_pair_consistency,
 )
 from mtbench.data.jsonl import dumps
 from mtbench.data.judgments import PairJudgment, SingleJudgment
@@ -210,7 +210,7 @@ PAIRS = [
     ],
 )
 def test_single_vs_pairwise(margin, per_game, turn_1, all_turns, left_out):
-    result = mode_consistency(SINGLES, PAIRS, margin, per_game)
+    result = single_pair_consistency(SINGLES, PAIRS, margin, per_game)
     columns = ["total", "agree", "total_no_tie", "agree_no_tie"]
     assert tuple(result.table.loc["turn 1", columns]) == turn_1
     assert tuple(result.table.loc["all", columns]) == all_turns
@@ -219,7 +219,7 @@ def test_single_vs_pairwise(margin, per_game, turn_1, all_turns, left_out):
 
 
 def test_single_vs_pairwise_confusion():
-    result = mode_consistency(SINGLES, PAIRS)
+    result = single_pair_consistency(SINGLES, PAIRS)
     confusion = result.confusion
     assert confusion.loc["model_1", "model_1"] == 1  # q1
     assert confusion.loc["model_2", "model_2"] == 1  # q1 turn 2

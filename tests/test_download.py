@@ -408,8 +408,8 @@ def test_judgments_are_fetched_unverified_and_their_sha256_shown(
         result = run_cli("download", *args)
 
         assert result.returncode == 0, result.stderr
-        for mode in ("single", "pairwise"):
-            local = paths.judgment_file("gpt-4", mode)
+        for kind in ("single", "pair"):
+            local = paths.judgment_file("gpt-4", kind)
             assert local.read_bytes() == shared_file(PHI3 + local.name).read_bytes()
             assert (
                 f"unverified: {local} has sha256 {sha256(local)}; no official checksum is known"

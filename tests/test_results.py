@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mtbench.analysis.results import (
+from mtbench.analysis.scores import (
     pairwise_outcomes,
     pairwise_table,
     select_pairwise,

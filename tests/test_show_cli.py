@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import run_cli, shared_file
 
@@ -191,3 +192,19 @@ def test_model_list_matching_nothing_is_a_clear_error(judged):
 def test_bad_flag_is_a_usage_error(judged):
     result = run_cli("show", "--data-dir", str(judged.data_dir), "--mode", "triple")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_a_report_from_rows_already_read_is_the_report_of_their_file(judged):
+    from mtbench.analysis.bootstrap import BootstrapSpec
+    from mtbench.analysis.scores import build_report
+    from mtbench.data.judgments import load_pair_judgments
+
+    path = judged.judgment_file("gpt-4", "pair")
+    spec = BootstrapSpec(resamples=50)
+    from_file = build_report(judged, "pairwise-all", bootstrap=spec)
+    rows = list(load_pair_judgments(path))
+    path.unlink()  # given the rows, the file is not opened
+    from_rows = build_report(judged, "pairwise-all", bootstrap=spec, judgments=rows)
+    assert from_rows.input_file == path and from_rows.accounting == from_file.accounting
+    pd.testing.assert_frame_equal(from_rows.summary, from_file.summary)
+    pd.testing.assert_frame_equal(from_rows.tables["Pairwise"], from_file.tables["Pairwise"])

@@ -18,7 +18,7 @@ import pandas as pd
 
 from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
 from mtbench.data.defaults import DEFAULT_JUDGE
-from mtbench.data.judgments import load_single_judgments
+from mtbench.data.judgments import first_parsed, load_single_judgments
 from mtbench.data.paths import BenchPaths, file_stem, require_file
 from mtbench.data.questions import CATEGORIES, question_categories
 from mtbench.errors import ConfigError, DataError
@@ -137,22 +137,18 @@ def load_run(spec: RunSpec) -> RunScores:
             "to compare a model of another file write FILE:MODEL",
             spec.file,
         )
-    scores: dict[Item, float] = {}
-    seen: set[Item] = set()
-    repeated = 0
-    for judgment in judgments:
-        if judgment.model != model:
-            continue
-        item = (judgment.question_id, judgment.turn)
-        if judgment.parsed:
-            repeated += item in scores
-            scores.setdefault(item, float(judgment.score))
-        seen.add(item)
+    rows = [j for j in judgments if j.model == model]
+    # One score per item, whatever judge prompt graded it: the item is what runs are compared on.
+    kept, _ = first_parsed(rows, key=lambda j: (j.question_id, j.turn))
+    scores = {(j.question_id, j.turn): float(j.score) for j in kept if j.parsed}
+    unparsed = frozenset((j.question_id, j.turn) for j in kept if not j.parsed)
+    # Parsed rows beyond the one that counts (unparsed rows are reported as unparsed items).
+    repeated = sum(j.parsed for j in rows) - len(scores)
     if repeated:
         logger.warning(
             "%s: %d repeated judgment(s) of %s; the first parsed counts", spec.file, repeated, model
         )
-    return RunScores(RunSpec(spec.file, model), scores, frozenset(seen - set(scores)))
+    return RunScores(RunSpec(spec.file, model), scores, unparsed)
 
 
 @dataclass(frozen=True)

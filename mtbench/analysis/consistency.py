@@ -27,12 +27,12 @@ from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.judgments import (
     PairJudgment,
     SingleJudgment,
+    first_parsed,
     load_pair_judgments,
     load_single_judgments,
 )
 from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import CATEGORIES, question_categories
-from mtbench.data.votes import unique_matches
 from mtbench.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def position_consistency(
         judgments: Rows of a `{judge}_pair.jsonl` file.
         categories: Question id to category, for the per-category table (None: left out).
     """
-    rows, repeated = unique_matches(judgments)
+    rows, repeated = first_parsed(judgments)
     records = [
         {
             "turn": j.turn,
@@ -160,7 +160,7 @@ def _ordered(table: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class ModeConsistency:
+class SinglePairReport:
     """Single-vs-pairwise consistency of one judge.
 
     Attributes:
@@ -192,21 +192,17 @@ def score_verdict(score_1: float, score_2: float, tie_margin: float = 0.0) -> st
 
 
 def _single_scores(judgments: Iterable[SingleJudgment]) -> dict[tuple[int, int, str], float]:
-    scores: dict[tuple[int, int, str], float] = {}
-    for judgment in judgments:
-        key = (judgment.question_id, judgment.turn, judgment.model)
-        # The first parsed score counts, as in `mtbench-show`.
-        if judgment.parsed and key not in scores:
-            scores[key] = float(judgment.score)
-    return scores
+    """Parsed scores by (question_id, turn, model): one per item, as `mtbench-show` counts them."""
+    kept, _ = first_parsed(judgments, key=lambda j: (j.question_id, j.turn, j.model))
+    return {(j.question_id, j.turn, j.model): float(j.score) for j in kept if j.parsed}
 
 
-def mode_consistency(
+def single_pair_consistency(
     singles: Iterable[SingleJudgment],
     pairs: Iterable[PairJudgment],
     tie_margin: float = 0.0,
     per_game: bool = False,
-) -> ModeConsistency:
+) -> SinglePairReport:
     """Compare a judge's pairwise verdicts with the verdicts its single scores make.
 
     Args:
@@ -216,18 +212,13 @@ def mode_consistency(
         per_game: Compare each order's verdict instead of the combined one.
     """
     scores = _single_scores(singles)
-    rows, repeated = unique_matches(pairs)
+    rows, repeated = first_parsed(pairs)
     left_out: dict[str, int] = {}
     if repeated:
         left_out["repeated pairwise row"] = repeated
     compared: list[dict[str, Any]] = []
     for row in rows:
-        if per_game:
-            verdicts = [row.g1_winner, row.g2_winner]
-        elif not row.parsed:
-            verdicts = ["error"]
-        else:
-            verdicts = [row.g1_winner if row.g1_winner == row.g2_winner else "tie"]
+        verdicts = [row.g1_winner, row.g2_winner] if per_game else [row.combined]
         for verdict in verdicts:
             if verdict == "error":
                 reason = "pairwise verdict unparsed"
@@ -260,7 +251,7 @@ def mode_consistency(
     confusion.columns.name = "single"
     for (pairwise, single), count in frame.groupby(["pairwise", "single"]).size().items():
         confusion.loc[pairwise, single] = int(count)
-    return ModeConsistency(table, confusion, left_out, tie_margin, per_game)
+    return SinglePairReport(table, confusion, left_out, tie_margin, per_game)
 
 
 def _agreement_row(frame: pd.DataFrame) -> dict[str, float]:
@@ -300,14 +291,14 @@ def position_report(
     return replace(report, input_file=path)
 
 
-def mode_report(
+def single_pair_report(
     paths: BenchPaths,
     judge_model: str = DEFAULT_JUDGE,
     single_file: str | Path | None = None,
     pair_file: str | Path | None = None,
     tie_margin: float = 0.0,
     per_game: bool = False,
-) -> ModeConsistency:
+) -> SinglePairReport:
     """Single-vs-pairwise consistency of one judge from its two judgment files.
 
     Raises:
@@ -328,7 +319,7 @@ def mode_report(
         "pairwise judgment file",
         hint="run `mtbench-judge --mode pairwise-all` first, or pass --pair-file",
     )
-    result = mode_consistency(
+    result = single_pair_consistency(
         load_single_judgments(single), load_pair_judgments(pair), tie_margin, per_game
     )
     if not result.table.loc["all", "total"]:

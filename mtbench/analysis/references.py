@@ -6,7 +6,8 @@ wrong for several questions (FastChat issue #3053, PR #3158), and other judges s
 (PR #3404's `gpt-4o.jsonl`). `diff_references` says, turn by turn, where two sets differ, with an
 excerpt of both starting just before the first differing character, and which questions only one
 set has. A corrected set is used for judging by copying it into `reference_answer/` under a new
-name and passing that name to `mtbench-judge --ref-answer-model`.
+name and passing that name to `mtbench-judge --ref-answer-model`. `mtbench.reports.references`
+renders both for output.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from mtbench.data.answers import load_answer_file
 from mtbench.data.paths import BenchPaths
 from mtbench.data.questions import question_categories
 from mtbench.errors import ConfigError, DataError
-from mtbench.reports.tables import Sections, records
 
 DEFAULT_WIDTH = 70
 CONTEXT = 20
@@ -191,51 +191,3 @@ def build_reference_diff(
     path_a, path_b = resolve_reference(paths, set_a), resolve_reference(paths, set_b)
     categories = question_categories(paths.question_file)
     return diff_references(path_a, path_b, categories, width, ignore_whitespace)
-
-
-def diff_sections(diff: ReferenceDiff) -> Sections:
-    """The diff for output: text blocks per changed turn; a table in the other formats."""
-
-    def listing(ids: list[int]) -> str:
-        return ", ".join(map(str, ids)) or "none"
-
-    both = diff.questions_a - len(diff.only_a)
-    header = [
-        f"A: {diff.a} ({diff.questions_a} questions)",
-        f"B: {diff.b} ({diff.questions_b} questions)",
-        f"{len(diff.changes)} turn(s) differ and {diff.identical} are identical in the {both} "
-        f"question(s) both sets have; only in A: {listing(diff.only_a)}; only in B: "
-        f"{listing(diff.only_b)}.",
-    ]
-    text = list(header)
-    for row in diff.changes.itertuples(index=False):
-        where = f", from character {row.at}" if row.status == "differs" else f" ({row.status})"
-        text += [
-            "",
-            f"Question {row.question_id} ({row.category}), turn {row.turn}{where}",
-            f"  A: {row.excerpt_a}",
-            f"  B: {row.excerpt_b}",
-        ]
-    table = diff.changes.set_index("question_id")
-    data = {
-        "a": str(diff.a),
-        "b": str(diff.b),
-        "questions_a": diff.questions_a,
-        "questions_b": diff.questions_b,
-        "identical_turns": diff.identical,
-        "only_a": diff.only_a,
-        "only_b": diff.only_b,
-        "changes": records(table),
-    }
-    return Sections(header, {"Turns that differ": table}, (), data, "\n".join(text) + "\n")
-
-
-def list_sections(paths: BenchPaths) -> Sections:
-    """The reference sets of a bench for output."""
-    table = list_references(paths)
-    header = [f"Reference sets in {paths.reference_dir}:"]
-    data = {"reference_dir": str(paths.reference_dir), "sets": records(table)}
-    if table.empty:
-        text = f"No reference sets in {paths.reference_dir}; run `mtbench-download`.\n"
-        return Sections(header, {"Reference sets": table}, (), data, text)
-    return Sections(header, {"Reference sets": table}, (), data)

@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
         sources = [VoteSource.parse(text) for text in args.votefiles]
         sections = fmt.agreement_sections(run_agreement(sources, args.judges, args.per_game))
     else:
-        from mtbench.analysis.consistency import mode_report, position_report
+        from mtbench.analysis.consistency import position_report, single_pair_report
         from mtbench.data.paths import BenchPaths
 
         paths = BenchPaths.resolve(args.data_dir, args.bench_name)
@@ -126,8 +126,8 @@ def _run(args: argparse.Namespace) -> int:
                 position_report(paths, args.input_file, args.judge_model)
             )
         else:
-            sections = fmt.mode_sections(
-                mode_report(
+            sections = fmt.single_pair_sections(
+                single_pair_report(
                     paths,
                     args.judge_model,
                     args.single_file,

@@ -49,9 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _browse(args: argparse.Namespace) -> int:
-    from mtbench.reports.browse import write_report
+    from mtbench.reports.browse import write_browse_report
 
-    result = write_report(
+    result = write_browse_report(
         BenchPaths.resolve(args.data_dir, args.bench_name),
         output=args.output,
         judge_model=args.judge_model,

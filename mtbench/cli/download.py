@@ -7,7 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from mtbench.cli.common import add_logging_options, run_command
-from mtbench.data.download import DIFFERS, DownloadError, Progress, download
+from mtbench.cli.progress import DownloadBar
+from mtbench.data.download import DIFFERS, DownloadError, download
 from mtbench.data.manifest import (
     BASE_URL_ENVS,
     DEFAULT_BASE_URLS,
@@ -16,7 +17,6 @@ from mtbench.data.manifest import (
     GROUPS,
     HF,
     OFFICIAL_MODELS,
-    RemoteFile,
     resolve_base_urls,
     select_files,
 )
@@ -87,43 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Bar(Progress):
-    """One tqdm bar on stderr for all bytes to fetch (hidden when stderr is not a terminal)."""
-
-    def __init__(self) -> None:
-        self.bar = None
-        self.total = 0
-
-    def start(self, files: Sequence[RemoteFile]) -> None:
-        self.total = sum(f.size or 0 for f in files)
-
-    def begin(self, file: RemoteFile, size: int | None) -> None:
-        from tqdm import tqdm
-
-        if self.bar is None:
-            self.bar = tqdm(
-                total=self.total,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                desc="mtbench-download",
-                file=sys.stderr,
-                disable=None,
-                leave=False,
-            )
-        if file.size is None and size:
-            self.bar.total += size
-        self.bar.set_postfix_str(file.local_path.name, refresh=True)
-
-    def advance(self, nbytes: int) -> None:
-        if self.bar is not None:
-            self.bar.update(nbytes)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _run(args: argparse.Namespace) -> int:
     files = select_files(args.what, args.models)
     base_urls = resolve_base_urls({GITHUB: args.github_base_url, HF: args.hf_base_url})
@@ -132,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
         for file in files:
             print(f"{file.sha256 or 'unverified':<64}  {file.local_path}  {file.url(base_urls)}")
         return 0
-    bar = _Bar()
+    bar = DownloadBar()
     try:
         report = download(
             files, data_dir, base_urls, force=args.force, timeout=args.timeout, progress=bar

@@ -211,8 +211,8 @@ def _model_and_id(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from mtbench.cli.progress import GenerationBar
     from mtbench.generation import GenConfig, generate_answers, show_prompt
-    from mtbench.generation.progress import TqdmProgress
 
     model, model_id = _model_and_id(parser, args)
     config = GenConfig(
@@ -250,7 +250,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.show_prompt:
         sys.stdout.write(show_prompt(config) + "\n")
         return 0
-    progress = TqdmProgress()
+    progress = GenerationBar()
     try:
         summary = generate_answers(config, progress=progress)
     finally:

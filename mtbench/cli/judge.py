@@ -14,6 +14,7 @@ from typing import Any
 
 from mtbench.cli.common import add_bench_options, add_logging_options, run_command
 from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE, FALLBACK_REFERENCES
+from mtbench.data.judgments import MODES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     fastchat.add_argument(
         "--mode",
         default="single",
-        choices=["single", "pairwise-baseline", "pairwise-all"],
+        choices=MODES,
         help="single: a 1-10 score per answer; pairwise-baseline: each model against the "
         "baseline; pairwise-all: every pair of models (default: %(default)s)",
     )
@@ -180,41 +181,8 @@ def _confirm(plan: Any) -> bool:
     return answer.strip().lower() in ("", "y", "yes")
 
 
-class _ProgressBar:
-    """A tqdm bar on stderr: calls done, calls/s, retries, failures, unparsed verdicts.
-
-    On a terminal it redraws often; in a log file it writes a line every 30 seconds.
-    """
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-
-    def __call__(self, stats: Any) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            tty = sys.stderr.isatty()
-            self.bar = tqdm(
-                total=stats.calls,
-                unit="call",
-                desc="judging",
-                file=sys.stderr,
-                dynamic_ncols=tty,
-                mininterval=0.2 if tty else 30.0,
-            )
-        self.bar.set_postfix(
-            retries=stats.retries, failed=stats.failed_calls, unparsed=stats.unparsed, refresh=False
-        )
-        self.bar.update(stats.calls_done - self.bar.n)
-
-    def close(self) -> None:
-        """Finish the bar (before the summary is printed)."""
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
 def _run(args: argparse.Namespace) -> int:
+    from mtbench.cli.progress import JudgeBar
     from mtbench.judging.pipeline import judge
     from mtbench.judging.plan import JudgeOptions
 
@@ -243,7 +211,7 @@ def _run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         preflight=args.preflight,
     )
-    progress = _ProgressBar()
+    progress = JudgeBar()
     declined = []
 
     def confirm(plan: Any) -> bool:

@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mtbench.analysis.references import build_reference_diff, diff_sections, list_sections
+    from mtbench.analysis.references import build_reference_diff
     from mtbench.data.paths import BenchPaths
+    from mtbench.reports.references import diff_sections, list_sections
 
     paths = BenchPaths.resolve(args.data_dir, args.bench_name)
     if args.command == "list":

@@ -6,7 +6,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mtbench.analysis.results import MODES
 from mtbench.analysis.scores import build_report
 from mtbench.cli.common import (
     add_bench_options,
@@ -18,9 +17,11 @@ from mtbench.cli.common import (
     run_command,
 )
 from mtbench.data.defaults import DEFAULT_BASELINE
+from mtbench.data.judgments import MODES
 from mtbench.data.paths import BenchPaths, file_stem
 from mtbench.errors import ConfigError
-from mtbench.reports.scores import FORMATS, render
+from mtbench.reports.scores import render_report
+from mtbench.reports.tables import FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +97,7 @@ def _show(args: argparse.Namespace) -> int:
         model_list=model_stems(args.model_list),
         bootstrap=bootstrap_spec(args),
     )
-    sys.stdout.write(render(report, args.format))
+    sys.stdout.write(render_report(report, args.format))
     if args.plot:
         if report.categories is None:
             raise ConfigError(
@@ -104,9 +105,7 @@ def _show(args: argparse.Namespace) -> int:
             )
         from mtbench.reports.plots import radar_plot
 
-        scale = 10.0 if report.mode == "single" else 1.0
-        measure = "score" if report.mode == "single" else "adjusted win rate"
-        radar_plot(report.categories, args.plot, f"MT-bench {measure} by category", scale)
+        radar_plot(report, args.plot)
         print(f"Plot saved to {args.plot}", file=sys.stderr)
     return 0
 

@@ -3,18 +3,30 @@
 Rows keep FastChat's fields and order. `score == -1` (single) and a winner of `"error"`
 (pairwise) mean the judge's verdict could not be parsed; those rows are kept in the file, as
 FastChat keeps them, and left out of the results with a count.
+
+The rules every reader of these files shares live here, so that `mtbench-show`, `-browse`,
+`-agreement` and `--compare` count alike: the grading modes and their file kinds (`MODES`,
+`grading_kind`), one row per repeated judgment (`first_parsed`), and both orders of a pairwise
+match as one verdict (`combined_verdict`, `PairJudgment.combined`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mtbench.data._rows import RowReader
 from mtbench.data.jsonl import read_jsonl
+from mtbench.errors import ConfigError
+
+MODES = ("single", "pairwise-baseline", "pairwise-all")
+"""The grading modes of `mtbench-judge` and `mtbench-show` (FastChat's `--mode`)."""
+
+KINDS = ("single", "pair")
+"""What a mode's rows are, and its file's suffix: `{judge}_single.jsonl`, `{judge}_pair.jsonl`."""
 
 WINNERS = ("model_1", "model_2", "tie", "error")
 """The stored values of `g1_winner`/`g2_winner`: already mapped back to the model order."""
@@ -110,6 +122,11 @@ class PairJudgment:
     def parsed(self) -> bool:
         return self.g1_winner != "error" and self.g2_winner != "error"
 
+    @property
+    def combined(self) -> str:
+        """Both orders as one verdict (`combined_verdict`): `model_1`, `model_2`, `tie`, `error`."""
+        return combined_verdict(self.g1_winner, self.g2_winner)
+
     def to_row(self) -> dict[str, Any]:
         return {
             "question_id": self.question_id,
@@ -125,6 +142,38 @@ class PairJudgment:
             "turn": self.turn,
             "tstamp": self.tstamp,
         }
+
+
+def grading_kind(mode: str) -> str:
+    """The kind of judgment a mode makes: `single`, or `pair` for both pairwise modes.
+
+    Both pairwise modes write (and read) the same `{judge}_pair.jsonl`, as in FastChat.
+
+    Raises:
+        ConfigError: for a mode not in `MODES`.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    return "single" if mode == "single" else "pair"
+
+
+def combined_verdict(g1_winner: str, g2_winner: str) -> str:
+    """The verdict of a match judged in both orders.
+
+    FastChat's `show_result` rule (also how the released GPT-4 votes were made): a model wins only
+    when both games name it; two ties, or games that disagree, are a tie. A game that could not
+    be parsed makes the match `error`, which every reader leaves out (and counts).
+
+    Args:
+        g1_winner: Game 1's stored winner, one of `WINNERS`.
+        g2_winner: Game 2's, already mapped back to the model order.
+
+    Returns:
+        `model_1`, `model_2`, `tie` or `error`.
+    """
+    if "error" in (g1_winner, g2_winner):
+        return "error"
+    return g1_winner if g1_winner == g2_winner else "tie"
 
 
 def _judge_field(fields: RowReader) -> tuple[str, str]:
@@ -195,3 +244,35 @@ def load_pair_judgments(path: str | Path) -> Iterator[PairJudgment]:
     path = Path(path)
     for line, row in read_jsonl(path):
         yield parse_pair(row, path, line)
+
+
+Judgment = TypeVar("Judgment", SingleJudgment, PairJudgment)
+
+
+def first_parsed(
+    rows: Iterable[Judgment], key: Callable[[Judgment], Hashable] | None = None
+) -> tuple[list[Judgment], int]:
+    """One row per judgment: the first parsed row of each key, else the first row.
+
+    A judgment repeated in a file (a re-run after a crash, two runs appended to one file) counts
+    once, the first row with a parsed verdict (README, "Deliberate differences from FastChat";
+    FastChat counts every copy). Every command that reads judgment files applies this rule.
+
+    Args:
+        rows: Judgments in file order.
+        key: What makes two rows the same judgment (default: the row's `key`, i.e. question,
+            model(s) in either order, judge and turn). A caller that needs one score per item
+            regardless of the judge prompt passes its own, e.g. `(question_id, turn)`.
+
+    Returns:
+        The rows kept, in the order their keys first appear, and the number of rows left out.
+    """
+    chosen: dict[Hashable, Judgment] = {}
+    count = 0
+    for row in rows:
+        count += 1
+        name = row.key if key is None else key(row)
+        kept = chosen.get(name)
+        if kept is None or (row.parsed and not kept.parsed):
+            chosen[name] = row
+    return list(chosen.values()), count - len(chosen)

@@ -189,7 +189,7 @@ MANIFEST: tuple[RemoteFile, ...] = (
     ),
     *(_answer(*line.split()) for line in _ANSWER_TABLE.split("\n") if line),
     _judgment("single"),
-    _judgment("pairwise"),
+    _judgment("pair"),
     _github(
         GPT4O,
         GPT4O_PR_COMMIT,

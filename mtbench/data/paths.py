@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mtbench.data.judgments import KINDS, grading_kind
 from mtbench.errors import ConfigError, DataError
 
 DATA_DIR_ENV = "MTBENCH_DATA_DIR"
@@ -132,9 +133,10 @@ class BenchPaths:
         """`{judge}_single.jsonl` for single grading, `{judge}_pair.jsonl` for both pairwise.
 
         `judge` is mapped by `file_stem`, so `Org/Judge-7B` reads and writes
-        `Judge-7B_single.jsonl`; raises `ConfigError` as `file_stem`.
+        `Judge-7B_single.jsonl`; raises `ConfigError` as `file_stem`. `mode` is one of
+        `MODES`, or the kind itself (`single`, `pair`).
         """
-        kind = "single" if mode == "single" else "pair"
+        kind = mode if mode in KINDS else grading_kind(mode)
         return self.judgment_dir / f"{file_stem(judge)}_{kind}.jsonl"
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.data.jsonl import read_jsonl
-from mtbench.data.judgments import PairJudgment, load_pair_judgments
+from mtbench.data.judgments import PairJudgment, first_parsed, load_pair_judgments
 from mtbench.data.paths import require_file
 from mtbench.errors import DataError
 
@@ -112,25 +112,6 @@ def _vote(raw: Any, path: Path, where: str, label: str | None) -> Vote:
     return Vote(raw["question_id"], raw["model_a"], raw["model_b"], winner, name, raw["turn"])
 
 
-def unique_matches(judgments: Iterable[PairJudgment]) -> tuple[list[PairJudgment], int]:
-    """One row per match: the first row read, replaced by a later parsed one if it had an error.
-
-    This is how `mtbench-show` counts re-runs (repeats count once; a parsed re-run replaces an
-    unparsed row).
-
-    Returns:
-        The rows kept, in order of first appearance, and how many repeats were left out.
-    """
-    best: dict[tuple[Any, ...], PairJudgment] = {}
-    rows = 0
-    for judgment in judgments:
-        rows += 1
-        kept = best.get(judgment.key)
-        if kept is None or (not kept.parsed and judgment.parsed):
-            best[judgment.key] = judgment
-    return list(best.values()), rows - len(best)
-
-
 def pair_votes(
     judgments: Iterable[PairJudgment], per_game: bool = False, label: str | None = None
 ) -> tuple[list[Vote], dict[str, int]]:
@@ -142,11 +123,11 @@ def pair_votes(
         label: The judge name to give every vote (default: `judge_name` of the row's judge).
 
     Returns:
-        The votes and a count of the rows: `rows`, `repeated` (a later copy of a match already
-        read counts once, as in `mtbench-show`), `error` (rows, or with `per_game` games, whose
-        verdict could not be parsed, left out).
+        The votes and a count of the rows: `rows`, `repeated` (copies of a match beyond the
+        one `first_parsed` keeps, as in `mtbench-show`), `error` (rows, or with `per_game`
+        games, whose verdict could not be parsed, left out).
     """
-    unique, repeated = unique_matches(judgments)
+    unique, repeated = first_parsed(judgments)
     votes: list[Vote] = []
     errors = 0
     as_vote = {"model_1": "model_a", "model_2": "model_b", "tie": TIE}
@@ -154,12 +135,8 @@ def pair_votes(
         name = label if label is not None else judge_name(judgment.judge)
         if per_game:
             verdicts = [judgment.g1_winner, judgment.g2_winner]
-        elif not judgment.parsed:
-            verdicts = ["error"]
-        elif judgment.g1_winner == judgment.g2_winner:
-            verdicts = [judgment.g1_winner]
         else:
-            verdicts = ["tie"]
+            verdicts = [judgment.combined]
         for verdict in verdicts:
             if verdict == "error":
                 errors += 1

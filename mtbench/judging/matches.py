@@ -19,11 +19,10 @@ from typing import Any
 from mtbench.backends.base import Message
 from mtbench.data.answers import Answer
 from mtbench.data.judge_prompts import JudgePrompt
+from mtbench.data.judgments import MODES, grading_kind
 from mtbench.data.questions import Question
 from mtbench.errors import ConfigError, DataError
 from mtbench.judging.verdicts import OUTPUT_FORMATS
-
-MODES = ("single", "pairwise-baseline", "pairwise-all")
 
 NEED_REF_CATS = ("math", "reasoning", "coding", "arena-hard-200")
 """Categories graded against the judge's reference answers."""
@@ -65,13 +64,6 @@ class Judge:
     def name(self) -> tuple[str, str]:
         """The stored `judge` field: `(judge_model, prompt_name)`."""
         return (self.judge_model, self.prompt.name)
-
-
-def grading_kind(mode: str) -> str:
-    """`single` for single grading, `pair` for both pairwise modes."""
-    if mode not in MODES:
-        raise ConfigError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
-    return "single" if mode == "single" else "pair"
 
 
 def make_judges(

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from mtbench.analysis.agreement import JudgeAgreement
-from mtbench.analysis.consistency import ModeConsistency, PositionReport
+from mtbench.analysis.consistency import PositionReport, SinglePairReport
 from mtbench.reports.tables import Sections, clean, records
 
 
@@ -95,7 +95,7 @@ def position_sections(report: PositionReport) -> Sections:
     return Sections(header, report.tables, footer, data)
 
 
-def mode_sections(result: ModeConsistency) -> Sections:
+def single_pair_sections(result: SinglePairReport) -> Sections:
     """Single-vs-pairwise consistency: agreement per turn and the verdict confusion table."""
     overall = result.table.loc["all"]
     games = "each order on its own" if result.per_game else "both orders combined as mtbench-show"

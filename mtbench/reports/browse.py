@@ -24,7 +24,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,6 +38,7 @@ from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.judgments import (
     PairJudgment,
     SingleJudgment,
+    first_parsed,
     load_pair_judgments,
     load_single_judgments,
 )
@@ -68,7 +69,7 @@ _SCRIPT_ESCAPES = {
 
 @dataclass(frozen=True)
 class BrowseResult:
-    """What `write_report` wrote.
+    """What `write_browse_report` wrote.
 
     Attributes:
         path: The HTML file.
@@ -186,19 +187,11 @@ def _judge_reference(paths: BenchPaths, judge_model: str) -> dict[str, list[str]
 
 
 def _report_json(paths: BenchPaths, mode: str, **kwargs: Any) -> dict[str, Any]:
+    """`mtbench-show`'s report in its JSON form, plus its accounting line, for the leaderboard."""
     report = build_report(paths, mode=mode, **kwargs)
     data = as_json(report)
     data["accounting_line"] = accounting_line(report.accounting, report.mode)
     return data
-
-
-def _first_parsed(rows: Iterable[Any]) -> list[Any]:
-    """One row per judgment key, in file order: the first parsed one, else the first one."""
-    chosen: dict[Any, Any] = {}
-    for row in rows:
-        if row.key not in chosen or (row.parsed and not chosen[row.key].parsed):
-            chosen[row.key] = row
-    return list(chosen.values())
 
 
 def _single_section(
@@ -214,16 +207,20 @@ def _single_section(
             f"No single-grading judgments: {path} not found (mtbench-judge --mode single)."
         )
         return None
-    rows: list[SingleJudgment] = [
-        j for j in load_single_judgments(path) if model_list is None or j.model in model_list
-    ]
+    rows: list[SingleJudgment] = list(load_single_judgments(path))
+    shown = [j for j in rows if model_list is None or j.model in model_list]
     judgments: dict[str, dict[str, dict[str, Any]]] = {}
-    for j in _first_parsed(rows):
+    for j in first_parsed(shown)[0]:
         per_question = judgments.setdefault(j.model, {}).setdefault(str(j.question_id), {})
         per_question[str(j.turn)] = {"score": j.score, "judge": list(j.judge), "text": j.judgment}
     try:
         report = _report_json(
-            paths, "single", input_file=path, model_list=model_list, bootstrap=bootstrap
+            paths,
+            "single",
+            input_file=path,
+            model_list=model_list,
+            bootstrap=bootstrap,
+            judgments=rows,
         )
     except DataError as exc:
         notes.append(f"Single-grading leaderboard left out: {exc}")
@@ -250,7 +247,7 @@ def _pair_section(
     mode = "pairwise-baseline" if has_baseline else "pairwise-all"
     allowed = None if model_list is None else set(model_list) | {baseline_model}
     judgments: dict[str, list[dict[str, Any]]] = {}
-    for j in _first_parsed(rows):
+    for j in first_parsed(rows)[0]:
         if allowed is not None and not {j.model_1, j.model_2} <= allowed:
             continue
         judgments.setdefault(str(j.question_id), []).append(
@@ -270,6 +267,7 @@ def _pair_section(
             baseline_model=baseline_model,
             model_list=model_list,
             bootstrap=bootstrap,
+            judgments=rows,
         )
     except DataError as exc:
         notes.append(f"Pairwise leaderboard left out: {exc}")
@@ -309,7 +307,7 @@ def render_html(data: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: parts[m.group(1)], _asset("browse.html"))
 
 
-def write_report(
+def write_browse_report(
     paths: BenchPaths,
     output: str | Path | None = None,
     judge_model: str = DEFAULT_JUDGE,

@@ -8,17 +8,7 @@ moved most. CSV holds the difference table; JSON holds everything, every compare
 from __future__ import annotations
 
 from mtbench.analysis.compare import Comparison
-from mtbench.reports.tables import Sections, clean, records
-
-
-def _interval_title(comparison: Comparison) -> str:
-    spec = comparison.bootstrap
-    if spec is None:
-        return "Mean score difference (B - A)"
-    return (
-        f"Mean score difference (B - A) with {spec.confidence:.0%} intervals "
-        f"(paired bootstrap over questions, {spec.resamples} resamples, seed {spec.seed})"
-    )
+from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title, records
 
 
 def comparison_sections(comparison: Comparison) -> Sections:
@@ -40,18 +30,18 @@ def comparison_sections(comparison: Comparison) -> Sections:
         f"{summary} (mean A {overall['mean_a']:.4f}, mean B {overall['mean_b']:.4f} "
         "on the compared items)",
     ]
-    tables = {_interval_title(comparison): groups}
+    title = interval_title(
+        "Mean score difference (B - A)", comparison.bootstrap, method="paired bootstrap"
+    )
+    tables = {title: groups}
     if len(comparison.movers):
         tables[f"Items that moved most (top {len(comparison.movers)} by |B - A|)"] = (
             comparison.movers.set_index("question_id")
         )
-    spec = comparison.bootstrap
     data = {
         "a": {"file": str(comparison.a.file), "model": comparison.a.model},
         "b": {"file": str(comparison.b.file), "model": comparison.b.model},
-        "bootstrap": None
-        if spec is None
-        else {"resamples": spec.resamples, "seed": spec.seed, "confidence": spec.confidence},
+        "bootstrap": bootstrap_json(comparison.bootstrap),
         "compared": compared,
         "left_out": comparison.left_out,
         "diff": clean(overall["diff"]),

@@ -7,20 +7,42 @@ from pathlib import Path
 
 import pandas as pd
 
+from mtbench.analysis.scores import ScoreReport
 from mtbench.errors import MissingDependencyError
 
 
-def radar_plot(categories: pd.DataFrame, path: str | Path, title: str, scale_max: float) -> Path:
+def radar_plot(report: ScoreReport, path: str | Path) -> Path:
+    """Save a score report's per-category table as a radar chart (PNG), one polygon per model.
+
+    Single scores are drawn on their 0-10 scale, pairwise adjusted win rates on 0-1.
+
+    Raises:
+        ValueError: when the report has no category table (it was built without questions).
+        MissingDependencyError: without matplotlib (the `plot` extra).
+    """
+    if report.categories is None:
+        raise ValueError("the report has no per-category table to plot")
+    single = report.mode == "single"
+    measure = "score" if single else "adjusted win rate"
+    return radar_chart(
+        report.categories, path, f"MT-bench {measure} by category", 10.0 if single else 1.0
+    )
+
+
+def radar_chart(categories: pd.DataFrame, path: str | Path, title: str, scale_max: float) -> Path:
     """Draw one polygon per model (columns) over the categories (rows) and save it as PNG.
 
     Args:
-        categories: Category × model table, e.g. `Report.categories`.
+        categories: Category × model table, e.g. `ScoreReport.categories`.
         path: Where to write the image.
         title: Figure title.
         scale_max: The radial axis maximum (10 for scores, 1 for win rates).
 
     Returns:
         The path written.
+
+    Raises:
+        MissingDependencyError: without matplotlib (the `plot` extra).
     """
     try:
         import matplotlib

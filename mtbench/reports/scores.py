@@ -1,38 +1,36 @@
-"""Render a `Report` as FastChat-style text, CSV, JSON or Markdown.
+"""Render a `ScoreReport` (`mtbench-show`) as FastChat-style text, CSV, JSON or Markdown.
 
 The `table` format prints FastChat's `show_result` output first, unchanged (pandas' own printing
 of the same tables), then the additions: intervals, the category table and the row accounting.
+Markdown and JSON carry the additions only; CSV is one row per model with the categories as
+columns. Everything but the FastChat part and the CSV is rendered by `reports.tables`.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import math
 from typing import Any
 
 import pandas as pd
 
-from mtbench.analysis.results import Accounting
-from mtbench.analysis.scores import Report
-
-FORMATS = ("table", "csv", "json", "markdown")
+from mtbench.analysis.scores import Accounting, ScoreReport
+from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title
 
 
-def render(report: Report, fmt: str = "table") -> str:
-    """Return the report in the given format (one of `FORMATS`)."""
-    if fmt == "table":
-        return render_table(report)
+def render_report(report: ScoreReport, fmt: str = "table") -> str:
+    """The report in one of `reports.tables.FORMATS`.
+
+    Raises:
+        ValueError: for an unknown format.
+    """
     if fmt == "csv":
         return wide_table(report).to_csv(index_label="model")
-    if fmt == "json":
-        return json.dumps(as_json(report), indent=2) + "\n"
-    if fmt == "markdown":
-        return render_markdown(report)
-    raise ValueError(f"unknown format {fmt!r}")
+    sections = score_sections(report)
+    if fmt == "table":
+        return fastchat_text(report) + sections.render(fmt)
+    return sections.render(fmt)
 
 
-def fastchat_text(report: Report) -> str:
+def fastchat_text(report: ScoreReport) -> str:
     """Exactly what FastChat's `show_result.py` prints for the same file and flags."""
     lines = [f"Mode: {report.mode}", f"Input file: {report.input_file}"]
     if report.mode == "single":
@@ -58,34 +56,18 @@ def accounting_line(accounting: Accounting, mode: str) -> str:
     return text + "."
 
 
-def _interval_title(report: Report) -> str:
-    spec = report.bootstrap
-    if spec is None:
-        return "Summary"
-    return (
-        f"Summary with {spec.confidence:.0%} confidence intervals "
-        f"(bootstrap over questions, {spec.resamples} resamples, seed {spec.seed})"
-    )
-
-
-def _fmt(value: float) -> str:
-    return "nan" if math.isnan(value) else f"{value:.4f}"
-
-
-def render_table(report: Report) -> str:
-    """FastChat's output, then the summary with intervals, categories and accounting."""
-    parts = [fastchat_text(report)]
-    parts.append(f"########## {_interval_title(report)} ##########")
-    parts.append(report.summary.to_string(float_format=_fmt))
+def score_sections(report: ScoreReport) -> Sections:
+    """The additions to FastChat's output: summary with intervals, categories, accounting."""
+    title = interval_title("Summary", report.bootstrap, intervals="confidence intervals")
+    tables = {title: report.summary}
     if report.categories is not None:
         measure = "mean score" if report.mode == "single" else "adjusted win rate"
-        parts.append(f"\n########## Per category ({measure}, both turns) ##########")
-        parts.append(report.categories.to_string(float_format=_fmt))
-    parts.append("\n" + accounting_line(report.accounting, report.mode))
-    return "\n".join(parts) + "\n"
+        tables[f"Per category ({measure}, both turns)"] = report.categories
+    footer = [accounting_line(report.accounting, report.mode)]
+    return Sections((), tables, footer, as_json(report))
 
 
-def wide_table(report: Report) -> pd.DataFrame:
+def wide_table(report: ScoreReport) -> pd.DataFrame:
     """One row per model: the summary columns, then one column per category."""
     table = report.summary.copy()
     if report.categories is not None:
@@ -94,30 +76,19 @@ def wide_table(report: Report) -> pd.DataFrame:
     return table
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if hasattr(value, "item"):
-        return _clean(value.item())
-    return value
-
-
-def as_json(report: Report) -> dict[str, Any]:
-    """The report as plain JSON-able data."""
+def as_json(report: ScoreReport) -> dict[str, Any]:
+    """The report as plain JSON-able data (what `--format json` prints and the HTML page embeds)."""
     models = []
     for model, row in report.summary.to_dict(orient="index").items():
-        entry = {"model": model, **{k: _clean(v) for k, v in row.items()}}
+        entry = {"model": model, **{k: clean(v) for k, v in row.items()}}
         if report.categories is not None and model in report.categories.columns:
-            entry["categories"] = {str(c): _clean(v) for c, v in report.categories[model].items()}
+            entry["categories"] = {str(c): clean(v) for c, v in report.categories[model].items()}
         models.append(entry)
-    spec = report.bootstrap
     return {
         "mode": report.mode,
         "input_file": str(report.input_file),
         "baseline": report.baseline,
-        "bootstrap": None
-        if spec is None
-        else {"resamples": spec.resamples, "seed": spec.seed, "confidence": spec.confidence},
+        "bootstrap": bootstrap_json(report.bootstrap),
         "accounting": {
             "rows": report.accounting.rows,
             "used": report.accounting.used,
@@ -128,29 +99,3 @@ def as_json(report: Report) -> dict[str, Any]:
         },
         "models": models,
     }
-
-
-def markdown_table(frame: pd.DataFrame, index_label: str) -> str:
-    """A GitHub-flavoured Markdown table of a frame (numbers to 4 decimals)."""
-
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return _fmt(value)
-        return str(value).replace("|", "\\|")
-
-    header = [index_label, *map(str, frame.columns)]
-    out = io.StringIO()
-    out.write("| " + " | ".join(header) + " |\n")
-    out.write("|" + "|".join(["---"] + ["---:"] * len(frame.columns)) + "|\n")
-    for index, *values in frame.itertuples(name=None):
-        out.write("| " + " | ".join([cell(index), *(cell(v) for v in values)]) + " |\n")
-    return out.getvalue()
-
-
-def render_markdown(report: Report) -> str:
-    """Summary and category tables as Markdown, with the accounting line."""
-    parts = [f"### {_interval_title(report)}\n", markdown_table(report.summary, "model")]
-    if report.categories is not None:
-        parts += ["\n### Per category\n", markdown_table(report.categories, "category")]
-    parts.append("\n" + accounting_line(report.accounting, report.mode) + "\n")
-    return "\n".join(parts)

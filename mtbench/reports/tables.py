@@ -1,9 +1,10 @@
 """Titled tables in the output formats every command offers (`table`, `csv`, `json`, `markdown`).
 
 A report is a few header lines, a list of named tables, and footer lines. `table` prints them as
-text (pandas' printing, numbers to 4 decimals); `markdown` as GitHub tables; `csv` as one CSV,
-with a leading `table` column naming each row's section when there are several; `json` as an
-object holding the caller's data (built by the caller, since JSON can carry more than tables).
+text (pandas' printing, numbers to 4 decimals); `markdown` as GitHub tables (numeric columns
+right-aligned); `csv` as one CSV, with a leading `table` column naming each row's section when
+there are several; `json` as an object holding the caller's data (built by the caller, since JSON
+can carry more than tables). Every command renders its tables here, so their formats agree.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from mtbench.analysis.bootstrap import BootstrapSpec
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -40,21 +43,53 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): clean(v) for k, v in row.items()} for row in flat.to_dict(orient="records")]
 
 
-def markdown(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (index first, numbers to 4 decimals)."""
+def markdown(frame: pd.DataFrame, index_label: str | None = None) -> str:
+    """A GitHub-flavoured Markdown table: the index first, then the columns.
+
+    Numbers are written to 4 decimals and numeric columns are right-aligned (`---:`); in a cell
+    `|` is escaped and a line break becomes a space, so that each row stays one table row.
+
+    Args:
+        frame: The table.
+        index_label: The index column's heading (default: the index's name, else empty).
+    """
 
     def cell(value: Any) -> str:
         if isinstance(value, float):
             return fmt_number(value)
         return str(value).replace("|", "\\|").replace("\n", " ")
 
-    header = [str(frame.index.name or ""), *map(str, frame.columns)]
+    label = index_label if index_label is not None else frame.index.name or ""
+    header = [str(label), *map(str, frame.columns)]
+    align = ["---"]
+    for _, column in frame.items():
+        align.append("---:" if pd.api.types.is_numeric_dtype(column) else "---")
     out = io.StringIO()
     out.write("| " + " | ".join(header) + " |\n")
-    out.write("|" + "|".join(["---"] * len(header)) + "|\n")
+    out.write("|" + "|".join(align) + "|\n")
     for index, *values in frame.itertuples(name=None):
         out.write("| " + " | ".join([cell(index), *(cell(v) for v in values)]) + " |\n")
     return out.getvalue()
+
+
+def bootstrap_json(spec: BootstrapSpec | None) -> dict[str, Any] | None:
+    """The resampling behind a report's intervals, as its JSON output states it (None: off)."""
+    if spec is None:
+        return None
+    return {"resamples": spec.resamples, "seed": spec.seed, "confidence": spec.confidence}
+
+
+def interval_title(
+    title: str, spec: BootstrapSpec | None, intervals: str = "intervals", method: str = "bootstrap"
+) -> str:
+    """A table title that states its intervals, e.g. `Summary with 95% confidence intervals
+    (bootstrap over questions, 1000 resamples, seed 0)`; just `title` without intervals."""
+    if spec is None:
+        return title
+    return (
+        f"{title} with {spec.confidence:.0%} {intervals} "
+        f"({method} over questions, {spec.resamples} resamples, seed {spec.seed})"
+    )
 
 
 @dataclass
@@ -95,7 +130,7 @@ class Sections:
             for title, table in self.tables.items():
                 parts += [f"\n### {title}\n\n", markdown(table)]
             parts += ["\n" + line + "\n" for line in self.footer]
-            return "".join(parts)
+            return "".join(parts).lstrip("\n")  # no blank first line when there is no header
         if fmt == "table" and self.text is not None:
             return self.text
         if fmt == "table":
