@@ -4,13 +4,17 @@ The functions behind the commands, importable from here (heavy ones load on firs
 `import mtbench` stays light):
 
     generate_answers(GenConfig(...))           mtbench-gen
-    judge(JudgeOptions(...))                   mtbench-judge
-    build_report(BenchPaths(...), ...)         mtbench-show (render_report for text/CSV/JSON/MD)
+    judge(JudgeConfig(...))                    mtbench-judge
+    build_report(paths, ...)                   mtbench-show (render_report for text/CSV/JSON/MD)
     build_comparison(paths, "a", "b")          mtbench-show --compare
     write_browse_report(paths)                 mtbench-browse
     run_agreement / position_report / single_pair_report    mtbench-agreement
     build_reference_diff(paths, "gpt-4", "gpt-4o")   mtbench-refs diff
-    download(select_files(...), data_dir, resolve_base_urls())   mtbench-download
+    download(select_files(...), paths, resolve_base_urls())      mtbench-download
+
+Every one finds the data through `paths = BenchPaths.resolve(data_dir, bench_name)` (`--data-dir`,
+else `$MTBENCH_DATA_DIR`, else `./data`); the configs hold it as `paths` and default to
+`BenchPaths.resolve()`.
 """
 
 import importlib
@@ -41,6 +45,7 @@ from mtbench.errors import (
 _LAZY = {
     "GenConfig": "mtbench.generation",
     "generate_answers": "mtbench.generation",
+    "JudgeConfig": "mtbench.judging",
     "JudgeOptions": "mtbench.judging",
     "judge": "mtbench.judging",
     "build_report": "mtbench.analysis.scores",

@@ -138,7 +138,7 @@ def main() -> None:
         config = GenConfig(
             model_path=model_path,
             model_id="bench",
-            data_dir=str(paths.data_dir),
+            paths=paths,
             max_new_token=args.max_new_token,
             conv_template=args.conv_template,
             batch_size=args.batch_size,

@@ -31,8 +31,8 @@ sys.path.insert(0, str(REPO))
 
 from mtbench.data.judgments import load_pair_judgments, load_single_judgments  # noqa: E402
 from mtbench.data.paths import BenchPaths  # noqa: E402
+from mtbench.judging import JudgeConfig  # noqa: E402
 from mtbench.judging.pipeline import judge  # noqa: E402
-from mtbench.judging.plan import JudgeOptions  # noqa: E402
 
 DEFAULT_SHARED = REPO.parent / "shared" / "mt_bench"
 MODELS = ["vicuna-13b-v1.3", "alpaca-13b", "llama-13b", "koala-13b", "gpt-3.5-turbo", "claude-v1"]
@@ -102,8 +102,8 @@ def run_scenario(name: str, args: argparse.Namespace, shared: Path, faults: bool
     try:
         with tempfile.TemporaryDirectory() as tmp:
             paths = make_data(Path(tmp), shared, models)
-            options = JudgeOptions(
-                data_dir=str(paths.data_dir),
+            options = JudgeConfig(
+                paths=paths,
                 mode=args.mode,
                 model_list=models,
                 baseline_model=models[-1],
@@ -114,7 +114,7 @@ def run_scenario(name: str, args: argparse.Namespace, shared: Path, faults: bool
             )
             devnull = open(os.devnull, "w")
             started = time.monotonic()
-            stats = judge(options, err=devnull)
+            stats = judge(options, err=devnull).stats
             wall = time.monotonic() - started
             devnull.close()
             output = paths.judgment_file("gpt-4", args.mode)

@@ -10,6 +10,7 @@ from conftest import run_cli
 from fake_openai_server import FakeOpenAIServer, Fault
 
 from mtbench.data.answers import load_answer_file
+from mtbench.generation import FailedQuestionsError, GenConfig, generate_answers
 
 MODEL = "org/Served-Model-7B"
 
@@ -116,6 +117,8 @@ def test_a_question_that_keeps_failing_gets_no_row_and_a_rerun_fills_it(bench, s
     result = gen(bench, server, "--question-end", "4", "--max-attempts", "2")
     assert result.returncode == 1
     assert "1 question(s) failed (83)" in result.stderr and "rerun retries them" in result.stderr
+    assert result.stdout.startswith("3 question(s) generated, 1 failed")
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: 1 question(s) failed (83)")
     answer_file = bench.answer_file("Served-Model-7B")
     assert sorted(load_answer_file(answer_file)) == [81, 82, 84]
 
@@ -126,6 +129,25 @@ def test_a_question_that_keeps_failing_gets_no_row_and_a_rerun_fills_it(bench, s
     assert "1 question(s) generated, 3 already done" in again.stdout
     assert len(server.completions()) - before == 2  # only question 83's two turns
     assert [r["question_id"] for r in rows(answer_file)] == [81, 82, 83, 84]
+
+
+def test_from_python_the_same_defaults_and_failed_questions_raise(bench, server):
+    question_82 = json.loads(bench.question_file.read_text().splitlines()[1])["turns"][0]
+    server.reply = lambda body: (
+        Fault.server_error(500) if body["messages"][0]["content"] == question_82 else "ok"
+    )
+    config = GenConfig(
+        MODEL, backend="openai", api_base=server.base_url, paths=bench, question_end=3,
+        max_attempts=1,
+    )  # fmt: skip
+    assert config.parallel == 8  # as mtbench-gen
+    with pytest.raises(FailedQuestionsError, match=r"1 question\(s\) failed \(82\)") as failed:
+        generate_answers(config)
+    summary = failed.value.summary
+    assert (summary.generated, list(summary.failed)) == (2, [82])
+    assert summary.answer_file == bench.answer_file("Served-Model-7B")  # the model's last part
+    assert [r["question_id"] for r in rows(summary.answer_file)] == [81, 83]
+    assert {r["model_id"] for r in rows(summary.answer_file)} == {"Served-Model-7B"}
 
 
 def test_rerun_resumes_and_changed_settings_regenerate(bench, server):

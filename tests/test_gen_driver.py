@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
 from mtbench.backends.base import Conversation, GenerationParams
 from mtbench.data.answers import load_answer_file
 from mtbench.errors import BackendError
-from mtbench.generation import GenConfig, generate_answers
+from mtbench.generation import FailedQuestionsError, GenConfig, generate_answers
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,7 @@ def config_for(bench, model_id: str, **changes) -> GenConfig:
     values = {
         "model_path": "unused-when-a-backend-is-given",
         "model_id": model_id,
-        "data_dir": str(bench.data_dir),
+        "paths": bench,
         "max_new_token": 12,
         **changes,
     }
@@ -91,8 +92,7 @@ def test_overwrite_regenerates_and_a_settings_change_regenerates(bench, smollm2_
     first = load_answer_file(bench.answer_file("ow"))
     again = generate_answers(config, backend=smollm2_backend)
     assert (again.generated, again.already_done) == (0, 3)
-    config.overwrite = True
-    generate_answers(config, backend=smollm2_backend)
+    generate_answers(replace(config, overwrite=True), backend=smollm2_backend)
     second = load_answer_file(bench.answer_file("ow"))
     assert {q: a.answer_id for q, a in first.items()} != {q: a.answer_id for q, a in second.items()}
     assert {q: a.choices for q, a in first.items()} == {q: a.choices for q, a in second.items()}
@@ -134,7 +134,9 @@ def test_a_failed_question_gets_no_row_and_a_rerun_retries_it(bench, smollm2_bac
     questions = [json.loads(line) for line in bench.question_file.read_text().splitlines()]
     marker = questions[31]["turns"][0][:40]  # question 112
     failing = FailingFor(smollm2_backend, marker)
-    summary = generate_answers(config_for(bench, "flaky", **GREEDY), backend=failing)
+    with pytest.raises(FailedQuestionsError, match=r"1 question\(s\) failed \(112\)") as failed:
+        generate_answers(config_for(bench, "flaky", **GREEDY), backend=failing)
+    summary = failed.value.summary
     assert list(summary.failed) == [112]
     assert "simulated" in summary.failed[112]
     assert sorted(load_answer_file(bench.answer_file("flaky"))) == [111, 113]

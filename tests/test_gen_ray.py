@@ -40,7 +40,7 @@ def test_two_cpu_workers_match_a_single_process(bench, smollm2_model, smollm2_ba
     single = GenConfig(
         model_path=str(smollm2_model),
         model_id="single",
-        data_dir=str(bench.data_dir),
+        paths=bench,
         max_new_token=8,
         question_begin=18,
         question_end=22,
@@ -114,7 +114,7 @@ def test_ray_address_joins_a_cluster_and_ships_the_package(
     rows = [json.loads(line) for line in bench.answer_file("cluster").read_text().splitlines()]
     assert [row["question_id"] for row in rows] == [101, 102]
     single = GenConfig(
-        model_path=str(smollm2_model), model_id="single", data_dir=str(bench.data_dir),
+        model_path=str(smollm2_model), model_id="single", paths=bench,
         max_new_token=8, question_begin=20, question_end=22,
     )  # fmt: skip
     generate_answers(single, backend=smollm2_backend)

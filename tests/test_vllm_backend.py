@@ -100,7 +100,7 @@ def test_backend_vllm_through_the_driver(stand_in_vllm, smollm2_model, bench):
         model_path=str(smollm2_model),
         model_id="via-vllm",
         backend="vllm",
-        data_dir=str(bench.data_dir),
+        paths=bench,
         question_end=4,
         max_new_token=16,
     )
@@ -118,7 +118,7 @@ def test_memory_flags_reach_the_engine(stand_in_vllm, smollm2_model, bench):
 
     config = GenConfig(
         model_path=str(smollm2_model), model_id="capped", backend="vllm",
-        data_dir=str(bench.data_dir), question_end=1, max_new_token=8,
+        paths=bench, question_end=1, max_new_token=8,
         gpu_memory_utilization=0.5, max_model_len=4096,
     )  # fmt: skip
     generate_answers(config)

@@ -7,12 +7,16 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, fields
+from typing import Any, TypeVar
 
 from mtbench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSpec
 from mtbench.data.defaults import DEFAULT_JUDGE
-from mtbench.data.paths import DATA_DIR_ENV, DEFAULT_BENCH, file_stem
+from mtbench.data.paths import DATA_DIR_ENV, DEFAULT_BENCH, BenchPaths, file_stem
 from mtbench.errors import ConfigError, MTBenchError
+
+_Config = TypeVar("_Config")
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -30,6 +34,59 @@ def add_bench_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"data directory in FastChat's layout (default: ${DATA_DIR_ENV}, else ./data)",
     )
+
+
+def bench_paths(args: argparse.Namespace) -> BenchPaths:
+    """The bench that `add_bench_options`' flags name (`--data-dir`, else the environment)."""
+    return BenchPaths.resolve(args.data_dir, args.bench_name)
+
+
+def config_from_args(
+    cls: type[_Config],
+    args: argparse.Namespace,
+    rename: Mapping[str, str] | None = None,
+    **values: Any,
+) -> _Config:
+    """Build the config dataclass `cls` from parsed flags, one field per flag of the same name.
+
+    The namespace-to-config copy of vLLM's `EngineArgs.from_cli_args`: every field whose flag
+    exists takes the flag's value, so a new field needs a flag and nothing else; fields without
+    a flag keep their defaults.
+
+    Args:
+        cls: A dataclass such as `GenConfig` or `JudgeConfig`.
+        args: The parsed flags.
+        rename: Field name → namespace attribute, for the flags not named after their field
+            (`{"api_base": "openai_api_base"}` for `--openai-api-base`).
+        values: Fields the command works out itself (`paths=bench_paths(args)`); these win over
+            a flag of the same name.
+
+    Returns:
+        The config, not yet validated.
+
+    Raises:
+        TypeError: a required field has no flag and no value, or `rename`/`values` name a field
+            or attribute that does not exist (a mistake in the command, not the user's).
+    """
+    rename = dict(rename or {})
+    names = {f.name for f in fields(cls) if f.init}  # type: ignore[arg-type]
+    unknown = sorted((set(rename) | set(values)) - names)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for spec in fields(cls):  # type: ignore[arg-type]
+        if not spec.init:
+            continue
+        attribute = rename.get(spec.name, spec.name)
+        if spec.name in values:
+            kwargs[spec.name] = values[spec.name]
+        elif hasattr(args, attribute):
+            kwargs[spec.name] = getattr(args, attribute)
+        elif spec.name in rename:
+            raise TypeError(f"no flag sets {attribute!r} (renamed from {cls.__name__}.{spec.name})")
+        elif spec.default is MISSING and spec.default_factory is MISSING:
+            raise TypeError(f"{cls.__name__}.{spec.name} is required and no flag sets it")
+    return cls(**kwargs)
 
 
 def add_logging_options(parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ from mtbench.data.manifest import (
     resolve_base_urls,
     select_files,
 )
-from mtbench.data.paths import DATA_DIR_ENV, resolve_data_dir
+from mtbench.data.paths import DATA_DIR_ENV, BenchPaths
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     files = select_files(args.what, args.models)
     base_urls = resolve_base_urls({GITHUB: args.github_base_url, HF: args.hf_base_url})
-    data_dir = resolve_data_dir(args.data_dir)
+    paths = BenchPaths.resolve(args.data_dir)
     if args.list:
         for file in files:
             print(f"{file.sha256 or 'unverified':<64}  {file.local_path}  {file.url(base_urls)}")
@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
     bar = DownloadBar()
     try:
         report = download(
-            files, data_dir, base_urls, force=args.force, timeout=args.timeout, progress=bar
+            files, paths, base_urls, force=args.force, timeout=args.timeout, progress=bar
         )
     finally:
         bar.close()

@@ -7,11 +7,19 @@ import sys
 from collections.abc import Sequence
 
 from mtbench.backends.conv_templates import template_names
-from mtbench.cli.common import add_bench_options, add_logging_options, run_command
-from mtbench.data.paths import file_stem
+from mtbench.cli.common import (
+    add_bench_options,
+    add_logging_options,
+    bench_paths,
+    config_from_args,
+    run_command,
+)
 from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
-from mtbench.generation.config import DTYPES
+from mtbench.generation.config import DTYPES, GenConfig
 from mtbench.generation.reasoning import REASONING_MODES
+
+RENAMED = {"api_base": "openai_api_base"}
+"""`GenConfig` fields whose flag has another name (field → argparse dest)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,16 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--backend",
-        default="hf",
+        default=GenConfig.backend,
         choices=BACKENDS,
         help="hf: transformers; vllm: vLLM's offline engine; openai: an OpenAI-compatible "
         "server such as vLLM's, SGLang or OpenAI (default: %(default)s)",
     )
-    model.add_argument("--revision", default="main", help="hub revision (default: %(default)s)")
+    model.add_argument(
+        "--revision", default=GenConfig.revision, help="hub revision (default: %(default)s)"
+    )
     model.add_argument(
         "--dtype",
         choices=DTYPES,
-        default=None,
+        default=GenConfig.dtype,
         help="weights dtype (default: float16 on GPU, float32 on CPU)",
     )
     model.add_argument(
@@ -60,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     api.add_argument(
         "--api-key-env",
-        default="OPENAI_API_KEY",
+        default=GenConfig.api_key_env,
         metavar="NAME",
         help="environment variable holding the API key (default: %(default)s); a local "
         "server needs none",
@@ -68,16 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument(
         "--parallel",
         type=int,
-        default=8,
+        default=GenConfig.parallel,
         help="concurrent requests (default: %(default)s)",
     )
     api.add_argument(
-        "--timeout", type=float, default=300.0, help="seconds per request (default: %(default)s)"
+        "--timeout",
+        type=float,
+        default=GenConfig.timeout,
+        help="seconds per request (default: %(default)s)",
     )
     api.add_argument(
         "--max-attempts",
         type=int,
-        default=10,
+        default=GenConfig.max_attempts,
         help="attempts per request on 429/5xx/timeouts, with exponential backoff that honours "
         "Retry-After (default: %(default)s)",
     )
@@ -86,13 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     prompt.add_argument(
         "--conv-template",
         choices=template_names(),
-        default=None,
+        default=GenConfig.conv_template,
         metavar="NAME",
         help="render FastChat's legacy template NAME instead of the tokenizer's chat template: "
         + ", ".join(template_names()),
     )
     prompt.add_argument(
-        "--system-message", default=None, help="system message sent first in every conversation"
+        "--system-message",
+        default=GenConfig.system_message,
+        help="system message sent first in every conversation",
     )
     prompt.add_argument(
         "--show-prompt",
@@ -102,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     prompt.add_argument(
         "--reasoning",
         choices=REASONING_MODES,
-        default="strip",
+        default=GenConfig.reasoning,
         help="strip: keep <think> traces out of judged answers and turn-2 context (they stay "
         "in the file's 'reasoning' field); keep: leave answers as generated (default: %(default)s)",
     )
@@ -112,13 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     questions.add_argument(
         "--question-begin",
         type=int,
-        default=None,
+        default=GenConfig.question_begin,
         help="slice start into the question file (an index, not an id)",
     )
-    questions.add_argument("--question-end", type=int, default=None, help="slice end")
+    questions.add_argument(
+        "--question-end", type=int, default=GenConfig.question_end, help="slice end"
+    )
     questions.add_argument(
         "--answer-file",
-        default=None,
+        default=GenConfig.answer_file,
         help="output file (default: {data-dir}/{bench}/model_answer/{model-id}.jsonl)",
     )
     questions.add_argument(
@@ -126,17 +143,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-tokens",
         dest="max_new_token",
         type=int,
-        default=1024,
+        default=GenConfig.max_new_token,
         help="token limit of every turn (default: %(default)s)",
     )
     questions.add_argument(
         "--force-temperature",
         type=float,
-        default=None,
+        default=GenConfig.force_temperature,
         help="one sampling temperature for every question instead of FastChat's per-category table",
     )
     questions.add_argument(
-        "--num-choices", type=int, default=1, help="completions per question (default: %(default)s)"
+        "--num-choices",
+        type=int,
+        default=GenConfig.num_choices,
+        help="completions per question (default: %(default)s)",
     )
     questions.add_argument(
         "--overwrite",
@@ -148,58 +168,62 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument(
         "--batch-size",
         type=int,
-        default=None,
+        default=GenConfig.batch_size,
         help="conversations per batch (default: 16 on CPU, fitted to memory on GPU)",
     )
     speed.add_argument(
         "--num-gpus-per-model",
         type=int,
-        default=1,
+        default=GenConfig.num_gpus_per_model,
         help="GPUs per model replica (default: %(default)s)",
     )
     speed.add_argument(
         "--num-gpus-total",
         type=int,
-        default=None,
+        default=GenConfig.num_gpus_total,
         help="GPUs to use; replicas = total / per-model, on Ray (default: all visible)",
     )
     speed.add_argument(
         "--max-gpu-memory",
-        default=None,
+        default=GenConfig.max_gpu_memory,
         help="per-GPU memory cap such as 40GiB when a model spans several GPUs",
     )
     speed.add_argument(
         "--gpu-memory-utilization",
         type=float,
-        default=None,
+        default=GenConfig.gpu_memory_utilization,
         help="--backend vllm: share of each GPU's memory vLLM may take (default: 0.9)",
     )
     speed.add_argument(
         "--max-model-len",
         type=int,
-        default=None,
+        default=GenConfig.max_model_len,
         help="--backend vllm: context length cap, for models whose full context does not fit "
         "(default: the model's)",
     )
     speed.add_argument(
         "--num-workers",
         type=int,
-        default=None,
+        default=GenConfig.num_workers,
         help="CPU only: model replicas on Ray sharing the cores",
     )
     add_logging_options(parser)
     return parser
 
 
-def _model_and_id(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, str]:
-    """What to load or request, and the name to file answers under (a usage error if unclear)."""
+def _model(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """What to load or request (a usage error if `--model`/`--model-path` are unclear).
+
+    `GenConfig` names the answer file: `--model-id`, else with an API backend the model's last
+    path part.
+    """
     if args.backend in API_BACKENDS:
         if args.model_path and args.model and args.model_path != args.model:
             parser.error("give the served model's name once, with --model")
         model = args.model or args.model_path
         if not model:
             parser.error(f"--backend {args.backend} needs --model NAME (the served model)")
-        return model, args.model_id or file_stem(model, "--model")
+        return str(model)
     if args.model:
         parser.error(
             "--model names a model on an API server (--backend openai); "
@@ -207,64 +231,35 @@ def _model_and_id(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         )
     if not args.model_path or not args.model_id:
         parser.error("--model-path and --model-id are required (or use --backend openai)")
-    return args.model_path, args.model_id
+    return str(args.model_path)
+
+
+def make_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> GenConfig:
+    """The `GenConfig` that the parsed flags describe (not yet validated)."""
+    return config_from_args(
+        GenConfig, args, RENAMED, model_path=_model(parser, args), paths=bench_paths(args)
+    )
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from mtbench.cli.progress import GenerationBar
-    from mtbench.generation import GenConfig, generate_answers, show_prompt
+    from mtbench.generation import FailedQuestionsError, generate_answers, show_prompt
 
-    model, model_id = _model_and_id(parser, args)
-    config = GenConfig(
-        model_path=model,
-        model_id=model_id,
-        bench_name=args.bench_name,
-        data_dir=args.data_dir,
-        question_begin=args.question_begin,
-        question_end=args.question_end,
-        answer_file=args.answer_file,
-        max_new_token=args.max_new_token,
-        num_choices=args.num_choices,
-        backend=args.backend,
-        conv_template=args.conv_template,
-        system_message=args.system_message,
-        reasoning=args.reasoning,
-        overwrite=args.overwrite,
-        batch_size=args.batch_size,
-        num_gpus_per_model=args.num_gpus_per_model,
-        num_gpus_total=args.num_gpus_total,
-        num_workers=args.num_workers,
-        max_gpu_memory=args.max_gpu_memory,
-        gpu_memory_utilization=args.gpu_memory_utilization,
-        max_model_len=args.max_model_len,
-        dtype=args.dtype,
-        revision=args.revision,
-        trust_remote_code=args.trust_remote_code,
-        force_temperature=args.force_temperature,
-        parallel=args.parallel,
-        api_base=args.openai_api_base,
-        api_key_env=args.api_key_env,
-        timeout=args.timeout,
-        max_attempts=args.max_attempts,
-    )
+    config = make_config(parser, args)
     if args.show_prompt:
         sys.stdout.write(show_prompt(config) + "\n")
         return 0
     progress = GenerationBar()
+    failure: FailedQuestionsError | None = None
     try:
         summary = generate_answers(config, progress=progress)
+    except FailedQuestionsError as exc:
+        summary, failure = exc.summary, exc
     finally:
         progress.close()
     print(summary.line())
-    if summary.failed:
-        ids = ", ".join(str(qid) for qid in sorted(summary.failed)[:10])
-        first = next(iter(summary.failed.values()))
-        print(
-            f"Error: {len(summary.failed)} question(s) failed ({ids}): {first}; they have no "
-            "answer row, so a rerun retries them",
-            file=sys.stderr,
-        )
-        return 1
+    if failure is not None:
+        raise failure  # printed as one `Error:` line, exit status 1
     return 0
 
 

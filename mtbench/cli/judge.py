@@ -12,9 +12,19 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from mtbench.cli.common import add_bench_options, add_logging_options, run_command
-from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE, FALLBACK_REFERENCES
+from mtbench.cli.common import (
+    add_bench_options,
+    add_logging_options,
+    bench_paths,
+    config_from_args,
+    run_command,
+)
+from mtbench.data.defaults import FALLBACK_REFERENCES
 from mtbench.data.judgments import MODES
+from mtbench.judging.config import JudgeConfig
+
+RENAMED = {"max_tokens": "judge_max_tokens", "timeout": "judge_timeout"}
+"""`JudgeConfig` fields whose flag has another name (field → argparse dest)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,22 +38,22 @@ def build_parser() -> argparse.ArgumentParser:
     fastchat = parser.add_argument_group("FastChat's options")
     fastchat.add_argument(
         "--judge-file",
-        default=None,
+        default=JudgeConfig.judge_file,
         help="judge prompt file (default: {data-dir}/judge_prompts.jsonl)",
     )
     fastchat.add_argument(
         "--judge-model",
-        default=DEFAULT_JUDGE,
+        default=JudgeConfig.judge_model,
         help="the judge model requested from the API; any name works (default: %(default)s)",
     )
     fastchat.add_argument(
         "--baseline-model",
-        default=DEFAULT_BASELINE,
+        default=JudgeConfig.baseline_model,
         help="the baseline of --mode pairwise-baseline (default: %(default)s)",
     )
     fastchat.add_argument(
         "--mode",
-        default="single",
+        default=JudgeConfig.mode,
         choices=MODES,
         help="single: a 1-10 score per answer; pairwise-baseline: each model against the "
         "baseline; pairwise-all: every pair of models (default: %(default)s)",
@@ -51,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     fastchat.add_argument(
         "--model-list",
         nargs="+",
-        default=None,
+        default=JudgeConfig.model_list,
         metavar="MODEL",
         help="models to judge, by answer-file name or the name given to mtbench-gen (its last "
         "path part is the file name) (default: every file in model_answer/)",
@@ -59,53 +69,53 @@ def build_parser() -> argparse.ArgumentParser:
     fastchat.add_argument(
         "--parallel",
         type=int,
-        default=8,
+        default=JudgeConfig.parallel,
         help="concurrent judge calls (default: %(default)s; FastChat's is 1)",
     )
     fastchat.add_argument(
         "--first-n",
         type=int,
-        default=None,
+        default=JudgeConfig.first_n,
         metavar="N",
         help="judge only the first N questions (for a quick check)",
     )
     judge = parser.add_argument_group("judge")
     judge.add_argument(
         "--judge-backend",
-        default="auto",
+        default=JudgeConfig.judge_backend,
         choices=["auto", "openai", "anthropic", "hf"],
         help="auto: Anthropic for claude-* names, a local model with --judge-model-path, "
         "otherwise an OpenAI-compatible API (default: %(default)s)",
     )
     judge.add_argument(
         "--judge-base-url",
-        default=None,
+        default=JudgeConfig.judge_base_url,
         metavar="URL",
         help="API root of an OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM, "
         "SGLang, Ollama, Azure); default: $OPENAI_BASE_URL, else OpenAI",
     )
     judge.add_argument(
         "--judge-api-key-env",
-        default=None,
+        default=JudgeConfig.judge_api_key_env,
         metavar="VAR",
         help="environment variable holding the API key (default: OPENAI_API_KEY, or "
         "ANTHROPIC_API_KEY for Claude); keys are never taken from the command line",
     )
     judge.add_argument(
         "--judge-model-path",
-        default=None,
+        default=JudgeConfig.judge_model_path,
         metavar="PATH",
         help="a local judge model (folder, hub id or .gguf), run with transformers",
     )
     judge.add_argument(
         "--judge-name",
-        default=None,
+        default=JudgeConfig.judge_name,
         help="the judge's name in the output file name and rows, and the --judge-model the "
         "other commands then take (default: the model name's last path part, as they map it)",
     )
     judge.add_argument(
         "--ref-answer-model",
-        default=None,
+        default=JudgeConfig.ref_answer_model,
         metavar="NAME",
         help="use reference_answer/NAME.jsonl (default: the judge's own, else "
         f"{FALLBACK_REFERENCES}'s)",
@@ -113,21 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument(
         "--judge-max-tokens",
         type=int,
-        default=None,
+        default=JudgeConfig.max_tokens,
         metavar="N",
         help="judge reply limit (default: 2048, 1024 for Claude, as FastChat)",
     )
     judge.add_argument(
         "--judge-timeout",
         type=float,
-        default=300.0,
+        default=JudgeConfig.timeout,
         metavar="SECONDS",
         help="seconds one judge request may take (default: %(default)s)",
     )
     judge.add_argument(
         "--max-attempts",
         type=int,
-        default=10,
+        default=JudgeConfig.max_attempts,
         metavar="N",
         help="attempts per judge call on 429/5xx/timeouts, with exponential backoff "
         "(default: %(default)s)",
@@ -135,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument(
         "--batch-size",
         type=int,
-        default=8,
+        default=JudgeConfig.batch_size,
         metavar="N",
         help="prompts per batch for a local judge (default: %(default)s)",
     )
@@ -149,14 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--price-per-1k-input",
         type=float,
-        default=None,
+        default=JudgeConfig.price_per_1k_input,
         metavar="USD",
         help="price of 1k input tokens, for the cost estimate (default: known list prices)",
     )
     run.add_argument(
         "--price-per-1k-output",
         type=float,
-        default=None,
+        default=JudgeConfig.price_per_1k_output,
         metavar="USD",
         help="price of 1k output tokens, for the cost estimate",
     )
@@ -181,52 +191,26 @@ def _confirm(plan: Any) -> bool:
     return answer.strip().lower() in ("", "y", "yes")
 
 
+def make_config(args: argparse.Namespace) -> JudgeConfig:
+    """The `JudgeConfig` that the parsed flags describe (not yet validated)."""
+    return config_from_args(JudgeConfig, args, RENAMED, paths=bench_paths(args))
+
+
 def _run(args: argparse.Namespace) -> int:
     from mtbench.cli.progress import JudgeBar
     from mtbench.judging.pipeline import judge
-    from mtbench.judging.plan import JudgeOptions
 
-    options = JudgeOptions(
-        bench_name=args.bench_name,
-        data_dir=args.data_dir,
-        judge_file=args.judge_file,
-        judge_model=args.judge_model,
-        judge_name=args.judge_name,
-        mode=args.mode,
-        baseline_model=args.baseline_model,
-        model_list=args.model_list,
-        first_n=args.first_n,
-        parallel=args.parallel,
-        batch_size=args.batch_size,
-        judge_backend=args.judge_backend,
-        judge_base_url=args.judge_base_url,
-        judge_api_key_env=args.judge_api_key_env,
-        judge_model_path=args.judge_model_path,
-        ref_answer_model=args.ref_answer_model,
-        max_tokens=args.judge_max_tokens,
-        timeout=args.judge_timeout,
-        max_attempts=args.max_attempts,
-        price_per_1k_input=args.price_per_1k_input,
-        price_per_1k_output=args.price_per_1k_output,
-        dry_run=args.dry_run,
-        preflight=args.preflight,
-    )
+    config = make_config(args)
     progress = JudgeBar()
-    declined = []
-
-    def confirm(plan: Any) -> bool:
-        ok = _confirm(plan)
-        declined.append(not ok)
-        return ok
 
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     try:
         with logging_redirect_tqdm():  # warnings about failed calls print above the bar
-            judge(options, confirm=None if args.yes else confirm, on_progress=progress)
+            result = judge(config, confirm=None if args.yes else _confirm, on_progress=progress)
     finally:
         progress.close()
-    return 1 if any(declined) else 0
+    return 1 if result.status == "cancelled" else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

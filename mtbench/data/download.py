@@ -30,7 +30,8 @@ from urllib.parse import urlsplit
 
 from mtbench._version import __version__
 from mtbench.data.manifest import RemoteFile
-from mtbench.errors import DataError, MTBenchError
+from mtbench.data.paths import DEFAULT_BENCH, BenchPaths
+from mtbench.errors import ConfigError, DataError, MTBenchError
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -134,21 +135,22 @@ def sha256_file(path: Path) -> str:
 
 def download(
     files: Sequence[RemoteFile],
-    data_dir: Path,
+    paths: BenchPaths,
     base_urls: Mapping[str, str],
     *,
     force: bool = False,
     timeout: float = 60.0,
     progress: Progress | None = None,
 ) -> DownloadReport:
-    """Make sure every file of `files` is in `data_dir`, fetching the missing ones.
+    """Make sure every file of `files` is in `paths.data_dir`, fetching the missing ones.
 
     Stops at the first file that cannot be fetched or fails verification; the files completed
     before it stay (they are verified), so a rerun carries on from there.
 
     Args:
         files: Manifest entries (see `mtbench.data.manifest.select_files`).
-        data_dir: The data directory (FastChat layout).
+        paths: The data directory to fill, in FastChat's layout (`BenchPaths.resolve()`:
+            `$MTBENCH_DATA_DIR`, else `./data`); the bench must be `mt_bench`, the files' own.
         base_urls: Base URL per source (see `mtbench.data.manifest.resolve_base_urls`).
         force: Replace present files whose checksum differs (or that have no known checksum).
         timeout: Seconds to wait for a connection or for data before giving up.
@@ -158,9 +160,16 @@ def download(
         What happened to each file. Files that differ are reported there, not raised.
 
     Raises:
+        ConfigError: `paths` names another bench than `mt_bench`.
+        DataError: a local file could not be read or written.
         DownloadError: a file could not be fetched, or arrived with the wrong checksum.
     """
-    data_dir = Path(data_dir)
+    if paths.bench_name != DEFAULT_BENCH:
+        raise ConfigError(
+            f"the official files are MT-bench's and go to {paths.data_dir / DEFAULT_BENCH}, not "
+            f"to bench '{paths.bench_name}'; pass BenchPaths with bench_name '{DEFAULT_BENCH}'"
+        )
+    data_dir = Path(paths.data_dir)
     progress = progress or Progress()
     report = DownloadReport(data_dir)
     kept: dict[RemoteFile, FileOutcome] = {}

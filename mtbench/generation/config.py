@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mtbench.data.paths import DEFAULT_BENCH
+from mtbench.data.paths import BenchPaths, file_stem
 from mtbench.errors import ConfigError
 from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
 from mtbench.generation.reasoning import REASONING_MODES
@@ -22,15 +22,22 @@ MEMORY_SIZE = re.compile(r"\d+(\.\d+)?(GiB|GB|MiB|MB)")
 """`--max-gpu-memory` sizes that accelerate reads as bytes (it would read `40Gb` as bits)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class GenConfig:
     """What to generate, with which model, how (flag names as in FastChat's gen_model_answer).
 
+    `mtbench-gen`'s flags set the fields of the same name (`--openai-api-base` sets `api_base`,
+    `--model` or `--model-path` sets `model_path`, `--data-dir` and `--bench-name` make `paths`)
+    and take their defaults from here. `generate_answers` calls `validate()`.
+
     Attributes:
-        model_path: Model folder, `.gguf` file or hub id; only used to load the model.
-        model_id: The model's name: the answer file's stem and the rows' `model_id`.
-        bench_name: Question set (`{data_dir}/{bench_name}/question.jsonl`).
-        data_dir: Data directory (None: `$MTBENCH_DATA_DIR`, else `./data`).
+        model_path: Model folder, `.gguf` file or hub id; with an API backend, the model name
+            sent to the server (`--model`).
+        model_id: The model's name: the answer file's stem and the rows' `model_id`. None (or
+            empty): with an API backend, the last part of `model_path` (see
+            `resolved_model_id`); a local model needs one.
+        paths: The data directory and bench (default: `$MTBENCH_DATA_DIR`, else `./data`;
+            `mt_bench`); questions come from `paths.question_file`.
         question_begin: Slice start into the question file (not a question id).
         question_end: Slice end.
         answer_file: Output file (default `{data_dir}/{bench}/model_answer/{model_id}.jsonl`).
@@ -47,7 +54,8 @@ class GenConfig:
         num_gpus_per_model: GPUs per model replica.
         num_gpus_total: GPUs to use in all (None: every visible GPU).
         num_workers: CPU replicas (Ray) when there is no GPU.
-        parallel: Concurrent requests, for backends that are remote APIs.
+        parallel: Concurrent requests, for backends that are remote APIs (and for a caller's
+            backend that is `concurrent`).
         max_gpu_memory: Per-GPU memory cap (e.g. `40GiB`) for a model split over GPUs.
         gpu_memory_utilization: With `vllm`: share of each GPU's memory vLLM may take.
         max_model_len: With `vllm`: context length cap (None: the model's own).
@@ -62,9 +70,8 @@ class GenConfig:
     """
 
     model_path: str
-    model_id: str
-    bench_name: str = DEFAULT_BENCH
-    data_dir: str | None = None
+    model_id: str | None = None
+    paths: BenchPaths = field(default_factory=BenchPaths.resolve)
     question_begin: int | None = None
     question_end: int | None = None
     answer_file: str | None = None
@@ -80,7 +87,7 @@ class GenConfig:
     num_gpus_per_model: int = 1
     num_gpus_total: int | None = None
     num_workers: int | None = None
-    parallel: int = 1
+    parallel: int = 8
     max_gpu_memory: str | None = None
     gpu_memory_utilization: float | None = None
     max_model_len: int | None = None
@@ -98,19 +105,35 @@ class GenConfig:
         """Whether answers come from a server rather than a model loaded here."""
         return self.backend in API_BACKENDS
 
+    @property
+    def resolved_model_id(self) -> str:
+        """`model_id`, or with an API backend `file_stem` of the served model name (`org/m` → `m`).
+
+        Raises:
+            ConfigError: a local model without a `model_id`.
+        """
+        if self.model_id:
+            return self.model_id
+        if self.uses_api:
+            return file_stem(self.model_path, "--model")
+        raise ConfigError(
+            "--model-id is required for a local model: it names the answer file and its rows"
+        )
+
     def validate(self) -> None:
         """Reject impossible values and combinations, naming the flag.
 
         Raises:
             ConfigError: the first problem found.
         """
-        if not self.model_id.strip():
+        model_id = self.resolved_model_id
+        if not model_id.strip():
             raise ConfigError("--model-id must not be empty")
-        if self.answer_file is None and ("/" in self.model_id or "\\" in self.model_id):
+        if self.answer_file is None and ("/" in model_id or "\\" in model_id):
             raise ConfigError(
-                f"--model-id {self.model_id}: a '/' would put the answer file in a subfolder "
+                f"--model-id {model_id}: a '/' would put the answer file in a subfolder "
                 "that the judge does not read; use a name such as "
-                f"{self.model_id.replace('/', '--')}"
+                f"{model_id.replace('/', '--')}"
             )
         for flag, value in (
             ("--max-new-token", self.max_new_token),

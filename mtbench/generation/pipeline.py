@@ -6,7 +6,9 @@ The flow (FastChat's `gen_model_answer`, spec §3, made faster and safer):
 2. load the model once (or once per Ray replica);
 3. generate in groups, turn by turn (`scheduler`), writing each question's row as soon as all
    its choices are finished (`JsonlAppender`: one complete line per write, flushed);
-4. always, even after Ctrl-C or an error: sort the file by question id, one row per question.
+4. always, even after Ctrl-C or an error: sort the file by question id, one row per question;
+5. questions that failed after retries are raised at the end (`FailedQuestionsError`), once
+   everything else is written.
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ from mtbench.backends.base import Backend
 from mtbench.backends.conv_templates import get_conv_template
 from mtbench.data.answers import Answer, Choice, reorg_answer_file
 from mtbench.data.jsonl import JsonlAppender
-from mtbench.data.paths import BenchPaths
 from mtbench.data.questions import Question, load_questions
-from mtbench.errors import ConfigError, DataError
+from mtbench.errors import BackendError, ConfigError, DataError
 from mtbench.generation.backend_spec import BackendSpec
 from mtbench.generation.config import GenConfig, Placement, plan_placement
 from mtbench.generation.engines import Engine, LocalEngine, ThreadEngine
@@ -92,14 +93,33 @@ class GenSummary:
         )
 
 
+class FailedQuestionsError(BackendError):
+    """Questions whose generation failed after retries; every other answer was written.
+
+    The failed questions have no answer row, so a rerun retries them.
+
+    Attributes:
+        summary: What the run did; `summary.failed` maps each failed question id to its error.
+    """
+
+    def __init__(self, summary: GenSummary):
+        self.summary = summary
+        ids = ", ".join(str(qid) for qid in sorted(summary.failed)[:10])
+        first = next(iter(summary.failed.values()))
+        super().__init__(
+            f"{len(summary.failed)} question(s) failed ({ids}): {first}; they have no "
+            "answer row, so a rerun retries them"
+        )
+
+
 def load_selected_questions(config: GenConfig) -> tuple[list[Question], Path]:
     """The selected questions and the answer file of a run."""
-    paths = BenchPaths.resolve(config.data_dir, config.bench_name)
+    paths = config.paths
     questions = load_questions(paths.question_file, config.question_begin, config.question_end)
     if config.answer_file:
         answer_file = Path(config.answer_file).expanduser()
     else:
-        answer_file = paths.answer_file(config.model_id)
+        answer_file = paths.answer_file(config.resolved_model_id)
     return questions, answer_file
 
 
@@ -117,12 +137,13 @@ def generate_answers(
         progress: Receives progress reports.
 
     Returns:
-        What was generated, skipped and failed. Failed questions get no row, so a rerun
-        retries them.
+        What was generated and skipped (`failed` is empty: failures raise).
 
     Raises:
         ConfigError, DataError, MissingDependencyError: before any model is loaded.
-        BackendError: when generation keeps failing.
+        FailedQuestionsError: some questions failed after retries; the others were written and
+            the file is sorted (the error's `summary` tells what was done). A rerun retries them.
+        BackendError: when generation keeps failing and the run stops.
     """
     started = time.monotonic()
     config.validate()
@@ -164,8 +185,10 @@ def generate_answers(
             tasks, engine.chunk_size(config.max_new_token), engine.slots, engine.mixes_temperatures
         )
 
+        model_id = config.resolved_model_id
+
         def write(done: list[Task]) -> None:
-            appender.append(_row(done, config.model_id, settings))
+            appender.append(_row(done, model_id, settings))
             summary.generated += 1
             if progress:
                 progress.question_done(done[0].question.question_id)
@@ -194,6 +217,8 @@ def generate_answers(
             if answer_file.exists():
                 reorg_answer_file(answer_file)
     summary.seconds = time.monotonic() - started
+    if summary.failed:
+        raise FailedQuestionsError(summary)
     return summary
 
 

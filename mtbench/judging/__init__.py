@@ -1,25 +1,30 @@
 """Judging answers with an LLM, as FastChat's `gen_judgment.py` does (see `mtbench-judge`).
 
-    from mtbench.judging import JudgeOptions, judge
-    stats = judge(JudgeOptions(mode="single", model_list=["my-model"], parallel=8))
+    from mtbench.judging import JudgeConfig, judge
+    result = judge(JudgeConfig(mode="single", model_list=["my-model"], parallel=8))
+    result.status, result.stats   # "done" and the run's RunStats (or dry_run, nothing_to_do...)
 
-Modules: `matches` (what is judged, FastChat's prompts and order), `verdicts` (reading scores
-and winners out of replies), `checks` (missing and broken answers), `cost` (estimates),
-`plan` (everything decided before the first call), `judge_backend` (which API or model),
-`runner` (parallel, resumable execution), `pipeline` (the whole command).
+Modules: `config` (`JudgeConfig`, what can be asked), `matches` (what is judged, FastChat's
+prompts and order), `verdicts` (reading scores and winners out of replies), `checks` (missing
+and broken answers), `cost` (estimates), `plan` (everything decided before the first call),
+`judge_backend` (which API or model), `runner` (parallel, resumable execution), `pipeline`
+(the whole command).
 """
 
+from mtbench.judging.config import JudgeConfig, JudgeOptions
 from mtbench.judging.matches import NEED_REF_CATS, Judge, Match, build_matches, make_judges
-from mtbench.judging.pipeline import judge
-from mtbench.judging.plan import JudgeOptions, JudgePlan, describe_plan, make_plan
+from mtbench.judging.pipeline import JudgeResult, judge
+from mtbench.judging.plan import JudgePlan, describe_plan, make_plan
 from mtbench.judging.runner import RunStats, judgment_row, run_matches
 from mtbench.judging.verdicts import parse_pair_verdict, parse_rating, winner_label
 
 __all__ = [
     "NEED_REF_CATS",
     "Judge",
+    "JudgeConfig",
     "JudgeOptions",
     "JudgePlan",
+    "JudgeResult",
     "Match",
     "RunStats",
     "build_matches",

@@ -1,4 +1,4 @@
-"""`judge()`: one call from options to a judgment file (what `mtbench-judge` runs).
+"""`judge()`: one call from a `JudgeConfig` to a judgment file (what `mtbench-judge` runs).
 
 Plan (load, check, count, estimate) → show the plan → `--dry-run` stops here with one rendered
 prompt → confirm (only if the caller asks) → open the judge and make one test call → run →
@@ -11,19 +11,40 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 
 from mtbench.backends.base import GenerationParams
 from mtbench.backends.retry import RetryCallback
 from mtbench.errors import BackendError, DataError
+from mtbench.judging.config import JudgeConfig
 from mtbench.judging.judge_backend import open_backend, preflight
-from mtbench.judging.plan import JudgeOptions, JudgePlan, describe_plan, make_plan, render_prompt
+from mtbench.judging.plan import JudgePlan, describe_plan, make_plan, render_prompt
 from mtbench.judging.runner import RunStats, run_matches
 
 logger = logging.getLogger(__name__)
 
 JUDGE_TEMPERATURE = 0.0
+
+JudgeStatus = Literal["done", "dry_run", "nothing_to_do", "cancelled"]
+
+
+@dataclass
+class JudgeResult:
+    """How a `judge()` call ended.
+
+    Attributes:
+        status: `done` (the run finished and every pending match was written), `dry_run` (the
+            plan and a prompt were shown), `nothing_to_do` (every match was already judged) or
+            `cancelled` (`confirm` said no); nothing was judged unless `done`.
+        plan: What the run was to judge, and where the judgments go (`plan.output`).
+        stats: The run's statistics when `status` is `done`, else None.
+    """
+
+    status: JudgeStatus
+    plan: JudgePlan
+    stats: RunStats | None = None
 
 
 def check_writable(path: Path) -> None:
@@ -74,7 +95,7 @@ def summary_lines(stats: RunStats, plan: JudgePlan) -> list[str]:
 
 
 def judge(
-    options: JudgeOptions,
+    options: JudgeConfig,
     *,
     confirm: Callable[[JudgePlan], bool] | None = None,
     out: TextIO | None = None,
@@ -82,12 +103,12 @@ def judge(
     on_progress: Callable[[RunStats], None] | None = None,
     on_retry: RetryCallback | None = None,
     stats: RunStats | None = None,
-) -> RunStats | None:
-    """Judge every answer the options name that is not judged yet, appending FastChat rows.
+) -> JudgeResult:
+    """Judge every answer the config names that is not judged yet, appending FastChat rows.
 
     Args:
-        options: What to judge and how.
-        confirm: Asked before any call is made; returning False cancels (returns None).
+        options: What to judge and how (validated here).
+        confirm: Asked before any call is made; returning False cancels (status `cancelled`).
         out: Where `--dry-run` prints the plan and a rendered prompt (default stdout).
         err: Where the plan and the summary go otherwise (default stderr).
         on_progress: Called after every finished judge call; its `close()`, if it has one, is
@@ -96,7 +117,7 @@ def judge(
         stats: Filled in as the run goes (lets a caller report after Ctrl-C).
 
     Returns:
-        The run's statistics, or None for a dry run, a cancelled run, or nothing to do.
+        How the call ended (`status`), the plan, and for a finished run its statistics.
 
     Raises:
         ConfigError, DataError: before any call, for bad options or data.
@@ -111,14 +132,14 @@ def judge(
         sample = plan.pending[0] if plan.pending else (plan.matches[0] if plan.matches else None)
         if sample is not None:
             print(render_prompt(sample), file=out)
-        return None
+        return JudgeResult("dry_run", plan)
     print(describe_plan(plan), file=err)
     if not plan.pending:
         print(f"Nothing to do: all {len(plan.matches)} match(es) are in {plan.output}.", file=err)
-        return None
+        return JudgeResult("nothing_to_do", plan)
     if confirm is not None and not confirm(plan):
         print("Cancelled; nothing was judged.", file=err)
-        return None
+        return JudgeResult("cancelled", plan)
 
     check_writable(plan.output)
     backend = open_backend(plan.backend, on_retry=on_retry)
@@ -152,4 +173,4 @@ def judge(
             f"{stats.failed} of {stats.matches} judgment(s) failed after retries and were not "
             "written; rerun the same command to judge them"
         )
-    return stats
+    return JudgeResult("done", plan, stats)

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mtbench.data.answers import Answer, load_answer_file
-from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE, FALLBACK_REFERENCES
+from mtbench.data.defaults import FALLBACK_REFERENCES
 from mtbench.data.judge_prompts import load_judge_prompts
 from mtbench.data.judgments import load_pair_judgments, load_single_judgments
 from mtbench.data.paths import BenchPaths, file_stem, require_file
 from mtbench.data.questions import Question, load_questions
 from mtbench.errors import ConfigError, DataError
 from mtbench.judging import checks, cost
+from mtbench.judging.config import JudgeConfig
 from mtbench.judging.judge_backend import (
     BackendSpec,
     default_max_tokens,
@@ -28,62 +29,6 @@ from mtbench.judging.judge_backend import (
 from mtbench.judging.matches import Match, build_matches, grading_kind, make_judges, needs_reference
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class JudgeOptions:
-    """Everything `mtbench-judge` can be told (flag names match, `-` for `_`).
-
-    Attributes:
-        bench_name: The bench (`mt_bench`).
-        data_dir: The data directory (None: `$MTBENCH_DATA_DIR`, else `./data`).
-        judge_file: The judge prompt file (None: the data directory's `judge_prompts.jsonl`).
-        judge_model: The judge model requested from the API.
-        judge_name: The judge's name in the output (`judge[0]`, the file name); None: derived
-            from the model name or path.
-        mode: `single`, `pairwise-baseline` or `pairwise-all`.
-        baseline_model: The baseline for `pairwise-baseline`.
-        model_list: Models to judge (None: every answer file, sorted).
-        first_n: Judge only the first n questions.
-        parallel: Concurrent API calls.
-        batch_size: Prompts per batch for a local judge.
-        judge_backend: `auto`, `openai`, `anthropic` or `hf`.
-        judge_base_url: The API root of an OpenAI-compatible server (or Anthropic's).
-        judge_api_key_env: The environment variable holding the API key.
-        judge_model_path: A local judge model (with `hf`).
-        ref_answer_model: Whose reference answers to use (`reference_answer/{this}.jsonl`).
-        max_tokens: Reply token limit (None: FastChat's, 2048; 1024 for Claude).
-        timeout: Seconds per request.
-        max_attempts: Attempts per call, retries included.
-        price_per_1k_input: USD per 1k input tokens, for the estimate.
-        price_per_1k_output: USD per 1k output tokens, for the estimate.
-        dry_run: Plan and show one prompt; call nothing.
-        preflight: Make one tiny test call before the run.
-    """
-
-    bench_name: str = "mt_bench"
-    data_dir: str | None = None
-    judge_file: str | None = None
-    judge_model: str = DEFAULT_JUDGE
-    judge_name: str | None = None
-    mode: str = "single"
-    baseline_model: str = DEFAULT_BASELINE
-    model_list: Sequence[str] | None = None
-    first_n: int | None = None
-    parallel: int = 8
-    batch_size: int = 8
-    judge_backend: str = "auto"
-    judge_base_url: str | None = None
-    judge_api_key_env: str | None = None
-    judge_model_path: str | None = None
-    ref_answer_model: str | None = None
-    max_tokens: int | None = None
-    timeout: float = 300.0
-    max_attempts: int = 10
-    price_per_1k_input: float | None = None
-    price_per_1k_output: float | None = None
-    dry_run: bool = False
-    preflight: bool = True
 
 
 @dataclass
@@ -105,7 +50,7 @@ class JudgePlan:
         notices: Things the user should know (fallbacks, FastChat `$ERROR$` rows).
     """
 
-    options: JudgeOptions
+    options: JudgeConfig
     backend: BackendSpec
     judge_name: str
     questions: list[Question]
@@ -152,7 +97,7 @@ def choose_price(plan: JudgePlan) -> tuple[tuple[float, float] | None, str]:
     )
 
 
-def judge_label(options: JudgeOptions) -> str:
+def judge_label(options: JudgeConfig) -> str:
     """The judge's name in output files and rows' `judge[0]`.
 
     `--judge-name` as given, else `file_stem` of `--judge-model-path` or `--judge-model`
@@ -183,26 +128,7 @@ def judge_label(options: JudgeOptions) -> str:
         ) from None
 
 
-def _validate(options: JudgeOptions) -> None:
-    if options.parallel < 1:
-        raise ConfigError(f"--parallel must be at least 1, got {options.parallel}")
-    if options.batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {options.batch_size}")
-    if options.first_n is not None and options.first_n < 1:
-        raise ConfigError(f"--first-n must be at least 1, got {options.first_n}")
-    if options.max_attempts < 1:
-        raise ConfigError(f"--max-attempts must be at least 1, got {options.max_attempts}")
-    if options.timeout <= 0:
-        raise ConfigError(f"--judge-timeout must be positive, got {options.timeout}")
-    if options.max_tokens is not None and options.max_tokens < 1:
-        raise ConfigError(f"--judge-max-tokens must be at least 1, got {options.max_tokens}")
-    if options.model_list is not None:
-        stems = [file_stem(model, "--model-list") for model in options.model_list]
-        if len(set(stems)) != len(stems):
-            raise ConfigError("--model-list names a model twice")
-
-
-def _model_list(options: JudgeOptions, paths: BenchPaths) -> list[str]:
+def _model_list(options: JudgeConfig, paths: BenchPaths) -> list[str]:
     """`--model-list` by answer-file stem (the name in judgment rows), else every answer file."""
     if options.model_list:
         return [file_stem(model, "--model-list") for model in options.model_list]
@@ -216,7 +142,7 @@ def _model_list(options: JudgeOptions, paths: BenchPaths) -> list[str]:
 
 
 def _references(
-    options: JudgeOptions,
+    options: JudgeConfig,
     paths: BenchPaths,
     judge_name: str,
     questions: Sequence[Question],
@@ -272,14 +198,14 @@ def _existing_keys(output: Path, mode: str, notices: list[str]) -> set[tuple[obj
     return keys
 
 
-def make_plan(options: JudgeOptions) -> JudgePlan:
+def make_plan(options: JudgeConfig) -> JudgePlan:
     """Load and check everything a run needs, and work out what is left to judge.
 
     Raises:
         ConfigError: for impossible options.
         DataError: for missing or malformed files, missing answers or references.
     """
-    _validate(options)
+    options.validate()
     kind = resolve_kind(
         options.judge_backend, options.judge_model, options.judge_model_path, options.judge_base_url
     )
@@ -294,7 +220,7 @@ def make_plan(options: JudgeOptions) -> JudgePlan:
         timeout=options.timeout,
         max_attempts=options.max_attempts,
     )
-    paths = BenchPaths.resolve(options.data_dir, options.bench_name)
+    paths = options.paths
     questions = load_questions(paths.question_file, end=options.first_n)
     judge_file = Path(options.judge_file) if options.judge_file else paths.judge_prompts_file
     judges = make_judges(load_judge_prompts(judge_file), judge_name, options.mode, str(judge_file))
@@ -344,7 +270,7 @@ def describe_plan(plan: JudgePlan) -> str:
     """The plan as FastChat's stats block would say it, plus calls and cost."""
     options = plan.options
     rows = [
-        ("bench", f"{options.bench_name} ({len(plan.questions)} questions)"),
+        ("bench", f"{options.paths.bench_name} ({len(plan.questions)} questions)"),
         ("mode", options.mode),
         ("judge", f"{plan.judge_name}: {describe_backend(plan.backend)}"),
     ]

@@ -1,0 +1,96 @@
+"""The settings of one `mtbench-judge` run, checked before any file is read or call made."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
+from mtbench.data.paths import BenchPaths, file_stem
+from mtbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Everything `mtbench-judge` can be told (FastChat's gen_judgment flags and more).
+
+    `mtbench-judge`'s flags set the fields of the same name (`-` for `_`; `--judge-max-tokens`
+    sets `max_tokens`, `--judge-timeout` sets `timeout`, `--data-dir` and `--bench-name` make
+    `paths`) and take their defaults from here. `judge()` calls `validate()`.
+
+    Attributes:
+        paths: The data directory and bench (default: `$MTBENCH_DATA_DIR`, else `./data`;
+            `mt_bench`).
+        judge_file: The judge prompt file (None: the data directory's `judge_prompts.jsonl`).
+        judge_model: The judge model requested from the API.
+        judge_name: The judge's name in the output (`judge[0]`, the file name); None: derived
+            from the model name or path.
+        mode: `single`, `pairwise-baseline` or `pairwise-all`.
+        baseline_model: The baseline for `pairwise-baseline`.
+        model_list: Models to judge (None: every answer file, sorted).
+        first_n: Judge only the first n questions.
+        parallel: Concurrent API calls.
+        batch_size: Prompts per batch for a local judge.
+        judge_backend: `auto`, `openai`, `anthropic` or `hf`.
+        judge_base_url: The API root of an OpenAI-compatible server (or Anthropic's).
+        judge_api_key_env: The environment variable holding the API key.
+        judge_model_path: A local judge model (with `hf`).
+        ref_answer_model: Whose reference answers to use (`reference_answer/{this}.jsonl`).
+        max_tokens: Reply token limit (None: FastChat's, 2048; 1024 for Claude).
+        timeout: Seconds per request.
+        max_attempts: Attempts per call, retries included.
+        price_per_1k_input: USD per 1k input tokens, for the estimate.
+        price_per_1k_output: USD per 1k output tokens, for the estimate.
+        dry_run: Plan and show one prompt; call nothing.
+        preflight: Make one tiny test call before the run.
+    """
+
+    paths: BenchPaths = field(default_factory=BenchPaths.resolve)
+    judge_file: str | None = None
+    judge_model: str = DEFAULT_JUDGE
+    judge_name: str | None = None
+    mode: str = "single"
+    baseline_model: str = DEFAULT_BASELINE
+    model_list: Sequence[str] | None = None
+    first_n: int | None = None
+    parallel: int = 8
+    batch_size: int = 8
+    judge_backend: str = "auto"
+    judge_base_url: str | None = None
+    judge_api_key_env: str | None = None
+    judge_model_path: str | None = None
+    ref_answer_model: str | None = None
+    max_tokens: int | None = None
+    timeout: float = 300.0
+    max_attempts: int = 10
+    price_per_1k_input: float | None = None
+    price_per_1k_output: float | None = None
+    dry_run: bool = False
+    preflight: bool = True
+
+    def validate(self) -> None:
+        """Reject impossible values, naming the flag.
+
+        Raises:
+            ConfigError: the first problem found.
+        """
+        if self.parallel < 1:
+            raise ConfigError(f"--parallel must be at least 1, got {self.parallel}")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.first_n is not None and self.first_n < 1:
+            raise ConfigError(f"--first-n must be at least 1, got {self.first_n}")
+        if self.max_attempts < 1:
+            raise ConfigError(f"--max-attempts must be at least 1, got {self.max_attempts}")
+        if self.timeout <= 0:
+            raise ConfigError(f"--judge-timeout must be positive, got {self.timeout}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ConfigError(f"--judge-max-tokens must be at least 1, got {self.max_tokens}")
+        if self.model_list is not None:
+            stems = [file_stem(model, "--model-list") for model in self.model_list]
+            if len(set(stems)) != len(stems):
+                raise ConfigError("--model-list names a model twice")
+
+
+JudgeOptions = JudgeConfig
+"""The earlier name of `JudgeConfig`, kept for existing callers."""
