@@ -214,7 +214,12 @@ def build_matches(
         mode: `single`, `pairwise-baseline` or `pairwise-all`.
         models: The models to judge, in order.
         baseline: The baseline model (`pairwise-baseline` only).
-        references: The judge's reference answers by question id.
+        references: The judge's reference answers by question id; needed when a question's
+            category is in `NEED_REF_CATS`.
+
+    Raises:
+        ConfigError: Unknown mode, no baseline for `pairwise-baseline`, or no reference answer
+            for a question that is judged against one.
     """
     grading_kind(mode)
     if mode == "pairwise-baseline" and not baseline:
@@ -232,7 +237,7 @@ def build_matches(
         for question in block_questions:
             if judge.multi_turn and len(question.turns) != 2:
                 continue
-            reference = references[question.question_id] if judge.ref_based else None
+            reference = _reference(references, question) if judge.ref_based else None
             for pair in _model_tuples(mode, models, baseline):
                 matches.append(
                     Match(
@@ -244,6 +249,16 @@ def build_matches(
                     )
                 )
     return matches
+
+
+def _reference(references: Mapping[int, Answer] | None, question: Question) -> Answer:
+    """The reference answer a math judge needs; a clear error instead of a TypeError/KeyError."""
+    if references is None or question.question_id not in references:
+        raise ConfigError(
+            f"question {question.question_id} ({question.category}) is judged against a "
+            "reference answer: pass `references` holding one for it"
+        )
+    return references[question.question_id]
 
 
 def _model_tuples(mode: str, models: Sequence[str], baseline: str | None) -> list[tuple[str, ...]]:
