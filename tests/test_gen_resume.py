@@ -12,7 +12,7 @@ import time
 import pytest
 from conftest import REPO, run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.model
 
 QUESTIONS = ["--question-begin", "30", "--question-end", "34"]  # math 111-114, greedy
 
