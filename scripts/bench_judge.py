@@ -29,7 +29,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mtbench.data.judgments import load_pair_judgments, load_single_judgments  # noqa: E402
+from mtbench.data.judgments import (  # noqa: E402
+    PairJudgment,
+    SingleJudgment,
+    load_pair_judgments,
+    load_single_judgments,
+)
 from mtbench.data.paths import BenchPaths  # noqa: E402
 from mtbench.judging.pipeline import judge  # noqa: E402
 from mtbench.judging.plan import JudgeOptions  # noqa: E402
@@ -118,8 +123,11 @@ def run_scenario(name: str, args: argparse.Namespace, shared: Path, faults: bool
             wall = time.monotonic() - started
             devnull.close()
             output = paths.judgment_file("gpt-4", args.mode)
-            loader = load_single_judgments if args.mode == "single" else load_pair_judgments
-            rows = list(loader(output))
+            rows: list[SingleJudgment] | list[PairJudgment]
+            if args.mode == "single":
+                rows = list(load_single_judgments(output))
+            else:
+                rows = list(load_pair_judgments(output))
         seen = server_stats(base_url)
     finally:
         process.terminate()

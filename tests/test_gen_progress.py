@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import types
 from pathlib import Path
 
+from mtbench.data.questions import Question
 from mtbench.generation import progress as progress_module
+from mtbench.generation.plan import Plan
 from mtbench.generation.progress import LOG_INTERVAL, TqdmProgress
 
 
@@ -21,7 +22,8 @@ def started(monkeypatch, tty: bool, total: int = 4) -> tuple[TqdmProgress, Clock
     clock = Clock()
     monkeypatch.setattr(progress_module.time, "monotonic", clock)
     bar = TqdmProgress(tty=tty)
-    bar.start(Path("answers.jsonl"), types.SimpleNamespace(done=[], todo=list(range(total))))
+    todo = [Question(question_id=81 + i, category="writing", turns=("q",)) for i in range(total)]
+    bar.start(Path("answers.jsonl"), Plan(todo=todo))
     bar.generation_started()
     return bar, clock
 
