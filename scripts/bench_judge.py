@@ -44,14 +44,11 @@ MODELS = ["vicuna-13b-v1.3", "alpaca-13b", "llama-13b", "koala-13b", "gpt-3.5-tu
 
 
 def shared_dir() -> Path:
-    for candidate in (
-        os.environ.get("MTBENCH_SHARED_DATA"),
-        DEFAULT_SHARED,
-        Path("/work/shared/mt_bench"),
-    ):
-        if candidate and (Path(candidate) / "question.jsonl").is_file():
-            return Path(candidate)
-    sys.exit("cannot find the shared MT-bench data: set MTBENCH_SHARED_DATA")
+    """The official data, found as the tests find it: $MTBENCH_SHARED_DATA, else ../shared."""
+    shared = Path(os.environ.get("MTBENCH_SHARED_DATA", DEFAULT_SHARED))
+    if not (shared / "question.jsonl").is_file():
+        sys.exit(f"no question.jsonl in {shared}: set MTBENCH_SHARED_DATA to the mt_bench folder")
+    return shared
 
 
 def make_data(root: Path, shared: Path, models: list[str]) -> BenchPaths:
