@@ -1,4 +1,8 @@
-"""What gets judged: FastChat's judges and matches, in FastChat's order (spec §6.2, §7.2).
+"""What gets judged: FastChat's judges and matches, in FastChat's order.
+
+The rules are those of `fastchat/llm_judge/gen_judgment.py` (`make_judge_single`,
+`make_judge_pairwise`, `make_match_single`, `make_match`, `make_match_all_pairs`) and of the
+prompts built in `fastchat/llm_judge/common.py` (`run_judge_single`, `run_judge_pair`).
 
 Four judges per mode: a turn-1 judge and a multi-turn judge, each in a plain and a
 reference-based ("math") version. Questions whose category is in `NEED_REF_CATS` go to the math
