@@ -77,6 +77,11 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    """The module's names, the lazy ones included before their first use (dir(), completion)."""
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     *_LAZY,
     *_OLD_NAMES,

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -75,7 +76,10 @@ def baseline(
         for user in question.turns:
             conversation.append({"role": "user", "content": user})
             ids = torch.tensor([backend.format.encode(conversation)])
-            kwargs = {"do_sample": not params.greedy, "max_new_tokens": max_new_token}
+            kwargs: dict[str, Any] = {
+                "do_sample": not params.greedy,
+                "max_new_tokens": max_new_token,
+            }
             if not params.greedy:
                 kwargs["temperature"] = params.temperature
             with torch.inference_mode():

@@ -29,7 +29,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mtbench.data.judgments import load_pair_judgments, load_single_judgments  # noqa: E402
+from mtbench.data.judgments import (  # noqa: E402
+    PairJudgment,
+    SingleJudgment,
+    load_pair_judgments,
+    load_single_judgments,
+)
 from mtbench.data.paths import BenchPaths  # noqa: E402
 from mtbench.judging import JudgeConfig  # noqa: E402
 from mtbench.judging.pipeline import judge  # noqa: E402
@@ -39,14 +44,11 @@ MODELS = ["vicuna-13b-v1.3", "alpaca-13b", "llama-13b", "koala-13b", "gpt-3.5-tu
 
 
 def shared_dir() -> Path:
-    for candidate in (
-        os.environ.get("MTBENCH_SHARED_DATA"),
-        DEFAULT_SHARED,
-        Path("/work/shared/mt_bench"),
-    ):
-        if candidate and (Path(candidate) / "question.jsonl").is_file():
-            return Path(candidate)
-    sys.exit("cannot find the shared MT-bench data: set MTBENCH_SHARED_DATA")
+    """The official data, found as the tests find it: $MTBENCH_SHARED_DATA, else ../shared."""
+    shared = Path(os.environ.get("MTBENCH_SHARED_DATA", DEFAULT_SHARED))
+    if not (shared / "question.jsonl").is_file():
+        sys.exit(f"no question.jsonl in {shared}: set MTBENCH_SHARED_DATA to the mt_bench folder")
+    return shared
 
 
 def make_data(root: Path, shared: Path, models: list[str]) -> BenchPaths:
@@ -118,8 +120,11 @@ def run_scenario(name: str, args: argparse.Namespace, shared: Path, faults: bool
             wall = time.monotonic() - started
             devnull.close()
             output = paths.judgment_file("gpt-4", args.mode)
-            loader = load_single_judgments if args.mode == "single" else load_pair_judgments
-            rows = list(loader(output))
+            rows: list[SingleJudgment] | list[PairJudgment]
+            if args.mode == "single":
+                rows = list(load_single_judgments(output))
+            else:
+                rows = list(load_pair_judgments(output))
         seen = server_stats(base_url)
     finally:
         process.terminate()

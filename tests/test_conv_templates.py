@@ -6,6 +6,7 @@ import dataclasses
 import sys
 
 import pytest
+from conftest import require_modules
 
 from mtbench.backends.conv_templates import TEMPLATES, get_conv_template, template_names
 from mtbench.errors import ConfigError
@@ -194,22 +195,23 @@ NOT_IN_FSCHAT = ("chatml", "llama-3")
 
 def fastchat_conversation_module():
     """FastChat's own template code: the test setup installs `fschat` without dependencies."""
-    try:
-        import fastchat.conversation
-    except ImportError:
-        pytest.fail("install FastChat for these checks: pip install --no-deps fschat==0.2.36")
+    require_modules("fastchat")
+    import fastchat.conversation
+
     return fastchat.conversation
 
 
 @pytest.mark.parametrize("name", [n for n in template_names() if n not in NOT_IN_FSCHAT])
 @pytest.mark.parametrize("system", [None, "Be brief."])
 @pytest.mark.parametrize("messages", CONVERSATIONS, ids=["turn1", "turn2", "odd-text", "empty-a1"])
+@pytest.mark.extra("fastchat")
 def test_byte_identical_to_fastchat(name, system, messages):
     fc_conversation = fastchat_conversation_module()
     full = ([{"role": "system", "content": system}] if system else []) + messages
     assert get_conv_template(name).render(full) == fastchat_prompt(fc_conversation, name, full)
 
 
+@pytest.mark.extra("fastchat")
 def test_constants_come_from_fastchat_when_it_is_installed():
     fc_conversation = fastchat_conversation_module()
     assert not set(NOT_IN_FSCHAT) & set(fc_conversation.conv_templates)

@@ -20,7 +20,7 @@ def assert_one_line_error(result, *fragments: str, code: int = 1) -> str:
     return last
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_end_to_end_on_the_gguf_file_then_resume(
     bench, smollm2_gguf, smollm2_model, model_cache_dir
 ):
@@ -60,7 +60,7 @@ def test_end_to_end_on_the_gguf_file_then_resume(
     assert answer_file.read_bytes() == content
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_show_prompt_prints_the_chat_template_rendering(bench, smollm2_model):
     from transformers import AutoTokenizer
 
@@ -80,7 +80,7 @@ def test_show_prompt_prints_the_chat_template_rendering(bench, smollm2_model):
     assert not bench.answer_file("x").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_show_prompt_with_a_legacy_template_and_system_message(bench, smollm2_model):
     result = run_cli(
         "gen", "--model-path", str(smollm2_model), "--model-id", "x",
@@ -156,6 +156,7 @@ def test_a_file_that_is_not_a_model(bench, tmp_path):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
+@pytest.mark.model
 def test_vllm_backend_without_vllm_names_the_extra(bench, smollm2_model):
     result = run_cli(
         "gen", "--model-path", str(smollm2_model), "--model-id", "m", "--backend", "vllm",
@@ -165,6 +166,7 @@ def test_vllm_backend_without_vllm_names_the_extra(bench, smollm2_model):
     assert not bench.answer_file("m").exists()
 
 
+@pytest.mark.model
 def test_an_answer_file_that_cannot_be_written(bench, smollm2_model):
     result = run_cli(
         "gen", "--model-path", str(smollm2_model), "--model-id", "m",
@@ -175,6 +177,7 @@ def test_an_answer_file_that_cannot_be_written(bench, smollm2_model):
     )
 
 
+@pytest.mark.model
 def test_a_malformed_answer_file_names_its_line(bench, smollm2_model):
     answer_file = bench.answer_file("m")
     answer_file.parent.mkdir(parents=True)

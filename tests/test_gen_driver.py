@@ -13,8 +13,6 @@ from mtbench.data.answers import load_answer_file
 from mtbench.errors import BackendError
 from mtbench.generation import FailedQuestionsError, GenConfig, generate_answers
 
-pytestmark = pytest.mark.slow
-
 GREEDY = {"question_begin": 30, "question_end": 33}  # math questions 111-113: temperature 0
 
 
@@ -41,6 +39,7 @@ def batch_size(smollm2_backend):
     smollm2_backend._batch_size = original
 
 
+@pytest.mark.model
 def test_rows_are_fastchats_format_sorted_one_per_question(bench, smollm2_backend):
     summary = generate_answers(config_for(bench, "smol", question_end=3), backend=smollm2_backend)
     assert summary.generated == 3 and not summary.failed and summary.tokens > 0
@@ -58,6 +57,7 @@ def test_rows_are_fastchats_format_sorted_one_per_question(bench, smollm2_backen
         assert row["generation"]["prompt"] == "chat_template"
 
 
+@pytest.mark.model
 def test_batched_answers_equal_one_question_at_a_time(bench, smollm2_backend, batch_size):
     mixed = {"question_begin": 19, "question_end": 22}  # roleplay 100 (sampled), 101-102 greedy
     batch_size(1)
@@ -71,6 +71,7 @@ def test_batched_answers_equal_one_question_at_a_time(bench, smollm2_backend, ba
         assert one[qid].choices == four[qid].choices
 
 
+@pytest.mark.model
 def test_choices_are_seeded_by_index(bench, smollm2_backend):
     # Question 81 is `writing`: sampled at temperature 0.7.
     generate_answers(
@@ -86,6 +87,7 @@ def test_choices_are_seeded_by_index(bench, smollm2_backend):
     assert again.choices == answer.choices
 
 
+@pytest.mark.model
 def test_overwrite_regenerates_and_a_settings_change_regenerates(bench, smollm2_backend):
     config = config_for(bench, "ow", **GREEDY)
     generate_answers(config, backend=smollm2_backend)
@@ -129,6 +131,7 @@ class FailingFor:
         pass
 
 
+@pytest.mark.model
 def test_a_failed_question_gets_no_row_and_a_rerun_retries_it(bench, smollm2_backend, batch_size):
     batch_size(1)
     questions = [json.loads(line) for line in bench.question_file.read_text().splitlines()]
@@ -145,6 +148,7 @@ def test_a_failed_question_gets_no_row_and_a_rerun_retries_it(bench, smollm2_bac
     assert sorted(load_answer_file(bench.answer_file("flaky"))) == [111, 112, 113]
 
 
+@pytest.mark.model
 def test_repeated_failures_stop_the_run(bench, smollm2_backend, batch_size):
     batch_size(1)
     failing = FailingFor(smollm2_backend, "")  # every call fails
@@ -174,6 +178,7 @@ class Thinking:
         pass
 
 
+@pytest.mark.model
 def test_reasoning_traces_are_kept_apart_from_judged_answers(bench, smollm2_backend):
     thinking = Thinking(smollm2_backend)
     generate_answers(config_for(bench, "think", question_end=1), backend=thinking)
@@ -184,6 +189,7 @@ def test_reasoning_traces_are_kept_apart_from_judged_answers(bench, smollm2_back
     assert turn_two[1] == {"role": "assistant", "content": row["choices"][0]["turns"][0]}
 
 
+@pytest.mark.model
 def test_a_bare_answer_file_name_works(bench, smollm2_backend, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # FastChat fails on an --answer-file without a folder part
     config = config_for(bench, "bare", question_end=1, max_new_token=4, answer_file="out.jsonl")

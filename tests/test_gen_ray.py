@@ -21,7 +21,7 @@ from conftest import run_cli, unused_port
 from mtbench.data.answers import load_answer_file
 from mtbench.generation import GenConfig, generate_answers
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.model, pytest.mark.ray]
 
 
 def test_two_cpu_workers_match_a_single_process(bench, smollm2_model, smollm2_backend):

@@ -12,7 +12,7 @@ import time
 import pytest
 from conftest import REPO, run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.model
 
 QUESTIONS = ["--question-begin", "30", "--question-end", "34"]  # math 111-114, greedy
 
@@ -45,7 +45,8 @@ def wait_for_rows(path, count: int, process: subprocess.Popen[str], timeout: flo
         if path.exists() and len(path.read_bytes().splitlines()) >= count:
             return
         if process.poll() is not None:
-            pytest.fail(f"generation ended before writing {count} row(s): {process.stderr.read()}")
+            _, err = process.communicate()
+            pytest.fail(f"generation ended before writing {count} row(s): {err}")
         time.sleep(0.05)
     process.kill()
     pytest.fail(f"no {count} row(s) in {path} after {timeout}s")

@@ -18,8 +18,6 @@ from mtbench.backends.prompting import PromptFormat, cut_at_stop_str
 from mtbench.data.questions import load_questions
 from mtbench.errors import ConfigError
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def first_turns() -> list[list[dict[str, str]]]:
@@ -48,12 +46,14 @@ def reference_generate(
     return fmt.finish(generated), len(generated)
 
 
+@pytest.mark.model
 def test_is_a_backend(smollm2_backend):
     assert isinstance(smollm2_backend, Backend)
     assert smollm2_backend.concurrent is False
     assert smollm2_backend.model_name == "smollm2"
 
 
+@pytest.mark.model
 def test_batched_greedy_equals_one_at_a_time(smollm2_backend, first_turns):
     params = GenerationParams(max_new_tokens=24)
     one_by_one = [smollm2_backend.generate([c], params)[0] for c in first_turns]
@@ -62,6 +62,7 @@ def test_batched_greedy_equals_one_at_a_time(smollm2_backend, first_turns):
     assert all(reply.strip() for reply in batched)
 
 
+@pytest.mark.model
 def test_matches_fastchat_style_generation(smollm2_backend, first_turns):
     fmt = smollm2_backend.format
     expected = [reference_generate(smollm2_backend, fmt, c, 24)[0] for c in first_turns[:3]]
@@ -71,6 +72,7 @@ def test_matches_fastchat_style_generation(smollm2_backend, first_turns):
 
 
 @pytest.mark.parametrize("stop", ["str", "id"])
+@pytest.mark.model
 def test_stopping_early_gives_fastchats_cut_with_fewer_tokens(smollm2_backend, first_turns, stop):
     tokenizer = smollm2_backend.tokenizer
     base = dataclasses.replace(TEMPLATES["chatml"], name="test")
@@ -95,6 +97,7 @@ def test_stopping_early_gives_fastchats_cut_with_fewer_tokens(smollm2_backend, f
         assert all("." not in reply for reply in replies)
 
 
+@pytest.mark.model
 def test_out_of_memory_halves_the_batch_and_loses_nothing(
     smollm2_model, smollm2_backend, first_turns, caplog
 ):
@@ -135,6 +138,7 @@ def test_out_of_memory_halves_the_batch_and_loses_nothing(
     backend.close()
 
 
+@pytest.mark.model
 def test_replies_say_why_they_ended(smollm2_backend, first_turns):
     capped = smollm2_backend.generate(first_turns[:2], GenerationParams(max_new_tokens=2))
     assert [finish_reason(reply) for reply in capped] == ["length", "length"]
@@ -145,6 +149,7 @@ def test_replies_say_why_they_ended(smollm2_backend, first_turns):
     assert finish_reason(pickle.loads(pickle.dumps(ended))) == "stop"
 
 
+@pytest.mark.model
 def test_mixed_temperatures_share_a_batch_and_rows_do_not_depend_on_it(
     smollm2_backend, first_turns
 ):
@@ -157,6 +162,7 @@ def test_mixed_temperatures_share_a_batch_and_rows_do_not_depend_on_it(
     assert all(reply for reply in replies)
 
 
+@pytest.mark.model
 def test_sampling_is_reproducible_for_a_seed(smollm2_backend, first_turns):
     params = GenerationParams(max_new_tokens=16, temperature=0.7, seed=3)
     assert smollm2_backend.generate(first_turns[:2], params) == smollm2_backend.generate(
@@ -164,6 +170,7 @@ def test_sampling_is_reproducible_for_a_seed(smollm2_backend, first_turns):
     )
 
 
+@pytest.mark.model
 def test_system_message_first_is_accepted(smollm2_backend):
     conversation = [
         {"role": "system", "content": "You are a helpful assistant."},
@@ -175,6 +182,7 @@ def test_system_message_first_is_accepted(smollm2_backend):
     assert isinstance(reply, str) and reply
 
 
+@pytest.mark.model
 def test_postprocessing_follows_fastchat(smollm2_backend):
     tokenizer = smollm2_backend.tokenizer
     ids = tokenizer(
@@ -200,6 +208,7 @@ def test_cut_at_stop_str_keeps_a_stop_string_at_position_zero():
     assert cut_at_stop_str("no stop", None) == "no stop"
 
 
+@pytest.mark.model
 def test_no_chat_template_and_no_conv_template_is_an_error(smollm2_backend):
     class NoTemplate:
         chat_template = None
@@ -209,6 +218,7 @@ def test_no_chat_template_and_no_conv_template_is_an_error(smollm2_backend):
         PromptFormat(NoTemplate(), None, model_name="base-model")
 
 
+@pytest.mark.model
 def test_gguf_conversion_is_cached_and_keyed_by_transformers_version(
     smollm2_gguf, smollm2_model, model_cache_dir, monkeypatch
 ):
@@ -222,6 +232,7 @@ def test_gguf_conversion_is_cached_and_keyed_by_transformers_version(
     assert gguf_cache_folder(smollm2_gguf, model_cache_dir) != smollm2_model
 
 
+@pytest.mark.model
 def test_model_path_errors_name_the_path(tmp_path, smollm2_model):
     with pytest.raises(ConfigError, match="--model-path /no/such/model: no such file or folder"):
         resolve_model_path("/no/such/model")
@@ -241,6 +252,7 @@ def test_model_path_errors_name_the_path(tmp_path, smollm2_model):
     )
 
 
+@pytest.mark.model
 def test_a_model_folder_without_chat_template_fails_clearly(tmp_path, smollm2_model):
     from mtbench.backends.hf import HFBackend
 

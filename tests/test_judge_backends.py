@@ -202,6 +202,7 @@ def anthropic_backend(server: FakeOpenAIServer, monkeypatch, **kwargs) -> Anthro
     )
 
 
+@pytest.mark.extra("anthropic")
 def test_anthropic_messages_api_gets_system_and_user(server, monkeypatch):
     server.reply = lambda body: "Verdict: [[A]]\n"
     backend = anthropic_backend(server, monkeypatch)
@@ -215,6 +216,7 @@ def test_anthropic_messages_api_gets_system_and_user(server, monkeypatch):
     assert backend.usage.reported
 
 
+@pytest.mark.extra("anthropic")
 def test_anthropic_retries_overload_and_stops_on_a_bad_key(server, monkeypatch):
     backend = anthropic_backend(server, monkeypatch)
     server.script(Fault.server_error(529), Fault.rate_limit(0.01))
@@ -226,6 +228,7 @@ def test_anthropic_retries_overload_and_stops_on_a_bad_key(server, monkeypatch):
     assert "SECRET" not in str(info.value) and "ANTHROPIC_API_KEY" in str(info.value)
 
 
+@pytest.mark.extra("anthropic")
 def test_anthropic_needs_a_key(monkeypatch):
     with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
         AnthropicBackend("claude-3-haiku-20240307")

@@ -268,6 +268,7 @@ def test_any_judge_name_with_fallback_references_and_its_own_file(data, server):
     assert all(c.body["model"] == "Qwen/Qwen2.5-72B-Instruct" for c in server.completions())
 
 
+@pytest.mark.extra("anthropic")
 def test_anthropic_judge_through_the_messages_api(data, server):
     server.require_key = "sk-ant-test-key-123456"
     result = judge(

@@ -16,7 +16,7 @@ from conftest import run_cli, shared_file
 from mtbench.data.judgments import load_pair_judgments, load_single_judgments
 from mtbench.data.paths import BenchPaths
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.model
 
 
 @pytest.fixture

@@ -196,3 +196,14 @@ def test_unknown_mode_and_missing_baseline_are_config_errors(questions, prompts)
     judges = make_judges(prompts, "gpt-4", "pairwise-baseline")
     with pytest.raises(ConfigError, match="--baseline-model"):
         build_matches(questions, {}, judges, "pairwise-baseline", ["a"], baseline=None)
+
+
+def test_a_math_question_without_its_reference_is_a_config_error(questions, prompts, references):
+    math = [q for q in questions if q.question_id == 111]
+    answers = {"m": {111: references[111]}}
+    judges = make_judges(prompts, "gpt-4", "single")
+    for given in (None, {}):
+        with pytest.raises(ConfigError, match=r"question 111 \(math\) .*pass `references`"):
+            build_matches(math, answers, judges, "single", ["m"], references=given)
+    matches = build_matches(math, answers, judges, "single", ["m"], references=references)
+    assert [m.reference for m in matches] == [references[111], references[111]]

@@ -117,6 +117,7 @@ def test_bootstrap_is_seeded(judged):
     assert off["bootstrap"] is None and "lower" not in off["models"][0]
 
 
+@pytest.mark.extra("matplotlib")
 def test_plot_writes_a_png(judged, tmp_path):
     out = tmp_path / "radar.png"
     result = run_cli("show", "--data-dir", str(judged.data_dir), "--plot", str(out))

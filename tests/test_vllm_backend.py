@@ -17,6 +17,9 @@ import pytest
 from mtbench.backends.base import GenerationParams
 from mtbench.errors import MissingDependencyError
 
+# The stand-in engine is driven with the real SmolLM2 tokenizer.
+pytestmark = pytest.mark.model
+
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
 def test_missing_vllm_names_the_extra(smollm2_model):

@@ -2,9 +2,9 @@
 
 `mtbench-gen` renders prompts with the tokenizer's own chat template by default. `--conv-template
 NAME` instead renders one of the templates below, the way FastChat's `Conversation.get_prompt()`
-does (spec §4): the system message through `system_template`, then every message laid out by the
-template's separator style, then the empty assistant slot as the bare role tag. The stop strings
-and stop token ids are applied after generation, as FastChat does.
+does (`fastchat/conversation.py`): the system message through `system_template`, then every
+message laid out by the template's separator style, then the empty assistant slot as the bare
+role tag. The stop strings and stop token ids are applied after generation, as FastChat does.
 
 Some templates carry constant text that mtbench does not ship (the long system sentences of
 `one_shot`, `zero_shot` and `alpaca`, and the built-in example exchange of `one_shot`). Those
@@ -188,7 +188,9 @@ _LAYOUTS = {
     SepStyle.CHATML: _chatml,
 }
 
-# The templates, written from the renderings of spec §4.3 (user turns Q1, Q2, answer A1).
+# The templates, written from what FastChat's `Conversation.get_prompt()` renders for each
+# (`fastchat/conversation.py`, user turns Q1, Q2 and answer A1); tests/test_conv_templates.py
+# compares them with FastChat's own code for every template fschat 0.2.36 has.
 TEMPLATES: dict[str, ConvTemplate] = {
     t.name: t
     for t in (

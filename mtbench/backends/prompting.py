@@ -3,7 +3,7 @@
 Shared by the local engines (transformers, vLLM). A prompt is rendered either with the
 tokenizer's own chat template (the default: the model's real format) or with a legacy FastChat
 template (`mtbench.backends.conv_templates`). Generated tokens become answer text by FastChat's
-post-processing (spec §3.2 step 5), in its order:
+post-processing (`fastchat/llm_judge/gen_model_answer.py`, `get_model_answers`), in its order:
 
     (a) cut the token ids at the first of the template's stop token ids;
     (b) decode without skipping special tokens;

@@ -100,7 +100,12 @@ def parse_answer(row: dict[str, Any], path: Path, line: int) -> Answer:
 
 
 def load_answer_file(path: str | Path) -> dict[int, Answer]:
-    """Load one answer file keyed by question id; a later row for a question wins."""
+    """Load one answer file keyed by question id; a later row for a question wins.
+
+    Raises:
+        DataError: if the file is missing or unreadable, or naming the line of a row that is not
+            valid JSON or not a valid answer row.
+    """
     path = Path(path)
     answers: dict[int, Answer] = {}
     repeated = 0

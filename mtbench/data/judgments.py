@@ -233,14 +233,24 @@ def parse_pair(row: dict[str, Any], path: Path, line: int) -> PairJudgment:
 
 
 def load_single_judgments(path: str | Path) -> Iterator[SingleJudgment]:
-    """Yield every row of a single-grading file, in file order, validated."""
+    """Yield every row of a single-grading file, in file order, validated.
+
+    Raises:
+        DataError: if the file is missing or unreadable, or naming the line of a row that is not
+            valid JSON or not a valid judgment row (raised when iteration reaches it).
+    """
     path = Path(path)
     for line, row in read_jsonl(path):
         yield parse_single(row, path, line)
 
 
 def load_pair_judgments(path: str | Path) -> Iterator[PairJudgment]:
-    """Yield every row of a pairwise file, in file order, validated."""
+    """Yield every row of a pairwise file, in file order, validated.
+
+    Raises:
+        DataError: if the file is missing or unreadable, or naming the line of a row that is not
+            valid JSON or not a valid judgment row (raised when iteration reaches it).
+    """
     path = Path(path)
     for line, row in read_jsonl(path):
         yield parse_pair(row, path, line)

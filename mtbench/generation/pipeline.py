@@ -1,6 +1,7 @@
 """`generate_answers`: MT-bench answers from a local model, batched, resumable, on Ray if asked.
 
-The flow (FastChat's `gen_model_answer`, spec §3, made faster and safer):
+The flow (FastChat's `fastchat/llm_judge/gen_model_answer.py`: `run_eval`, `get_model_answers`,
+`reorg_answer_file`; made faster and safer):
 
 1. load and slice the questions; decide what is missing for this model id and settings (`plan`);
 2. load the model once (or once per Ray replica);

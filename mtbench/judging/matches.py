@@ -1,4 +1,8 @@
-"""What gets judged: FastChat's judges and matches, in FastChat's order (spec §6.2, §7.2).
+"""What gets judged: FastChat's judges and matches, in FastChat's order.
+
+The rules are those of `fastchat/llm_judge/gen_judgment.py` (`make_judge_single`,
+`make_judge_pairwise`, `make_match_single`, `make_match`, `make_match_all_pairs`) and of the
+prompts built in `fastchat/llm_judge/common.py` (`run_judge_single`, `run_judge_pair`).
 
 Four judges per mode: a turn-1 judge and a multi-turn judge, each in a plain and a
 reference-based ("math") version. Questions whose category is in `NEED_REF_CATS` go to the math
@@ -206,7 +210,12 @@ def build_matches(
         mode: `single`, `pairwise-baseline` or `pairwise-all`.
         models: The models to judge, in order.
         baseline: The baseline model (`pairwise-baseline` only).
-        references: The judge's reference answers by question id.
+        references: The judge's reference answers by question id; needed when a question's
+            category is in `NEED_REF_CATS`.
+
+    Raises:
+        ConfigError: Unknown mode, no baseline for `pairwise-baseline`, or no reference answer
+            for a question that is judged against one.
     """
     grading_kind(mode)
     if mode == "pairwise-baseline" and not baseline:
@@ -224,7 +233,7 @@ def build_matches(
         for question in block_questions:
             if judge.multi_turn and len(question.turns) != 2:
                 continue
-            reference = references[question.question_id] if judge.ref_based else None
+            reference = _reference(references, question) if judge.ref_based else None
             for pair in _model_tuples(mode, models, baseline):
                 matches.append(
                     Match(
@@ -236,6 +245,16 @@ def build_matches(
                     )
                 )
     return matches
+
+
+def _reference(references: Mapping[int, Answer] | None, question: Question) -> Answer:
+    """The reference answer a math judge needs; a clear error instead of a TypeError/KeyError."""
+    if references is None or question.question_id not in references:
+        raise ConfigError(
+            f"question {question.question_id} ({question.category}) is judged against a "
+            "reference answer: pass `references` holding one for it"
+        )
+    return references[question.question_id]
 
 
 def _model_tuples(mode: str, models: Sequence[str], baseline: str | None) -> list[tuple[str, ...]]:

@@ -1,4 +1,5 @@
-"""Reading a verdict out of a judge's reply, by FastChat's rules (spec §7.4-7.5).
+"""Reading a verdict out of a judge's reply, by FastChat's rules (`fastchat/llm_judge/common.py`:
+`run_judge_single` for scores, `run_judge_pair` for winners, `play_a_match_pair` for both games).
 
 Single grading: the first `[[n]]` anywhere in the reply, else the first `[n]`; the number is
 kept as written (`8` is an int, `8.5` and `8.` are floats); no match gives -1. FastChat crashes
