@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -249,7 +249,8 @@ def single_pair_consistency(
     verdicts = ["model_1", "model_2", "tie"]
     confusion = pd.DataFrame(0, index=pd.Index(verdicts, name="pairwise"), columns=verdicts)
     confusion.columns.name = "single"
-    for (pairwise, single), count in frame.groupby(["pairwise", "single"]).size().items():
+    for key, count in frame.groupby(["pairwise", "single"]).size().items():
+        pairwise, single = cast(tuple[str, str], key)
         confusion.loc[pairwise, single] = int(count)
     return SinglePairReport(table, confusion, left_out, tie_margin, per_game)
 

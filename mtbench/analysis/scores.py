@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -159,7 +160,7 @@ def pairwise_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
     records: list[dict[str, object]] = []
     for row in frame.itertuples(index=False):
         common = {"question_id": row.question_id, "turn": row.turn}
-        verdict = combined_verdict(row.g1_winner, row.g2_winner)
+        verdict = combined_verdict(str(row.g1_winner), str(row.g2_winner))
         if verdict == "error":
             raise ValueError("pairwise_outcomes takes rows without errors (from select_pairwise)")
         if verdict == "tie":
@@ -264,9 +265,15 @@ def build_report(
         bootstrap = None
     categories = question_categories(paths.question_file)
     if mode == "single":
-        singles = load_single_judgments(path) if judgments is None else judgments
+        singles = (
+            load_single_judgments(path)
+            if judgments is None
+            else cast(Iterable[SingleJudgment], judgments)
+        )
         return _single_report(paths, path, singles, model_list, bootstrap, categories)
-    pairs = load_pair_judgments(path) if judgments is None else judgments
+    pairs = (
+        load_pair_judgments(path) if judgments is None else cast(Iterable[PairJudgment], judgments)
+    )
     baseline = baseline_model if mode == "pairwise-baseline" else None
     return _pairwise_report(path, pairs, mode, baseline, model_list, bootstrap, categories)
 

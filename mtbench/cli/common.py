@@ -22,7 +22,7 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
-def add_bench_options(parser: argparse.ArgumentParser) -> None:
+def add_bench_options(parser: argparse._ActionsContainer) -> None:
     """`--bench-name` and `--data-dir`, as every command takes them."""
     parser.add_argument(
         "--bench-name",

@@ -195,11 +195,11 @@ class GenConfig:
                 if value is not None:
                     raise ConfigError(f"{flag} is for --backend hf; with vllm use {instead}")
         elif self.backend == "hf":
-            for flag, value in (
+            for flag, vllm_value in (
                 ("--gpu-memory-utilization", self.gpu_memory_utilization),
                 ("--max-model-len", self.max_model_len),
             ):
-                if value is not None:
+                if vllm_value is not None:
                     raise ConfigError(
                         f"{flag} is for --backend vllm; with transformers use "
                         "--max-gpu-memory and --batch-size"

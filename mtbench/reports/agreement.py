@@ -6,7 +6,7 @@ The `table` format of judge agreement starts with exactly the four lines FastCha
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -71,7 +71,7 @@ def _percent(part: float, whole: float) -> str:
 
 def position_sections(report: PositionReport) -> Sections:
     """Position consistency: a summary line and the tables by turn, category and model pair."""
-    overall = report.tables["All"].loc["all"]
+    overall = cast(pd.Series, report.tables["All"].loc["all"])
     judged = int(overall["rows"] - overall["error"])
     header = [
         f"Position consistency of the judge in {report.input_file}",
@@ -97,7 +97,7 @@ def position_sections(report: PositionReport) -> Sections:
 
 def single_pair_sections(result: SinglePairReport) -> Sections:
     """Single-vs-pairwise consistency: agreement per turn and the verdict confusion table."""
-    overall = result.table.loc["all"]
+    overall = cast(pd.Series, result.table.loc["all"])
     games = "each order on its own" if result.per_game else "both orders combined as mtbench-show"
     header = [
         f"Single-vs-pairwise consistency: {result.pair_file} (pairwise, {games}) against "

@@ -245,7 +245,7 @@ def _pair_section(
         baseline_model in (j.model_1, j.model_2) for j in rows
     )
     mode = "pairwise-baseline" if has_baseline else "pairwise-all"
-    allowed = None if model_list is None else set(model_list) | {baseline_model}
+    allowed: set[str | None] | None = None if model_list is None else {*model_list, baseline_model}
     judgments: dict[str, list[dict[str, Any]]] = {}
     for j in first_parsed(rows)[0]:
         if allowed is not None and not {j.model_1, j.model_2} <= allowed:

@@ -7,6 +7,10 @@ moved most. CSV holds the difference table; JSON holds everything, every compare
 
 from __future__ import annotations
 
+from typing import cast
+
+import pandas as pd
+
 from mtbench.analysis.compare import Comparison
 from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title, records
 
@@ -14,7 +18,7 @@ from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_tit
 def comparison_sections(comparison: Comparison) -> Sections:
     """The comparison as `Sections` (see the module docstring)."""
     groups = comparison.groups
-    overall = groups.loc["all"]
+    overall = cast(pd.Series, groups.loc["all"])
     compared = int(overall["items"])
     left = sum(comparison.left_out.values())
     reasons = ", ".join(f"{n} with {why}" for why, n in comparison.left_out.items())

@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -119,7 +119,7 @@ class Sections:
         if fmt == "csv":
             names = {table.index.name for table in self.tables.values()}
             # Tables grouped by different things share one `group` column.
-            shared = names.pop() if len(names) == 1 else "group"
+            shared = cast("str | None", names.pop()) if len(names) == 1 else "group"
             frames = [
                 table.rename_axis(shared).reset_index().assign(table=title).set_index("table")
                 for title, table in self.tables.items()
