@@ -7,9 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from mtbench.backends.conv_templates import template_names
+from mtbench.backends.hf_loading import DTYPES
+from mtbench.backends.registry import KINDS, LOCAL_KINDS
 from mtbench.cli.common import add_bench_options, add_logging_options, run_command
-from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
-from mtbench.generation.config import DTYPES
 from mtbench.generation.reasoning import MODES
 
 
@@ -28,14 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--model-id",
         help="the model's name: answer file {model-id}.jsonl and its model_id field "
-        "(default with --backend openai: the last part of --model)",
+        "(default with --backend openai, anthropic or fake: the last part of --model)",
     )
     model.add_argument(
         "--backend",
         default="hf",
-        choices=BACKENDS,
+        choices=KINDS,
         help="hf: transformers; vllm: vLLM's offline engine; openai: an OpenAI-compatible "
-        "server such as vLLM's, SGLang or OpenAI (default: %(default)s)",
+        "server such as vLLM's, SGLang or OpenAI; anthropic: Anthropic's API; fake: scripted "
+        "replies, no model (a smoke run of the pipeline) (default: %(default)s)",
     )
     model.add_argument("--revision", default="main", help="hub revision (default: %(default)s)")
     model.add_argument(
@@ -48,8 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--trust-remote-code", action="store_true", help="allow model code from the hub"
     )
 
-    api = parser.add_argument_group("API server (--backend openai, FastChat's gen_api_answer)")
-    api.add_argument("--model", help="the model name the server serves")
+    api = parser.add_argument_group(
+        "API server (--backend openai or anthropic, FastChat's gen_api_answer)"
+    )
+    api.add_argument(
+        "--model", help="the model name the server serves (with --backend fake: any name)"
+    )
     api.add_argument(
         "--openai-api-base",
         metavar="URL",
@@ -58,10 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     api.add_argument(
         "--api-key-env",
-        default="OPENAI_API_KEY",
+        default=None,
         metavar="NAME",
-        help="environment variable holding the API key (default: %(default)s); a local "
-        "server needs none",
+        help="environment variable holding the API key (default: OPENAI_API_KEY, or "
+        "ANTHROPIC_API_KEY with --backend anthropic); a local server needs none",
     )
     api.add_argument(
         "--parallel",
@@ -191,16 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _model_and_id(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, str]:
     """What to load or request, and the name to file answers under (a usage error if unclear)."""
-    if args.backend in API_BACKENDS:
+    if args.backend not in LOCAL_KINDS:
         if args.model_path and args.model and args.model_path != args.model:
             parser.error("give the served model's name once, with --model")
-        model = args.model or args.model_path
+        model = args.model or args.model_path or ("fake" if args.backend == "fake" else None)
         if not model:
             parser.error(f"--backend {args.backend} needs --model NAME (the served model)")
         return model, args.model_id or model.rstrip("/").rsplit("/", 1)[-1]
     if args.model:
         parser.error(
-            "--model names a model on an API server (--backend openai); "
+            "--model names a model on an API server (--backend openai or anthropic); "
             "for a local model use --model-path"
         )
     if not args.model_path or not args.model_id:

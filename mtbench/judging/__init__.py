@@ -5,14 +5,15 @@
 
 Modules: `matches` (what is judged, FastChat's prompts and order), `verdicts` (reading scores
 and winners out of replies), `checks` (missing and broken answers), `cost` (estimates),
-`plan` (everything decided before the first call), `judge_backend` (which API or model),
+`plan` (everything decided before the first call), `judge_backend` (the judge's flags on the
+shared backend registry, and the preflight call),
 `runner` (parallel, resumable execution), `pipeline` (the whole command).
 """
 
 from mtbench.judging.matches import NEED_REF_CATS, Judge, Match, build_matches, make_judges
 from mtbench.judging.pipeline import judge
 from mtbench.judging.plan import JudgeOptions, JudgePlan, describe_plan, make_plan
-from mtbench.judging.runner import RunStats, judgment_row, run_matches
+from mtbench.judging.runner import JudgeStats, judgment_row, run_matches
 from mtbench.judging.verdicts import parse_pair_verdict, parse_rating, winner_label
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
     "JudgeOptions",
     "JudgePlan",
     "Match",
-    "RunStats",
+    "JudgeStats",
     "build_matches",
     "describe_plan",
     "judge",

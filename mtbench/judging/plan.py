@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mtbench.backends.registry import LOCAL_KINDS, BackendSpec, describe_backend
 from mtbench.data.answers import Answer, load_answer_file
 from mtbench.data.judge_prompts import load_judge_prompts
 from mtbench.data.judgments import load_pair_judgments, load_single_judgments
@@ -18,12 +19,7 @@ from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import Question, load_questions
 from mtbench.errors import ConfigError, DataError
 from mtbench.judging import checks, cost
-from mtbench.judging.judge_backend import (
-    BackendSpec,
-    default_max_tokens,
-    describe_backend,
-    resolve_kind,
-)
+from mtbench.judging.judge_backend import FAKE_JUDGE, default_max_tokens, judge_spec
 from mtbench.judging.matches import Match, build_matches, grading_kind, make_judges, needs_reference
 
 logger = logging.getLogger(__name__)
@@ -51,10 +47,11 @@ class JudgeOptions:
         first_n: Judge only the first n questions.
         parallel: Concurrent API calls.
         batch_size: Prompts per batch for a local judge.
-        judge_backend: `auto`, `openai`, `anthropic` or `hf`.
+        judge_backend: `auto`, `openai`, `anthropic`, `hf`, `vllm` or `fake` (a fixed verdict,
+            for smoke runs; the judge is then named `fake` unless `judge_name` says otherwise).
         judge_base_url: The API root of an OpenAI-compatible server (or Anthropic's).
         judge_api_key_env: The environment variable holding the API key.
-        judge_model_path: A local judge model (with `hf`).
+        judge_model_path: A local judge model (with `hf` or `vllm`).
         ref_answer_model: Whose reference answers to use (`reference_answer/{this}.jsonl`).
         max_tokens: Reply token limit (None: FastChat's, 2048; 1024 for Claude).
         timeout: Seconds per request.
@@ -149,19 +146,26 @@ class JudgePlan:
 
 def choose_price(plan: JudgePlan) -> tuple[tuple[float, float] | None, str]:
     options = plan.options
-    if plan.backend.kind == "hf":
+    if plan.backend.kind in LOCAL_KINDS:
         return (0.0, 0.0), "local model"
+    if plan.backend.kind == "fake":
+        return (0.0, 0.0), "fake backend"
     return cost.choose_price(
         plan.backend.model, options.price_per_1k_input, options.price_per_1k_output
     )
 
 
 def judge_label(options: JudgeOptions) -> str:
-    """The judge's name in output files: `--judge-name`, else the model name's last part."""
+    """The judge's name in output files: `--judge-name`, else the model name's last part.
+
+    A fake judge is called `fake` (unless `--judge-name` says otherwise).
+    """
     if options.judge_name:
         if "/" in options.judge_name or options.judge_name in (".", ".."):
             raise ConfigError(f"--judge-name {options.judge_name!r} must be usable as a file name")
         return options.judge_name
+    if options.judge_backend == "fake":
+        return FAKE_JUDGE
     source = options.judge_model_path or options.judge_model
     name = source.rstrip("/").rsplit("/", 1)[-1]
     if name.endswith(".gguf"):
@@ -264,20 +268,8 @@ def make_plan(options: JudgeOptions) -> JudgePlan:
         DataError: for missing or malformed files, missing answers or references.
     """
     _validate(options)
-    kind = resolve_kind(
-        options.judge_backend, options.judge_model, options.judge_model_path, options.judge_base_url
-    )
     judge_name = judge_label(options)
-    spec = BackendSpec(
-        kind=kind,
-        # A local judge has no API model name: it is known by its label.
-        model=judge_name if kind == "hf" else options.judge_model,
-        model_path=options.judge_model_path,
-        base_url=options.judge_base_url,
-        api_key_env=options.judge_api_key_env,
-        timeout=options.timeout,
-        max_attempts=options.max_attempts,
-    )
+    spec = judge_spec(options, judge_name, grading_kind(options.mode))
     paths = BenchPaths.resolve(options.data_dir, options.bench_name)
     questions = load_questions(paths.question_file, end=options.first_n)
     judge_file = Path(options.judge_file) if options.judge_file else paths.judge_prompts_file
@@ -314,7 +306,7 @@ def make_plan(options: JudgeOptions) -> JudgePlan:
         pending=pending,
         output=output,
         reference_file=reference_file,
-        max_tokens=options.max_tokens or default_max_tokens(kind),
+        max_tokens=options.max_tokens or default_max_tokens(spec.kind),
         flags=checks.flag_answers(questions, answers, needed),
         notices=notices,
     )
