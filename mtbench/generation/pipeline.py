@@ -1,9 +1,10 @@
-"""`generate_answers`: MT-bench answers from a local model, batched, resumable, on Ray if asked.
+"""`generate_answers`: MT-bench answers from any backend, batched, resumable, on Ray if asked.
 
 The flow (FastChat's `gen_model_answer`, spec §3, made faster and safer):
 
 1. load and slice the questions; decide what is missing for this model id and settings (`plan`);
-2. load the model once (or once per Ray replica);
+2. open the backend once (`backend_spec` -> `mtbench.backends.registry`): load a local model
+   (once per Ray replica), or connect to an API;
 3. generate in groups, turn by turn (`scheduler`), writing each question's row as soon as all
    its choices are finished (`JsonlAppender`: one complete line per write, flushed);
 4. always, even after Ctrl-C or an error: sort the file by question id, one row per question.
@@ -112,8 +113,10 @@ def generate_answers(
 
     Args:
         config: The run's settings.
-        backend: A ready backend to use instead of loading `config.model_path` (e.g. a remote
-            API backend, called from `config.parallel` threads when it is `concurrent`).
+        backend: A ready backend to use instead of opening the configured one (e.g. a loaded
+            model, or a remote API backend: when it is `concurrent` it is called from a thread
+            pool with at most `config.parallel` requests in flight, see
+            `mtbench.backends.calls.open_pool`). It stays open for the caller.
         progress: Receives progress reports.
 
     Returns:
