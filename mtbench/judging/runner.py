@@ -244,8 +244,8 @@ def run_matches(
         batch_size: Conversations per `generate` for a local backend.
         stats: Filled in as the run goes (pass one to read it after Ctrl-C).
         on_progress: Called after every finished call.
-        failure_streak: Failed calls in a row that stop the run (default:
-            `mtbench.backends.calls.failure_streak`).
+        failure_streak: Failed backend calls in a row that stop the run, a local batch
+            counting once (default: `mtbench.backends.calls.failure_streak`).
 
     Raises:
         AuthError, RequestError: at once, when no call can succeed.
