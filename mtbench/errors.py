@@ -79,3 +79,20 @@ class RequestError(BackendError):
 
 class RateLimitError(BackendError):
     """The API kept throttling requests after every retry."""
+
+
+def first_line(exc: BaseException, *, with_type: bool = False) -> str:
+    """The first non-empty line of an exception's message, to quote in a one-line error.
+
+    Args:
+        exc: The exception (often a library's, whose message may run over many lines).
+        with_type: Prefix the exception's class name (`ValueError: ...`).
+
+    Returns:
+        The line, or the class name alone when the message is empty.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    name = type(exc).__name__
+    if not lines:
+        return name
+    return f"{name}: {lines[0]}" if with_type else lines[0]

@@ -187,6 +187,42 @@ def test_an_unknown_model_is_one_clear_line(bench, server):
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: ") and "no-such-model" in last
+    assert "check --model and" in last and "--judge-" not in last  # mtbench-gen's own flag
+
+
+def test_openai_without_a_key_names_gens_flag(bench):
+    result = run_cli(
+        "gen", "--backend", "openai", "--model", "gpt-4o", "--question-end", "1",
+        "--data-dir", str(bench.data_dir),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: the OpenAI API (https://api.openai.com/v1) needs an API key: set the "
+        "environment variable OPENAI_API_KEY (or name another variable with --api-key-env)"
+    )
+
+
+def test_anthropic_answers_through_the_messages_api(bench):
+    key = "sk-ant-test-key-123456"
+    with FakeOpenAIServer(reply=echo_reply, require_key=key) as server:
+        result = run_cli(
+            "gen", "--backend", "anthropic", "--model", "claude-3-5-haiku-20241022",
+            "--question-end", "2", "--system-message", "Be brief.", "--data-dir",
+            str(bench.data_dir),
+            env={"ANTHROPIC_API_KEY": key, "ANTHROPIC_BASE_URL": server.root_url},
+        )  # fmt: skip
+        requests = server.completions()
+    assert result.returncode == 0, result.stderr
+    answers = load_answer_file(bench.answer_file("claude-3-5-haiku-20241022"))
+    assert sorted(answers) == [81, 82]
+    turns = answers[81].choices[0].turns
+    # Anthropic's replies are stripped (as FastChat strips Claude's).
+    assert turns[0].startswith("answer to turn 1: ") and turns[1].startswith("answer to turn 2")
+    assert len(requests) == 4 and {r.path for r in requests} == {"/v1/messages"}
+    turn2 = next(r for r in requests if len(r.messages) == 3 and turns[0] in str(r.messages))
+    assert turn2.body["system"] == "Be brief."
+    assert turn2.messages[1] == {"role": "assistant", "content": turns[0]}
+    assert turn2.body["model"] == "claude-3-5-haiku-20241022"
 
 
 def test_show_prompt_prints_the_messages_without_calling_the_server(bench, server):
@@ -218,6 +254,25 @@ def test_show_prompt_prints_the_messages_without_calling_the_server(bench, serve
             "--parallel must be at least 1",
             1,
         ),
+        (
+            ["--model-path", "p", "--model-id", "x", "--api-key-env", "KEY"],
+            "--api-key-env is for an API server (--backend openai or anthropic), not --backend hf",
+            1,
+        ),
+        (
+            ["--backend", "vllm", "--model-path", "p", "--model-id", "x", "--openai-api-base", "u"],
+            "--openai-api-base is for an API server",
+            1,
+        ),
+        (
+            ["--backend", "anthropic", "--model", "m", "--openai-api-base", "http://h/v1"],
+            "--openai-api-base is for --backend openai (Anthropic's comes from "
+            "$ANTHROPIC_BASE_URL)",
+            1,
+        ),
+        (["--backend", "fake", "--api-key-env", "KEY"], "--api-key-env is for an API server", 1),
+        (["--backend", "fake", "--dtype", "float32"], "--dtype is for local models", 1),
+        (["--backend", "anthropic"], "--backend anthropic needs --model NAME", 2),
     ],
 )
 def test_bad_api_flags(bench, args, fragment, code):

@@ -1,14 +1,16 @@
-"""`generate_answers` in process on SmolLM2: rows, batching, choices, failures, reasoning."""
+"""`generate_answers` in process: rows, batching and choices on SmolLM2 (slow); failures,
+reasoning traces and the thread pool of concurrent backends with the fake backend."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
 from dataclasses import replace
 
 import pytest
 
-from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.backends.base import Conversation
+from mtbench.backends.fake import FakeBackend, echo
 from mtbench.data.answers import load_answer_file
 from mtbench.errors import BackendError
 from mtbench.generation import FailedQuestionsError, GenConfig, generate_answers
@@ -105,87 +107,46 @@ def test_overwrite_regenerates_and_a_settings_change_regenerates(bench, smollm2_
     assert len(bench.answer_file("ow").read_text().splitlines()) == 3
 
 
-class FailingFor:
-    """Wraps the real backend; fails every call that includes one question's text."""
+def failing_for(marker: str) -> FakeBackend:
+    """A local-engine stand-in, one conversation per call, failing every call with `marker`."""
 
-    concurrent = False
-
-    def __init__(self, inner, marker: str):
-        self.inner = inner
-        self.marker = marker
-        self.model_name = inner.model_name
-        self.calls = 0
-
-    def batch_size(self, max_new_tokens: int) -> int:
-        return self.inner.batch_size(max_new_tokens)
-
-    def generate(
-        self, conversations: Sequence[Conversation], params: GenerationParams
-    ) -> list[str]:
-        self.calls += 1
-        if any(self.marker in m["content"] for c in conversations for m in c):
+    def reply(conversation: Conversation) -> str:
+        if any(marker in message["content"] for message in conversation):
             raise BackendError("out of GPU memory (simulated)")
-        return self.inner.generate(conversations, params)
+        return echo(conversation)
 
-    def close(self) -> None:
-        pass
+    return FakeBackend(reply, batch_size=1)
 
 
-@pytest.mark.model
-def test_a_failed_question_gets_no_row_and_a_rerun_retries_it(bench, smollm2_backend, batch_size):
-    batch_size(1)
+def test_a_failed_question_gets_no_row_and_a_rerun_retries_it(bench):
     questions = [json.loads(line) for line in bench.question_file.read_text().splitlines()]
     marker = questions[31]["turns"][0][:40]  # question 112
-    failing = FailingFor(smollm2_backend, marker)
+    failing = failing_for(marker)
     with pytest.raises(FailedQuestionsError, match=r"1 question\(s\) failed \(112\)") as failed:
         generate_answers(config_for(bench, "flaky", **GREEDY), backend=failing)
     summary = failed.value.summary
     assert list(summary.failed) == [112]
     assert "simulated" in summary.failed[112]
     assert sorted(load_answer_file(bench.answer_file("flaky"))) == [111, 113]
-    retry = generate_answers(config_for(bench, "flaky", **GREEDY), backend=smollm2_backend)
+    retry = generate_answers(config_for(bench, "flaky", **GREEDY), backend=FakeBackend())
     assert (retry.generated, retry.already_done) == (1, 2)
     assert sorted(load_answer_file(bench.answer_file("flaky"))) == [111, 112, 113]
 
 
-@pytest.mark.model
-def test_repeated_failures_stop_the_run(bench, smollm2_backend, batch_size):
-    batch_size(1)
-    failing = FailingFor(smollm2_backend, "")  # every call fails
+def test_repeated_failures_stop_the_run(bench):
+    failing = failing_for("")  # every call fails
     with pytest.raises(BackendError, match="simulated"):
         generate_answers(config_for(bench, "dead", question_end=10), backend=failing)
-    assert failing.calls == 3
+    assert len(failing.calls) == 3
 
 
-class Thinking:
-    """Wraps the real backend and prefixes every reply with a reasoning trace."""
-
-    concurrent = False
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.model_name = inner.model_name
-        self.seen: list[Conversation] = []
-
-    def generate(self, conversations, params):
-        self.seen.extend(conversations)
-        return [
-            f"<think>step {i}</think>{r}"
-            for i, r in enumerate(self.inner.generate(conversations, params))
-        ]
-
-    def close(self) -> None:
-        pass
-
-
-@pytest.mark.model
-def test_reasoning_traces_are_kept_apart_from_judged_answers(bench, smollm2_backend):
-    thinking = Thinking(smollm2_backend)
+def test_reasoning_traces_are_kept_apart_from_judged_answers(bench):
+    thinking = FakeBackend(lambda conversation: "<think>step 0</think>" + echo(conversation))
     generate_answers(config_for(bench, "think", question_end=1), backend=thinking)
     row = json.loads(bench.answer_file("think").read_text())
     assert row["reasoning"] == [{"index": 0, "turns": ["<think>step 0</think>"] * 2}]
     assert not any("<think>" in turn for turn in row["choices"][0]["turns"])
-    turn_two = thinking.seen[-1]
+    turn_two = thinking.conversations[-1]
     assert turn_two[1] == {"role": "assistant", "content": row["choices"][0]["turns"][0]}
 
 
@@ -198,40 +159,18 @@ def test_a_bare_answer_file_name_works(bench, smollm2_backend, tmp_path, monkeyp
     assert [json.loads(line)["question_id"] for line in lines] == [81]
 
 
-class EchoAPI:
-    """A concurrent (remote-API-like) backend: records calls and the threads making them."""
-
-    concurrent = True
-    model_name = "echo"
-
-    def __init__(self):
-        import threading
-
-        self.calls: list[int] = []
-        self.threads: set[str] = set()
-        self._lock = threading.Lock()
-
-    def generate(self, conversations, params):
-        import threading
-        import time
-
-        time.sleep(0.05)
-        with self._lock:
-            self.calls.append(len(conversations))
-            self.threads.add(threading.current_thread().name)
-        return [f"echo: {c[-1]['content'][:10]}" for c in conversations]
-
-    def close(self) -> None:
-        pass
-
-
 def test_concurrent_backends_get_one_conversation_per_call_from_a_pool(bench):
-    api = EchoAPI()
+    def slow_echo(conversation: Conversation) -> str:
+        time.sleep(0.05)  # long enough for the calls to overlap
+        return f"echo: {conversation[-1]['content'][:10]}"
+
+    api = FakeBackend(slow_echo, concurrent=True)  # a remote-API-like backend
     config = config_for(bench, "api", question_end=8, parallel=4)
     summary = generate_answers(config, backend=api)
     assert summary.generated == 8 and summary.tokens is None
-    assert api.calls == [1] * 16  # 8 questions x 2 turns, one conversation each
-    assert len(api.threads) > 1
+    # 8 questions x 2 turns, one conversation each
+    assert [len(call.conversations) for call in api.calls] == [1] * 16
+    assert len({call.thread for call in api.calls}) > 1
     rows = load_answer_file(bench.answer_file("api"))
     assert sorted(rows) == list(range(81, 89))
     assert rows[81].turns[1].startswith("echo: ")

@@ -238,6 +238,7 @@ def test_unknown_judge_model_stops_at_once(data, server):
     result = judge(data, server, "--judge-model", "gpt-4-nope")
     assert result.returncode == 1
     assert "does not know model 'gpt-4-nope'" in result.stderr.strip().splitlines()[-1]
+    assert "check --judge-model and" in result.stderr.strip().splitlines()[-1]
     assert len(server.completions()) == 1
 
 
@@ -405,10 +406,40 @@ def test_dry_run_flags_broken_answers(data):
             "Error: the OpenAI API (https://api.openai.com/v1) needs an API key: "
             "set the environment variable OPENAI_API_KEY",
         ),
+        (
+            [],
+            "no-key",
+            "OPENAI_API_KEY (or name another variable with --judge-api-key-env)",
+        ),
+        (
+            ["--judge-backend", "vllm"],
+            "no-url",
+            "Error: --judge-backend vllm needs --judge-model-path (a folder, hub id or .gguf)",
+        ),
+        (
+            ["--judge-backend", "anthropic", "--judge-model-path", "m"],
+            "no-url",
+            "Error: --judge-model-path is for a local judge; it cannot go with "
+            "--judge-backend anthropic",
+        ),
+        (
+            ["--judge-backend", "fake", "--judge-api-key-env", "KEY"],
+            "no-url",
+            "Error: --judge-api-key-env is for an API judge; this judge is the fake backend "
+            "(--judge-backend fake)",
+        ),
+        (
+            ["--judge-model-path", "m"],
+            None,
+            "Error: --judge-base-url is for an API judge; this judge runs here "
+            "(--judge-backend hf)",
+        ),
     ],
 )
 def test_bad_input_gets_one_clear_line(data, args, setup, message):
-    extra = ["--judge-base-url", "http://127.0.0.1:9/v1"] if setup != "no-key" else []
+    extra = (
+        ["--judge-base-url", "http://127.0.0.1:9/v1"] if setup not in ("no-key", "no-url") else []
+    )
     if setup == "drop-answer":
         path = data.answer_file("alpaca-13b")
         kept = [line for _, line in _lines(path) if json.loads(line)["question_id"] != 111]

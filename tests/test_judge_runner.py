@@ -7,6 +7,7 @@ from conftest import shared_file
 from fake_openai_server import FakeOpenAIServer
 
 from mtbench.backends.base import GenerationParams
+from mtbench.backends.fake import FakeBackend
 from mtbench.backends.openai_compat import OpenAICompatBackend
 from mtbench.backends.retry import RetryPolicy
 from mtbench.data.answers import load_answer_file
@@ -15,7 +16,7 @@ from mtbench.data.judgments import load_pair_judgments, load_single_judgments
 from mtbench.data.questions import load_questions
 from mtbench.errors import AuthError, BackendError
 from mtbench.judging.matches import build_matches, make_judges
-from mtbench.judging.runner import RunStats, judgment_row, run_matches
+from mtbench.judging.runner import JudgeStats, judgment_row, run_matches
 
 JUDGE = GenerationParams(max_new_tokens=2048, temperature=0.0)
 MODELS = ("alpaca-13b", "vicuna-7b-v1.3")
@@ -36,27 +37,6 @@ def matches_for(inputs, mode, n_questions):
     return build_matches(
         questions[:n_questions], answers, judges, mode, list(MODELS), references=references
     )
-
-
-class LocalJudge:
-    """A judge that runs in-process and takes batches (like a transformers model)."""
-
-    concurrent = False
-    model_name = "local"
-
-    def __init__(self, fail_batches=(), error=None):
-        self.batches: list[int] = []
-        self.fail_batches = set(fail_batches)
-        self.error = error or BackendError("out of memory")
-
-    def generate(self, conversations, params):
-        self.batches.append(len(conversations))
-        if len(self.batches) - 1 in self.fail_batches:
-            raise self.error
-        return ["[[B]]" if "[[A]]" in c[0]["content"] else "Rating: [[4]]" for c in conversations]
-
-    def close(self):
-        pass
 
 
 def test_rows_are_fastchats(inputs):
@@ -95,10 +75,10 @@ def test_rows_are_fastchats(inputs):
 
 def test_local_judge_gets_batches_and_pairs_split_across_batches_still_complete(inputs, tmp_path):
     matches = matches_for(inputs, "pairwise-all", 3)  # 6 matches, 12 calls
-    backend = LocalJudge()
+    backend = FakeBackend("[[B]]")  # a local judge: it takes batches
     output = tmp_path / "pair.jsonl"
     stats = run_matches(matches, backend, output, JUDGE, batch_size=5, parallel=8)
-    assert backend.batches == [5, 5, 2]
+    assert [len(call.conversations) for call in backend.calls] == [5, 5, 2]
     rows = list(load_pair_judgments(output))
     assert len(rows) == stats.judged == 6
     assert {(r.g1_winner, r.g2_winner) for r in rows} == {("model_2", "model_1")}
@@ -106,8 +86,17 @@ def test_local_judge_gets_batches_and_pairs_split_across_batches_still_complete(
 
 def test_a_failed_local_batch_costs_only_its_matches(inputs, tmp_path):
     matches = matches_for(inputs, "single", 4)  # 16 matches
+    in_second_batch = {m.user_prompt() for m in matches[4:8]}
+
+    def reply(conversation):
+        if conversation[-1]["content"] in in_second_batch:
+            raise BackendError("out of memory")
+        return "Rating: [[4]]"
+
     output = tmp_path / "single.jsonl"
-    stats = run_matches(matches, LocalJudge(fail_batches={1}), output, JUDGE, batch_size=4)
+    backend = FakeBackend(reply)
+    stats = run_matches(matches, backend, output, JUDGE, batch_size=4)
+    assert len(backend.calls) == 4
     assert (stats.judged, stats.failed, stats.failed_calls) == (12, 4, 4)
     assert stats.last_error == "out of memory"
     written = {r.key for r in load_single_judgments(output)}
@@ -117,17 +106,31 @@ def test_a_failed_local_batch_costs_only_its_matches(inputs, tmp_path):
 def test_fatal_errors_propagate_with_partial_results_kept(inputs, tmp_path):
     matches = matches_for(inputs, "single", 2)
     output = tmp_path / "single.jsonl"
-    stats = RunStats()
+    stats = JudgeStats()
     with pytest.raises(AuthError):
         run_matches(
             matches,
-            LocalJudge(fail_batches={1}, error=AuthError("key")),
+            FakeBackend(["Rating: [[4]]"] * 2 + [AuthError("key")]),  # the second batch fails
             output,
             JUDGE,
             batch_size=2,
             stats=stats,
         )
     assert stats.judged == 2 and len(list(load_single_judgments(output))) == 2
+
+
+def test_a_local_judge_that_keeps_failing_stops_after_three_batches(inputs, tmp_path):
+    def broken(conversation):
+        raise BackendError("CUDA error")
+
+    backend = FakeBackend(broken)
+    stats = JudgeStats()
+    with pytest.raises(BackendError, match="the last 3 batches of judge calls all failed"):
+        run_matches(
+            matches_for(inputs, "single", 4), backend, tmp_path / "s.jsonl", JUDGE, batch_size=2,
+            stats=stats,
+        )  # fmt: skip
+    assert len(backend.calls) == 3 and stats.failed_calls == 6 and stats.judged == 0
 
 
 def test_parallel_run_under_faults_loses_nothing(inputs, tmp_path):

@@ -9,6 +9,7 @@ post-processing of the returned token ids, and token counting.
 from __future__ import annotations
 
 import importlib.util
+import io
 import sys
 import types
 
@@ -149,3 +150,34 @@ def test_engine_that_does_not_fit_points_at_the_flags(stand_in_vllm, smollm2_mod
     assert message.startswith(f"vLLM cannot load {smollm2_model}: The model's max seq len")
     assert message.endswith("(mtbench-gen: --max-model-len, --gpu-memory-utilization)")
     assert "\n" not in message
+
+
+def test_the_judge_runs_on_vllm_through_the_shared_registry(stand_in_vllm, smollm2_model, bench):
+    import shutil
+
+    from conftest import shared_file
+
+    from mtbench.data.judgments import load_single_judgments
+    from mtbench.judging import JudgeConfig, judge
+
+    bench.answer_dir.mkdir(parents=True)
+    shutil.copy(shared_file("model_answer/alpaca-13b.jsonl"), bench.answer_file("alpaca-13b"))
+    options = JudgeConfig(
+        paths=bench,
+        judge_backend="vllm",
+        judge_model_path=str(smollm2_model),
+        judge_name="smol-vllm",
+        model_list=["alpaca-13b"],
+        first_n=2,
+        batch_size=4,
+    )
+    err = io.StringIO()
+    judge(options, err=err)
+    [llm] = stand_in_vllm.LLM.instances
+    assert [len(prompts) for prompts, _, _ in llm.calls] == [4]  # one batch of 2 x 2 turns
+    assert "judge:       smol-vllm: local model" in err.getvalue()
+    assert "judged:     4 of 4" in err.getvalue()
+    rows = list(load_single_judgments(bench.judgment_file("smol-vllm", "single")))
+    assert len(rows) == 4 and {r.judge[0] for r in rows} == {"smol-vllm"}
+    assert {r.judgment for r in rows} == {"Reply 0", "Reply 1", "Reply 2", "Reply 3"}
+    assert all(r.score == -1 for r in rows)  # the stand-in gives no verdict

@@ -1,4 +1,9 @@
-"""Model backends behind one interface (`Backend`); see `mtbench.backends.base`."""
+"""Model backends behind one interface (`Backend`), opened by kind for either stage.
+
+`mtbench.backends.base` declares the interface, `registry` opens a `BackendSpec` of any kind
+(`openai`, `anthropic`, `hf`, `vllm`, `fake`), `calls` runs calls on a thread pool and decides
+when a failing backend stops a run, and `fake` is the scripted backend of tests and smoke runs.
+"""
 
 from mtbench.backends.base import (
     Backend,
@@ -6,7 +11,22 @@ from mtbench.backends.base import (
     GenerationParams,
     Message,
     Reply,
+    Usage,
     finish_reason,
 )
+from mtbench.backends.fake import FakeBackend
+from mtbench.backends.registry import KINDS, BackendSpec, open_backend
 
-__all__ = ["Backend", "Conversation", "GenerationParams", "Message", "Reply", "finish_reason"]
+__all__ = [
+    "KINDS",
+    "Backend",
+    "BackendSpec",
+    "Conversation",
+    "FakeBackend",
+    "GenerationParams",
+    "Message",
+    "Reply",
+    "Usage",
+    "finish_reason",
+    "open_backend",
+]

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 from typing import Any
 
 from mtbench.backends.base import Conversation, GenerationParams
-from mtbench.backends.remote import RemoteBackend, classify_status, read_api_key, scrub
-from mtbench.backends.retry import RetryCallback, RetryPolicy, TransientError
+from mtbench.backends.remote import RemoteBackend
+from mtbench.backends.retry import TransientError
 from mtbench.errors import MissingDependencyError
 
 logger = logging.getLogger(__name__)
@@ -32,49 +31,34 @@ class AnthropicBackend(RemoteBackend):
     Args:
         model_name: e.g. `claude-3-5-sonnet-20240620`.
         base_url: API root; None: `$ANTHROPIC_BASE_URL`, else Anthropic's.
-        api_key_env: The environment variable holding the key.
+        api_key_env: The environment variable holding the key (None: `ANTHROPIC_API_KEY`).
         timeout: Seconds one request may take.
         retry: The retry policy.
         on_retry: Told about each retry.
+        key_flag: The command's flag naming the key variable, for messages.
+        model_flag: The command's flag naming the model, for messages.
     """
 
-    label = "Anthropic API"
+    provider = "the Anthropic API"
+    default_url = ANTHROPIC_URL
+    base_url_env = BASE_URL_ENV
+    default_key_env = DEFAULT_KEY_ENV
 
-    def __init__(
-        self,
-        model_name: str,
-        base_url: str | None = None,
-        api_key_env: str = DEFAULT_KEY_ENV,
-        timeout: float = 300.0,
-        retry: RetryPolicy | None = None,
-        on_retry: RetryCallback | None = None,
-    ):
-        super().__init__(model_name, retry, on_retry)
+    def _import_sdk(self) -> None:
         try:
             import anthropic
         except ImportError:
-            raise MissingDependencyError("anthropic", "anthropic", "an Anthropic judge") from None
+            raise MissingDependencyError("anthropic", "anthropic", "the Anthropic API") from None
         self._anthropic = anthropic
-        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or ANTHROPIC_URL).rstrip("/")
-        self.api_key_env = api_key_env
-        key = read_api_key(api_key_env, required=True, what=f"the Anthropic API ({self.base_url})")
-        assert key is not None
-        self._secrets = [key]
-        self._client = anthropic.Anthropic(
-            base_url=self.base_url, api_key=key, max_retries=0, timeout=timeout
+
+    def _open_client(self, key: str | None) -> Any:
+        client = self._anthropic.Anthropic(
+            base_url=self.base_url, api_key=key, max_retries=0, timeout=self.timeout
         )
         # Recent SDKs dropped `temperature` from `messages.create`; send it where it exists.
-        create = self._client.messages.create
+        create = client.messages.create
         self._has_temperature = "temperature" in inspect.signature(create).parameters
-        self.timeout = timeout
-
-    @property
-    def endpoint(self) -> str:
-        return self.base_url
-
-    def close(self) -> None:
-        super().close()
-        self._client.close()
+        return client
 
     def _attempt(self, conversation: Conversation, params: GenerationParams) -> str:
         anthropic = self._anthropic
@@ -101,14 +85,11 @@ class AnthropicBackend(RemoteBackend):
             body = getattr(exc, "body", None)
             error = body.get("error") if isinstance(body, dict) else None
             text = error.get("message") if isinstance(error, dict) else None
-            raise classify_status(
+            raise self._refusal(
                 exc.status_code,
-                scrub(str(text or exc.message), self._secrets),
-                where=self.base_url,
-                model=self.model_name,
-                key_env=self.api_key_env,
-                headers=exc.response.headers,
-                code=error.get("type") if isinstance(error, dict) else None,
+                str(text or exc.message),
+                exc.response.headers,
+                error.get("type") if isinstance(error, dict) else None,
             ) from None
         except ValueError:
             raise TransientError("malformed reply (not JSON)") from None

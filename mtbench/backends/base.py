@@ -10,13 +10,23 @@ Two kinds of backend exist, told apart by `Backend.concurrent`:
 * remote APIs (OpenAI-compatible servers, Anthropic) answer one conversation per request:
   callers fan single-conversation calls out over a thread pool (`--parallel`), so that one
   failed request does not cost the others. Retries live inside the backend's `generate`.
+
+`Backend` is an abstract base class: a backend implements `generate` and inherits a default for
+every optional capability the callers use (batch size, token counts, request limits, ...), so
+the whole contract is written here. `mtbench.backends.registry` builds backends by kind.
 """
 
 from __future__ import annotations
 
+import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mtbench.backends.prompting import PromptFormat
+    from mtbench.backends.retry import RetryPolicy
 
 Message = dict[str, str]
 Conversation = Sequence[Message]
@@ -62,19 +72,75 @@ class GenerationParams:
         return self.temperature < 1e-4
 
 
-@runtime_checkable
-class Backend(Protocol):
-    """A model that replies to conversations.
+DEFAULT_BATCH_SIZE = 16
+"""Conversations per call for a batching backend that states no preference of its own."""
+
+
+@dataclass
+class Usage:
+    """Counters of one API backend, safe to update from many threads.
 
     Attributes:
-        model_name: The model's name as the backend knows it (recorded in outputs).
+        requests: HTTP requests made (retries included).
+        retries: Retries after transient failures.
+        prompt_tokens: Input tokens the API reported.
+        completion_tokens: Output tokens the API reported.
+        reported: Whether the API reported token usage at all.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reported: bool = False
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def add(
+        self,
+        requests: int = 0,
+        retries: int = 0,
+        prompt: int | None = None,
+        completion: int | None = None,
+    ) -> None:
+        """Add to the counters (token counts only when the API reported them)."""
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+            if prompt is not None or completion is not None:
+                self.reported = True
+                self.prompt_tokens += prompt or 0
+                self.completion_tokens += completion or 0
+
+
+class Backend(ABC):
+    """A model that replies to conversations; subclasses implement `generate`.
+
+    The class attributes below are the defaults of the optional capabilities; a backend that
+    has one overrides it (as an attribute or a method).
+
+    Attributes:
+        model_name: The model's name as the backend knows it (recorded in outputs); set by
+            every subclass.
         concurrent: True for remote APIs that callers should call one conversation at a time
             from several threads; False for local engines that want whole batches.
+        per_row_params: True when one `generate_each` call samples every conversation with its
+            own parameters (the local engines); then callers may mix temperatures in a call.
+        tokens_generated: Tokens generated so far, for backends that count them; None: not
+            counted.
+        usage: Request, retry and token counters of an API backend; None for the others.
+        format: How the backend renders prompts (local models); None when a server does.
     """
 
     model_name: str
-    concurrent: bool
+    concurrent: bool = False
+    per_row_params: bool = False
+    tokens_generated: int | None = None
+    usage: Usage | None = None
+    format: PromptFormat | None = None
 
+    @abstractmethod
     def generate(
         self, conversations: Sequence[Conversation], params: GenerationParams
     ) -> list[str]:
@@ -83,8 +149,66 @@ class Backend(Protocol):
         Raises:
             BackendError: (or a subclass) when a reply cannot be produced after retries.
         """
-        ...
 
-    def close(self) -> None:
+    def generate_each(
+        self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
+    ) -> list[str]:
+        """One reply per conversation, each sampled with its own parameters.
+
+        By default conversations with equal parameters go to `generate` together, one call per
+        distinct setting (in order of first appearance); backends with `per_row_params`
+        override this with a single call.
+
+        Raises:
+            ValueError: if `params` and `conversations` differ in length.
+            BackendError: as `generate`.
+        """
+        if len(params) != len(conversations):
+            raise ValueError(f"{len(conversations)} conversations but {len(params)} params")
+        groups: dict[GenerationParams, list[int]] = {}
+        for index, setting in enumerate(params):
+            groups.setdefault(setting, []).append(index)
+        replies: list[str] = [""] * len(conversations)
+        for setting, indices in groups.items():
+            answered = self.generate([conversations[i] for i in indices], setting)
+            if len(answered) != len(indices):
+                raise ValueError(
+                    f"{type(self).__name__}.generate returned {len(answered)} replies "
+                    f"for {len(indices)} conversations"
+                )
+            for index, reply in zip(indices, answered, strict=True):
+                replies[index] = reply
+        return replies
+
+    def complete(
+        self, conversation: Conversation, params: GenerationParams, retry: RetryPolicy | None = None
+    ) -> str:
+        """The reply to one conversation.
+
+        Args:
+            conversation: The messages.
+            params: How to sample.
+            retry: For backends that retry (the APIs): this call's policy instead of the
+                backend's own; ignored by the others.
+        """
+        return self.generate([conversation], params)[0]
+
+    def batch_size(self, max_new_tokens: int) -> int:
+        """Conversations per call this backend prefers for replies of up to `max_new_tokens`."""
+        return DEFAULT_BATCH_SIZE
+
+    def limit_in_flight(self, requests: int) -> bool:
+        """Allow at most `requests` requests at once, across all calling threads.
+
+        Returns:
+            Whether the backend enforces the limit itself. Only then may callers run more
+            threads than `requests` (see `mtbench.backends.calls.open_pool`); by default it
+            does not, and callers run `requests` threads.
+        """
+        return False
+
+    def cancel(self) -> None:  # noqa: B027 - an optional hook; by default nothing to stop
+        """Stop waiting between retries: the run is ending."""
+
+    def close(self) -> None:  # noqa: B027 - an optional hook; by default nothing to free
         """Release the model or connections."""
-        ...

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from mtbench.backends.base import Conversation, GenerationParams, Reply
+from mtbench.backends.base import Backend, Conversation, GenerationParams, Reply
 from mtbench.backends.conv_templates import ConvTemplate
 from mtbench.backends.hf_decoding import ReplyEnds, sampling_kwargs
 from mtbench.backends.hf_loading import (
@@ -28,7 +28,7 @@ from mtbench.backends.hf_loading import (
     resolve_model_path,
 )
 from mtbench.backends.prompting import PromptFormat
-from mtbench.errors import BackendError
+from mtbench.errors import BackendError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ CPU_BATCH_SIZE = 16
 MAX_GPU_BATCH_SIZE = 64
 
 
-class HFBackend:
-    """A transformers causal LM behind the `Backend` protocol.
+class HFBackend(Backend):
+    """A transformers causal LM as a `Backend`.
 
     Args:
         model_path: A model folder, a `.gguf` file or a Hugging Face hub id.
@@ -56,6 +56,9 @@ class HFBackend:
     """
 
     concurrent = False
+    per_row_params = True
+    tokens_generated: int
+    format: PromptFormat
 
     def __init__(
         self,
@@ -152,7 +155,7 @@ class HFBackend:
                     )
                 except RuntimeError as exc:
                     if not _out_of_memory(exc) or len(chunk) == 1:
-                        raise BackendError(f"generation failed: {_brief(exc)}") from exc
+                        raise BackendError(f"generation failed: {first_line(exc)}") from exc
                     self._shrink_after_oom(len(chunk))
                     continue
                 for index, (ids, reason) in zip(chunk, outputs, strict=True):
@@ -236,8 +239,3 @@ def _out_of_memory(exc: BaseException) -> bool:
     return (
         "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
     )
-
-
-def _brief(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

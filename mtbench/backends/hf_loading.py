@@ -21,12 +21,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mtbench.errors import ConfigError, MissingDependencyError
+from mtbench.errors import ConfigError, MissingDependencyError, first_line
 
 logger = logging.getLogger(__name__)
 
 CACHE_ENV = "MTBENCH_CACHE_DIR"
 DTYPES = ("float32", "float16", "bfloat16", "auto")
+"""The `--dtype` values (`auto`: the dtype the model's config names)."""
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?")
 
 
@@ -213,7 +214,7 @@ def load_tokenizer(source: str, revision: str = "main", trust_remote_code: bool 
         tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
         raise ConfigError(
-            f"--model-path {source}: cannot load its tokenizer: {_first_line(exc)}"
+            f"--model-path {source}: cannot load its tokenizer: {first_line(exc)}"
         ) from None
     tokenizer.padding_side = "left"
     return tokenizer
@@ -258,7 +259,7 @@ def load_model(
         model = transformers.AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
         raise ConfigError(
-            f"--model-path {source}: cannot load the model: {_first_line(exc)}"
+            f"--model-path {source}: cannot load the model: {first_line(exc)}"
         ) from None
     if "device_map" not in kwargs:
         model.to(device)
@@ -270,8 +271,3 @@ def _free_gib(torch: Any, index: int) -> str:
     total = torch.cuda.get_device_properties(index).total_memory
     allocated = torch.cuda.memory_allocated(index)
     return f"{int((total - allocated) * 0.85 / 2**30)}GiB"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,10 +1,10 @@
 """OpenAI and every OpenAI-compatible server (vLLM, SGLang, Ollama, Azure's v1 API, LiteLLM).
 
 One chat-completions request per conversation with the modern `openai` SDK:
-`OpenAI(base_url=..., api_key=..., max_retries=0)`. The base URL comes from the caller (the
-`--judge-base-url` flag), else `OPENAI_BASE_URL`, else OpenAI's own. The key comes from an
-environment variable only (`OPENAI_API_KEY` unless told otherwise); a server of our own at a
-custom base URL may need none, and then gets a placeholder.
+`OpenAI(base_url=..., api_key=..., max_retries=0)`. The base URL comes from the caller
+(`--openai-api-base`, `--judge-base-url`), else `OPENAI_BASE_URL`, else OpenAI's own. The key
+comes from an environment variable only (`OPENAI_API_KEY` unless told otherwise); a server of
+our own at a custom base URL may need none, and then gets a placeholder.
 
 Requests carry exactly what FastChat sends: `model`, `messages`, `n=1`, `temperature`,
 `max_tokens`. Models that refuse `max_tokens` (OpenAI's reasoning models) are asked again with
@@ -14,13 +14,12 @@ Requests carry exactly what FastChat sends: `model`, `messages`, `n=1`, `tempera
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from mtbench.backends.base import Conversation, GenerationParams, Reply
-from mtbench.backends.remote import RemoteBackend, classify_status, read_api_key, scrub
-from mtbench.backends.retry import RetryCallback, RetryPolicy, TransientError
-from mtbench.errors import MissingDependencyError
+from mtbench.backends.remote import RemoteBackend
+from mtbench.backends.retry import TransientError
+from mtbench.errors import MissingDependencyError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -34,56 +33,46 @@ class OpenAICompatBackend(RemoteBackend):
     """Chat completions from OpenAI or a compatible server.
 
     Args:
-        model_name: The model to request (`--judge-model`).
+        model_name: The model to request (`--model`, `--judge-model`).
         base_url: The API root, e.g. `http://localhost:8000/v1`; None: `$OPENAI_BASE_URL`, else
             OpenAI.
-        api_key_env: The environment variable holding the key.
+        api_key_env: The environment variable holding the key (None: `OPENAI_API_KEY`); a
+            server other than OpenAI's may need none, and then gets a placeholder.
         timeout: Seconds one request may take.
         retry: The retry policy.
         on_retry: Told about each retry.
+        key_flag: The command's flag naming the key variable, for messages.
+        model_flag: The command's flag naming the model, for messages.
     """
 
-    label = "OpenAI-compatible API"
+    provider = "the OpenAI API"
+    default_url = OPENAI_URL
+    base_url_env = BASE_URL_ENV
+    default_key_env = DEFAULT_KEY_ENV
 
-    def __init__(
-        self,
-        model_name: str,
-        base_url: str | None = None,
-        api_key_env: str = DEFAULT_KEY_ENV,
-        timeout: float = 300.0,
-        retry: RetryPolicy | None = None,
-        on_retry: RetryCallback | None = None,
-    ):
-        super().__init__(model_name, retry, on_retry)
+    def _import_sdk(self) -> None:
         try:
             import openai
         except ImportError:
             # A base dependency: reinstalling the package brings it back.
             raise MissingDependencyError("openai", None, "an OpenAI-compatible API") from None
         self._openai = openai
-        self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or OPENAI_URL).rstrip("/")
-        self.api_key_env = api_key_env
-        official = self.base_url.startswith(OPENAI_URL)
-        key = read_api_key(api_key_env, required=official, what=f"the OpenAI API ({self.base_url})")
-        if key is None:
-            logger.info("no key in $%s; sending a placeholder to %s", api_key_env, self.base_url)
-        self._secrets = [key] if key else []
         self._token_param = "max_tokens"
-        self._client = openai.OpenAI(
+
+    def _key_required(self) -> bool:
+        return self.base_url.startswith(OPENAI_URL)
+
+    def _open_client(self, key: str | None) -> Any:
+        if key is None:
+            logger.info(
+                "no key in $%s; sending a placeholder to %s", self.api_key_env, self.base_url
+            )
+        return self._openai.OpenAI(
             base_url=self.base_url,
             api_key=key or PLACEHOLDER_KEY,
             max_retries=0,
-            timeout=timeout,
+            timeout=self.timeout,
         )
-        self.timeout = timeout
-
-    @property
-    def endpoint(self) -> str:
-        return self.base_url
-
-    def close(self) -> None:
-        super().close()
-        self._client.close()
 
     def _attempt(self, conversation: Conversation, params: GenerationParams) -> str:
         openai = self._openai
@@ -102,25 +91,23 @@ class OpenAICompatBackend(RemoteBackend):
             raise TransientError(f"no reply within {self.timeout:g}s") from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
-            raise TransientError(f"cannot reach {self.base_url} ({_describe(cause)})") from None
+            raise TransientError(
+                f"cannot reach {self.base_url} ({first_line(cause, with_type=True)})"
+            ) from None
         except openai.APIResponseValidationError as exc:
-            raise TransientError(f"malformed reply ({_describe(exc)})") from None
+            raise TransientError(f"malformed reply ({first_line(exc, with_type=True)})") from None
         except openai.APIStatusError as exc:
             if self._switch_token_param(exc):
                 return self._attempt(conversation, params)
-            message = scrub(_server_message(exc), self._secrets)
-            raise classify_status(
+            raise self._refusal(
                 exc.status_code,
-                message,
-                where=self.base_url,
-                model=self.model_name,
-                key_env=self.api_key_env,
-                headers=exc.response.headers,
-                code=getattr(exc, "code", None),
+                _server_message(exc),
+                exc.response.headers,
+                getattr(exc, "code", None),
             ) from None
         except ValueError as exc:
             # A 200 reply whose body is not JSON (a proxy's error page, a cut connection).
-            raise TransientError(f"malformed reply ({_describe(exc)})") from None
+            raise TransientError(f"malformed reply ({first_line(exc, with_type=True)})") from None
         return self._reply_text(completion)
 
     def _reply_text(self, completion: Any) -> str:
@@ -162,8 +149,3 @@ def _server_message(exc: Any) -> str:
         if isinstance(error, str):
             return error
     return str(getattr(exc, "message", "") or exc)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -22,9 +22,9 @@ import os
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import Any
 
-from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.backends.base import Backend, Conversation, GenerationParams, Usage
 from mtbench.backends.retry import (
     RetryCallback,
     RetryPolicy,
@@ -60,8 +60,16 @@ def one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def read_api_key(env_name: str, required: bool, what: str) -> str | None:
+def read_api_key(
+    env_name: str, required: bool, what: str, flag: str = "--api-key-env"
+) -> str | None:
     """The API key from environment variable `env_name` (keys never come from flags).
+
+    Args:
+        env_name: The variable to read.
+        required: Whether a missing key is an error.
+        what: Who needs the key, for the message (`the OpenAI API (URL)`).
+        flag: The command's flag that names another variable, for the message.
 
     Raises:
         ConfigError: if `required` and the variable is unset or empty.
@@ -72,7 +80,7 @@ def read_api_key(env_name: str, required: bool, what: str) -> str | None:
     if required:
         raise ConfigError(
             f"{what} needs an API key: set the environment variable {env_name} "
-            "(or name another variable with --judge-api-key-env)"
+            f"(or name another variable with {flag})"
         )
     return None
 
@@ -86,6 +94,7 @@ def classify_status(
     key_env: str,
     headers: Mapping[str, str] | None = None,
     code: str | None = None,
+    model_flag: str = "--model",
 ) -> BackendError:
     """Translate an HTTP error reply into the error the retry loop and the runner act on.
 
@@ -97,6 +106,7 @@ def classify_status(
         key_env: The environment variable the key came from.
         headers: Response headers (for `Retry-After`).
         code: The API's error code, if any (e.g. `insufficient_quota`).
+        model_flag: The command's flag that names the model, for the unknown-model message.
     """
     said = f"HTTP {status}: {one_line(message)}" if message else f"HTTP {status}"
     lowered = f"{message} {code or ''}".lower()
@@ -115,90 +125,121 @@ def classify_status(
             f"{where} rejected the API key in ${key_env} ({said}); set a valid key in ${key_env}"
         )
     if status in (400, 413, 422) and any(hint in lowered for hint in _CONTEXT_HINTS):
-        return BackendError(f"prompt too long for judge model '{model}' ({said})")
+        return BackendError(f"prompt too long for model '{model}' ({said})")
     if status == 404:
         return RequestError(
-            f"{where} does not know model '{model}' ({said}); check --judge-model and that the "
+            f"{where} does not know model '{model}' ({said}); check {model_flag} and that the "
             "base URL is the API root (usually ending in /v1)"
         )
     return RequestError(f"{where} rejected the request for model '{model}' ({said})")
 
 
-@dataclass
-class Usage:
-    """Counters of one backend, safe to update from many threads.
-
-    Attributes:
-        requests: HTTP requests made (retries included).
-        retries: Retries after transient failures.
-        prompt_tokens: Input tokens the API reported.
-        completion_tokens: Output tokens the API reported.
-        reported: Whether the API reported token usage at all.
-    """
-
-    requests: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reported: bool = False
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def add(
-        self,
-        requests: int = 0,
-        retries: int = 0,
-        prompt: int | None = None,
-        completion: int | None = None,
-    ) -> None:
-        with self._lock:
-            self.requests += requests
-            self.retries += retries
-            if prompt is not None or completion is not None:
-                self.reported = True
-                self.prompt_tokens += prompt or 0
-                self.completion_tokens += completion or 0
-
-
-class RemoteBackend:
+class RemoteBackend(Backend):
     """Base of the API backends: `generate` = one request per conversation, each retried.
+
+    The constructor does what every API shares: the base URL (argument, else the
+    provider's environment variable, else its public URL), the key from an environment
+    variable, and the SDK client (`_open_client`, with the SDK's own retries off). A
+    subclass sets the class attributes below and implements `_import_sdk`, `_open_client`
+    and `_attempt`.
 
     Args:
         model_name: The model to request.
+        base_url: The API root; None: `$BASE_URL_ENV`, else `default_url`.
+        api_key_env: The environment variable holding the key; None: `default_key_env`.
+        timeout: Seconds one request may take.
         retry: The retry policy.
         on_retry: Also told about every retry (progress bars).
+        key_flag: The command's flag that names the key variable, for error messages.
+        model_flag: The command's flag that names the model, for error messages.
     """
 
     concurrent = True
-    label = "API"
+    usage: Usage
+    """Every API backend counts its requests, retries and tokens (never None here)."""
+    provider = "the API"
+    """Who needs the key, for the missing-key message (`the OpenAI API`)."""
+    default_url = ""
+    base_url_env = ""
+    default_key_env = ""
 
     def __init__(
         self,
         model_name: str,
+        base_url: str | None = None,
+        api_key_env: str | None = None,
+        timeout: float = 300.0,
         retry: RetryPolicy | None = None,
         on_retry: RetryCallback | None = None,
+        *,
+        key_flag: str = "--api-key-env",
+        model_flag: str = "--model",
     ):
         self.model_name = model_name
         self.retry = retry or RetryPolicy()
         self.on_retry = on_retry
         self.usage = Usage()
+        self.timeout = timeout
+        self.key_flag = key_flag
+        self.model_flag = model_flag
         self._stop = threading.Event()
         self._gate: threading.BoundedSemaphore | None = None
         self._refused: AuthError | RequestError | None = None
+        self._import_sdk()
+        self.base_url = (base_url or os.environ.get(self.base_url_env) or self.default_url).rstrip(
+            "/"
+        )
+        self.api_key_env = api_key_env or self.default_key_env
+        key = read_api_key(
+            self.api_key_env,
+            required=self._key_required(),
+            what=f"{self.provider} ({self.base_url})",
+            flag=key_flag,
+        )
+        self._secrets = [key] if key else []
+        self._client = self._open_client(key)
 
-    def limit_in_flight(self, requests: int) -> None:
+    def _import_sdk(self) -> None:
+        """Import the provider's SDK and keep it on `self` (or raise `MissingDependencyError`)."""
+        raise NotImplementedError
+
+    def _key_required(self) -> bool:
+        """Whether a missing key is an error (servers of one's own may need none)."""
+        return True
+
+    def _open_client(self, key: str | None) -> Any:
+        """The SDK client for `self.base_url`, with the SDK's own retries off."""
+        raise NotImplementedError
+
+    def _refusal(self, status: int, message: str, headers: Any, code: str | None) -> BackendError:
+        """`classify_status` for this backend's endpoint, model, key variable and flags."""
+        return classify_status(
+            status,
+            scrub(message, self._secrets),
+            where=self.base_url,
+            model=self.model_name,
+            key_env=self.api_key_env,
+            headers=headers,
+            code=code,
+            model_flag=self.model_flag,
+        )
+
+    def limit_in_flight(self, requests: int) -> bool:
         """Allow at most this many requests at once, across all calling threads.
 
         A call waiting to retry holds no slot, so callers may use more threads than slots and
         keep the API busy while some calls back off.
+
+        Returns:
+            True: the limit is enforced here.
         """
         self._gate = threading.BoundedSemaphore(requests)
+        return True
 
     @property
     def endpoint(self) -> str:
         """Where requests go, for messages."""
-        return self.label
+        return self.base_url
 
     def generate(
         self, conversations: Sequence[Conversation], params: GenerationParams
@@ -223,7 +264,9 @@ class RemoteBackend:
         self._stop.set()
 
     def close(self) -> None:
+        """Stop retries and close the client's connections."""
         self.cancel()
+        self._client.close()
 
     def _counted_attempt(self, conversation: Conversation, params: GenerationParams) -> str:
         gate = self._gate

@@ -20,19 +20,17 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from mtbench.backends.base import Conversation, GenerationParams, Reply
+from mtbench.backends.base import Backend, Conversation, GenerationParams, Reply
 from mtbench.backends.conv_templates import ConvTemplate
+from mtbench.backends.hf_decoding import TRANSFORMERS_TOP_K
 from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
 from mtbench.backends.prompting import PromptFormat
-from mtbench.errors import BackendError, MissingDependencyError
+from mtbench.errors import BackendError, MissingDependencyError, first_line
 
 logger = logging.getLogger(__name__)
 
 VLLM_BATCH_SIZE = 1024
 """Conversations per call: vLLM batches internally, so hand it (nearly) everything at once."""
-
-TRANSFORMERS_TOP_K = 50
-"""transformers samples with top-k 50 unless the model's generation config says otherwise."""
 
 
 def import_vllm() -> Any:
@@ -43,8 +41,8 @@ def import_vllm() -> Any:
     return vllm
 
 
-class VLLMBackend:
-    """A model on vLLM's offline engine behind the `Backend` protocol.
+class VLLMBackend(Backend):
+    """A model on vLLM's offline engine as a `Backend`.
 
     Args:
         model_path: A model folder, a `.gguf` file (converted once, as for transformers) or a
@@ -61,6 +59,9 @@ class VLLMBackend:
     """
 
     concurrent = False
+    per_row_params = True
+    tokens_generated: int
+    format: PromptFormat
 
     def __init__(
         self,
@@ -98,7 +99,7 @@ class VLLMBackend:
             self.llm = vllm.LLM(**engine_args)
         except (RuntimeError, ValueError, OSError) as exc:
             raise BackendError(
-                f"vLLM cannot load {model_path}: {_brief(exc)}{_memory_hint(exc)}"
+                f"vLLM cannot load {model_path}: {first_line(exc)}{_memory_hint(exc)}"
             ) from exc
         self._sampling_class = vllm.SamplingParams
         self.tokens_generated = 0
@@ -125,8 +126,8 @@ class VLLMBackend:
         try:
             outputs = self.llm.generate(prompts, sampling, use_tqdm=False)
         except (RuntimeError, ValueError) as exc:
-            raise BackendError(f"vLLM generation failed: {_brief(exc)}") from exc
-        replies = []
+            raise BackendError(f"vLLM generation failed: {first_line(exc)}") from exc
+        replies: list[str] = []
         for output in outputs:
             completion = output.outputs[0]
             ids = list(completion.token_ids)
@@ -187,8 +188,3 @@ def _memory_hint(exc: BaseException) -> str:
     if any(word in text for word in ("memory", "kv cache", "max_model_len", "max seq len")):
         return " (mtbench-gen: --max-model-len, --gpu-memory-utilization)"
     return ""
-
-
-def _brief(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from mtbench.backends.conv_templates import template_names
+from mtbench.backends.hf_loading import DTYPES
+from mtbench.backends.registry import KINDS, LOCAL_KINDS
 from mtbench.cli.common import (
     add_bench_options,
     add_logging_options,
@@ -14,8 +16,7 @@ from mtbench.cli.common import (
     config_from_args,
     run_command,
 )
-from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
-from mtbench.generation.config import DTYPES, GenConfig
+from mtbench.generation.config import GenConfig
 from mtbench.generation.reasoning import REASONING_MODES
 
 RENAMED = {"api_base": "openai_api_base"}
@@ -37,15 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--model-id",
         help="the model's name: answer file {model-id}.jsonl and its model_id field "
-        "(default with --backend openai: --model's last path part, the name the other "
-        "commands also map --model to)",
+        "(default with --backend openai, anthropic or fake: the last part of --model)",
     )
     model.add_argument(
         "--backend",
         default=GenConfig.backend,
-        choices=BACKENDS,
+        choices=KINDS,
         help="hf: transformers; vllm: vLLM's offline engine; openai: an OpenAI-compatible "
-        "server such as vLLM's, SGLang or OpenAI (default: %(default)s)",
+        "server such as vLLM's, SGLang or OpenAI; anthropic: Anthropic's API; fake: scripted "
+        "replies, no model (a smoke run of the pipeline) (default: %(default)s)",
     )
     model.add_argument(
         "--revision", default=GenConfig.revision, help="hub revision (default: %(default)s)"
@@ -60,8 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--trust-remote-code", action="store_true", help="allow model code from the hub"
     )
 
-    api = parser.add_argument_group("API server (--backend openai, FastChat's gen_api_answer)")
-    api.add_argument("--model", help="the model name the server serves")
+    api = parser.add_argument_group(
+        "API server (--backend openai or anthropic, FastChat's gen_api_answer)"
+    )
+    api.add_argument(
+        "--model", help="the model name the server serves (with --backend fake: any name)"
+    )
     api.add_argument(
         "--openai-api-base",
         metavar="URL",
@@ -72,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-key-env",
         default=GenConfig.api_key_env,
         metavar="NAME",
-        help="environment variable holding the API key (default: %(default)s); a local "
-        "server needs none",
+        help="environment variable holding the API key (default: OPENAI_API_KEY, or "
+        "ANTHROPIC_API_KEY with --backend anthropic); a local server needs none",
     )
     api.add_argument(
         "--parallel",
@@ -217,16 +222,16 @@ def _model(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     `GenConfig` names the answer file: `--model-id`, else with an API backend the model's last
     path part.
     """
-    if args.backend in API_BACKENDS:
+    if args.backend not in LOCAL_KINDS:
         if args.model_path and args.model and args.model_path != args.model:
             parser.error("give the served model's name once, with --model")
-        model = args.model or args.model_path
+        model = args.model or args.model_path or ("fake" if args.backend == "fake" else None)
         if not model:
             parser.error(f"--backend {args.backend} needs --model NAME (the served model)")
         return str(model)
     if args.model:
         parser.error(
-            "--model names a model on an API server (--backend openai); "
+            "--model names a model on an API server (--backend openai or anthropic); "
             "for a local model use --model-path"
         )
     if not args.model_path or not args.model_id:

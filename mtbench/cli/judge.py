@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from mtbench.backends.registry import AUTO, KINDS
 from mtbench.cli.common import (
     add_bench_options,
     add_logging_options,
@@ -83,9 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument(
         "--judge-backend",
         default=JudgeConfig.judge_backend,
-        choices=["auto", "openai", "anthropic", "hf"],
-        help="auto: Anthropic for claude-* names, a local model with --judge-model-path, "
-        "otherwise an OpenAI-compatible API (default: %(default)s)",
+        choices=(AUTO, *KINDS),
+        help="auto: Anthropic for claude-* names, a local model (hf) with --judge-model-path, "
+        "otherwise an OpenAI-compatible API; vllm: --judge-model-path on vLLM's offline engine; "
+        "fake: no model, every verdict 'Rating: [[5]]' or '[[C]]' (tie), filed under the "
+        "judge name 'fake', for a smoke run (default: %(default)s)",
     )
     judge.add_argument(
         "--judge-base-url",
@@ -105,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--judge-model-path",
         default=JudgeConfig.judge_model_path,
         metavar="PATH",
-        help="a local judge model (folder, hub id or .gguf), run with transformers",
+        help="a local judge model (folder, hub id or .gguf), run with transformers (or vLLM "
+        "with --judge-backend vllm)",
     )
     judge.add_argument(
         "--judge-name",

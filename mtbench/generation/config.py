@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mtbench.backends.hf_loading import DTYPES
+from mtbench.backends.registry import API_KINDS, KINDS, LOCAL_KINDS
 from mtbench.data.paths import BenchPaths, file_stem
 from mtbench.errors import ConfigError
-from mtbench.generation.backend_spec import API_BACKENDS, BACKENDS
 from mtbench.generation.reasoning import REASONING_MODES
 
 logger = logging.getLogger(__name__)
-
-DTYPES = ("float32", "float16", "bfloat16", "auto")
 
 MEMORY_SIZE = re.compile(r"\d+(\.\d+)?(GiB|GB|MiB|MB)")
 """`--max-gpu-memory` sizes that accelerate reads as bytes (it would read `40Gb` as bits)."""
@@ -43,8 +42,9 @@ class GenConfig:
         answer_file: Output file (default `{data_dir}/{bench}/model_answer/{model_id}.jsonl`).
         max_new_token: Token limit of every turn.
         num_choices: Completions per question (choice `i` is seeded with `i`).
-        backend: `hf` (transformers), `vllm`, or `openai` (an OpenAI-compatible server;
-            `model_path` is then the model name sent to it).
+        backend: `hf` (transformers), `vllm`, `openai` (an OpenAI-compatible server),
+            `anthropic` (Anthropic's API) or `fake` (scripted replies, for smoke runs); with the
+            last three, `model_path` is the model name sent to the server (or reported).
         conv_template: A legacy FastChat template name; None uses the tokenizer's chat template.
         system_message: System message sent first in every conversation.
         reasoning: `strip` moves `<think>` traces out of judged answers; `keep` leaves them.
@@ -64,9 +64,10 @@ class GenConfig:
         trust_remote_code: Allow model code from the hub.
         cache_dir: Cache for converted GGUF files.
         api_base: With `openai`: the server's base URL (None: `$OPENAI_BASE_URL`, else OpenAI).
-        api_key_env: With `openai`: the environment variable that holds the API key.
-        timeout: With `openai`: seconds one request may take.
-        max_attempts: With `openai`: attempts per request on 429/5xx/timeouts, with backoff.
+        api_key_env: With `openai`/`anthropic`: the environment variable that holds the API key
+            (None: `OPENAI_API_KEY` / `ANTHROPIC_API_KEY`).
+        timeout: With an API: seconds one request may take.
+        max_attempts: With an API: attempts per request on 429/5xx/timeouts, with backoff.
     """
 
     model_path: str
@@ -96,25 +97,30 @@ class GenConfig:
     trust_remote_code: bool = False
     cache_dir: str | None = None
     api_base: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str | None = None
     timeout: float = 300.0
     max_attempts: int = 10
 
     @property
     def uses_api(self) -> bool:
-        """Whether answers come from a server rather than a model loaded here."""
-        return self.backend in API_BACKENDS
+        """Whether answers come from a remote API."""
+        return self.backend in API_KINDS
+
+    @property
+    def loads_model(self) -> bool:
+        """Whether a model is loaded here (or on Ray replicas): not an API, not the fake."""
+        return self.backend in LOCAL_KINDS
 
     @property
     def resolved_model_id(self) -> str:
-        """`model_id`, or with an API backend `file_stem` of the served model name (`org/m` → `m`).
+        """`model_id`, else (API or fake backend) `file_stem` of the model name (`org/m` → `m`).
 
         Raises:
             ConfigError: a local model without a `model_id`.
         """
         if self.model_id:
             return self.model_id
-        if self.uses_api:
+        if not self.loads_model:
             return file_stem(self.model_path, "--model")
         raise ConfigError(
             "--model-id is required for a local model: it names the answer file and its rows"
@@ -148,9 +154,11 @@ class GenConfig:
         ):
             if value is not None and value < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {value}")
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"--backend {self.backend}: choose one of {', '.join(BACKENDS)}")
-        if self.uses_api:
+        if self.backend not in KINDS:
+            raise ConfigError(f"--backend {self.backend}: choose one of {', '.join(KINDS)}")
+        if self.loads_model:
+            self._validate_local()
+        else:
             self._validate_api()
         self._validate_memory()
         if self.reasoning not in REASONING_MODES:
@@ -205,11 +213,37 @@ class GenConfig:
                         "--max-gpu-memory and --batch-size"
                     )
 
+    def _validate_local(self) -> None:
+        for flag, value in (
+            ("--openai-api-base", self.api_base),
+            ("--api-key-env", self.api_key_env),
+        ):
+            if value is not None:
+                raise ConfigError(
+                    f"{flag} is for an API server (--backend openai or anthropic), "
+                    f"not --backend {self.backend}"
+                )
+
     def _validate_api(self) -> None:
-        if self.conv_template:
+        """The flags of the kinds that load no model here: openai, anthropic and fake."""
+        if self.api_base is not None and self.backend != "openai":
+            hint = " (Anthropic's comes from $ANTHROPIC_BASE_URL)" if self.uses_api else ""
+            raise ConfigError(f"--openai-api-base is for --backend openai{hint}")
+        if self.api_key_env is not None and not self.uses_api:
             raise ConfigError(
-                f"--conv-template is for local models; with --backend {self.backend} the server "
-                "applies its own chat template (use --system-message for a system prompt)"
+                "--api-key-env is for an API server (--backend openai or anthropic), "
+                f"not --backend {self.backend}"
+            )
+        where = "the server decides" if self.uses_api else "no model is loaded"
+        if self.conv_template:
+            rendering = (
+                "the server applies its own chat template"
+                if self.uses_api
+                else "no prompt is rendered"
+            )
+            raise ConfigError(
+                f"--conv-template is for local models; with --backend {self.backend} "
+                f"{rendering} (use --system-message for a system prompt)"
             )
         local_only = {
             "--batch-size": self.batch_size,
@@ -223,8 +257,8 @@ class GenConfig:
         for flag, value in local_only.items():
             if value is not None:
                 raise ConfigError(
-                    f"{flag} is for local models; with --backend {self.backend} the server "
-                    "decides (use --parallel for concurrent requests)"
+                    f"{flag} is for local models; with --backend {self.backend} {where} "
+                    "(use --parallel for concurrent requests)"
                 )
 
     @property
@@ -249,12 +283,12 @@ class GenConfig:
             "force_temperature": self.force_temperature,
             "backend": self.backend,
         }
-        if self.uses_api:
+        if not self.loads_model:
             # The server renders prompts and picks weights; the base URL may change between
             # runs (another host serving the same model) without making answers stale.
             return {
                 "model": self.model_path,
-                "prompt": "server",
+                "prompt": "server" if self.uses_api else "none",
                 **sampling,
                 "mtbench": __version__,
             }

@@ -1,10 +1,11 @@
-"""`generate_answers`: MT-bench answers from a local model, batched, resumable, on Ray if asked.
+"""`generate_answers`: MT-bench answers from any backend, batched, resumable, on Ray if asked.
 
 The flow (FastChat's `fastchat/llm_judge/gen_model_answer.py`: `run_eval`, `get_model_answers`,
 `reorg_answer_file`; made faster and safer):
 
 1. load and slice the questions; decide what is missing for this model id and settings (`plan`);
-2. load the model once (or once per Ray replica);
+2. open the backend once (`backend_spec` -> `mtbench.backends.registry`): load a local model
+   (once per Ray replica), or connect to an API;
 3. generate in groups, turn by turn (`scheduler`), writing each question's row as soon as all
    its choices are finished (`JsonlAppender`: one complete line per write, flushed);
 4. always, even after Ctrl-C or an error: sort the file by question id, one row per question;
@@ -19,17 +20,17 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from mtbench.backends.base import Backend
 from mtbench.backends.conv_templates import get_conv_template
+from mtbench.backends.registry import LOCAL_KINDS, BackendSpec, open_backend
 from mtbench.data.answers import Answer, Choice, reorg_answer_file
 from mtbench.data.jsonl import JsonlAppender
 from mtbench.data.questions import Question, load_questions
 from mtbench.errors import BackendError, ConfigError, DataError
-from mtbench.generation.backend_spec import BackendSpec
 from mtbench.generation.config import GenConfig, Placement, plan_placement
 from mtbench.generation.engines import Engine, LocalEngine, ThreadEngine
 from mtbench.generation.plan import SETTINGS_FIELD, Plan, make_plan
@@ -133,8 +134,10 @@ def generate_answers(
 
     Args:
         config: The run's settings.
-        backend: A ready backend to use instead of loading `config.model_path` (e.g. a remote
-            API backend, called from `config.parallel` threads when it is `concurrent`).
+        backend: A ready backend to use instead of opening the configured one (e.g. a loaded
+            model, or a remote API backend: when it is `concurrent` it is called from a thread
+            pool with at most `config.parallel` requests in flight, see
+            `mtbench.backends.calls.open_pool`). It stays open for the caller.
         progress: Receives progress reports.
 
     Returns:
@@ -151,15 +154,15 @@ def generate_answers(
     if config.conv_template:
         get_conv_template(config.conv_template, config.system_message)  # fail early
     questions, answer_file = load_selected_questions(config)
-    if backend is None and not config.uses_api:
+    if backend is None and config.loads_model:
         from mtbench.backends.hf_loading import resolve_model_path
 
         resolve_model_path(config.model_path, config.cache_dir, convert=False)  # fail early
     settings = config.settings()
     if backend is not None:
         settings["backend"] = type(backend).__name__
-        prompt_format = getattr(backend, "format", None)
-        settings["prompt"] = getattr(prompt_format, "description", settings["prompt"])
+        if backend.format is not None:
+            settings["prompt"] = backend.format.description
     plan = make_plan(questions, answer_file, settings, config.overwrite)
     try:
         answer_file.parent.mkdir(parents=True, exist_ok=True)
@@ -258,31 +261,31 @@ def _row(tasks: list[Task], model_id: str, settings: dict[str, Any]) -> dict[str
 
 
 def _make_engine(config: GenConfig, backend: Backend | None, task_count: int) -> Engine:
-    if backend is not None:
-        # The caller's backend stays open for the caller.
-        if backend.concurrent:
-            return ThreadEngine(backend, config.parallel, owns_backend=False)
-        return LocalEngine(backend, owns_backend=False)
-    if config.uses_api:
-        api = api_backend(config)
-        # A call waiting to retry gives its request slot away, so twice as many threads as
-        # requests keep the server busy while some calls back off.
-        return ThreadEngine(api, 2 * config.parallel)
-    placement = _placement(config)
-    if placement.use_ray and placement.replicas > task_count:
-        placement = Placement(
-            task_count, placement.gpus_per_replica, placement.cpus_per_replica, placement.use_ray
-        )
-    spec = backend_spec(config)
-    if not placement.use_ray:
-        return LocalEngine(spec.build())
+    owns_backend = backend is None  # the caller's backend stays open for the caller
+    if backend is None:
+        spec = backend_spec(config)
+        if spec.kind in LOCAL_KINDS:
+            placement = _placement(config)
+            if placement.use_ray:
+                return _ray_engine(config, spec, placement, task_count)
+        backend = open_backend(spec)
+    if backend.concurrent:
+        return ThreadEngine(backend, config.parallel, owns_backend=owns_backend)
+    return LocalEngine(backend, owns_backend=owns_backend)
+
+
+def _ray_engine(
+    config: GenConfig, spec: BackendSpec, placement: Placement, task_count: int
+) -> Engine:
     from mtbench.backends.hf_loading import resolve_model_path
     from mtbench.generation.ray_engine import RayEngine
 
+    if placement.replicas > task_count:
+        placement = Placement(
+            task_count, placement.gpus_per_replica, placement.cpus_per_replica, placement.use_ray
+        )
     # Convert a GGUF file here, once, before the replicas load it.
-    spec = BackendSpec(
-        spec.kind, resolve_model_path(config.model_path, config.cache_dir), spec.options
-    )
+    spec = replace(spec, model_path=resolve_model_path(config.model_path, config.cache_dir))
     logger.info(
         "starting %d replica(s) on Ray (%d GPU(s), %d CPU(s) each)",
         placement.replicas,
@@ -315,31 +318,29 @@ def _local_gpus() -> int:
     return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
 
 
-def api_backend(config: GenConfig) -> Backend:
-    """The OpenAI-compatible backend of `--backend openai`, at most `parallel` requests at once."""
-    from mtbench.backends.openai_compat import OpenAICompatBackend
-    from mtbench.backends.retry import RetryPolicy
-
-    backend = OpenAICompatBackend(
-        config.model_path,
-        base_url=config.api_base,
-        api_key_env=config.api_key_env,
-        timeout=config.timeout,
-        retry=RetryPolicy(max_attempts=config.max_attempts),
-    )
-    backend.limit_in_flight(config.parallel)
-    return backend
-
-
 def backend_spec(config: GenConfig) -> BackendSpec:
-    """The recipe of the configured local backend."""
+    """The backend a run configures, as a picklable spec (what Ray replicas receive too).
+
+    Error messages of the backend name `mtbench-gen`'s flags (`--api-key-env`, `--model`).
+    """
+    if not config.loads_model:
+        # The fake backend replies with `mtbench.backends.fake.echo`.
+        return BackendSpec(
+            kind=config.backend,
+            model=config.model_path,  # the served model's name (or the fake's)
+            base_url=config.api_base,
+            api_key_env=config.api_key_env,
+            timeout=config.timeout,
+            max_attempts=config.max_attempts,
+            key_flag="--api-key-env",
+            model_flag="--model",
+        )
     template = (
         get_conv_template(config.conv_template, config.system_message)
         if config.conv_template
         else None
     )
     options: dict[str, Any] = {
-        "model_name": config.model_id,
         "conv_template": template,
         "revision": config.revision,
         "dtype": config.dtype,
@@ -353,7 +354,12 @@ def backend_spec(config: GenConfig) -> BackendSpec:
         if config.gpu_memory_utilization is not None:
             options["gpu_memory_utilization"] = config.gpu_memory_utilization
         options["max_model_len"] = config.max_model_len
-    return BackendSpec(config.backend, config.model_path, options)
+    return BackendSpec(
+        kind=config.backend,
+        model=config.resolved_model_id,
+        model_path=config.model_path,
+        options=options,
+    )
 
 
 def show_prompt(config: GenConfig) -> str:
@@ -366,7 +372,7 @@ def show_prompt(config: GenConfig) -> str:
     if not questions:
         raise ConfigError("--question-begin/--question-end select no question")
     task = Task(questions[0], 0, choice_params(questions[0], 0, 1), config.system_message)
-    if config.uses_api:
+    if not config.loads_model:
         return json.dumps(list(task.conversation()), indent=2, ensure_ascii=False)
     from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
     from mtbench.backends.prompting import PromptFormat

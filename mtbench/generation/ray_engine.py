@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.backends.calls import LOCAL_FAILURE_STREAK
+from mtbench.backends.registry import BackendSpec, open_backend
 from mtbench.errors import BackendError, MissingDependencyError, MTBenchError
-from mtbench.generation.backend_spec import BackendSpec
-from mtbench.generation.engines import Result, backend_chunk_size, run_counted
+from mtbench.generation.engines import Result, run_counted
 
 logger = logging.getLogger(__name__)
 
@@ -88,13 +89,16 @@ class _Replica:
 
             torch.set_num_threads(num_threads)
         _quiet_loading_bars()
-        self.backend = spec.build()
+        self.backend = open_backend(spec)
 
     def ready(self) -> bool:
         return True
 
+    def per_row_params(self) -> bool:
+        return self.backend.per_row_params
+
     def chunk_size(self, max_new_tokens: int) -> int:
-        return backend_chunk_size(self.backend, max_new_tokens)
+        return max(1, self.backend.batch_size(max_new_tokens))
 
     def generate(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
@@ -106,7 +110,7 @@ class RayEngine:
     """Replicas of one backend on Ray, each running one call at a time.
 
     Args:
-        spec: The backend every replica builds.
+        spec: The backend every replica opens (`open_backend`).
         replicas: How many copies of the model.
         gpus_per_replica: GPUs given to each replica (0 on CPU).
         cpus_per_replica: CPU cores (and torch threads) given to each replica.
@@ -119,7 +123,7 @@ class RayEngine:
             None if gpus_per_replica else max(replicas * cpus_per_replica, os.cpu_count() or 1)
         )
         self.slots = replicas
-        self.mixes_temperatures = True  # the local backends (hf, vllm) all take `generate_each`
+        self.failure_streak = LOCAL_FAILURE_STREAK  # every replica is a local engine
         actor_class = self.ray.remote(_Replica)
         threads = None if gpus_per_replica else cpus_per_replica
         self._actors = [
@@ -136,6 +140,7 @@ class RayEngine:
             raise _translate(self.ray, exc) from None
         for actor in self._actors:
             self._free.put(actor)
+        self.mixes_temperatures = bool(self.ray.get(self._actors[0].per_row_params.remote()))
         logger.info("%d replica(s) ready", replicas)
 
     def chunk_size(self, max_new_tokens: int) -> int:

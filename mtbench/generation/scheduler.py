@@ -26,14 +26,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 from mtbench.backends.base import GenerationParams, Message, finish_reason
+from mtbench.backends.calls import FailureStreak
 from mtbench.data.questions import Question
 from mtbench.errors import AuthError, BackendError, RequestError
 from mtbench.generation.engines import Engine, Result
 from mtbench.generation.reasoning import split_reasoning
 
 logger = logging.getLogger(__name__)
-
-MAX_CONSECUTIVE_FAILURES = 3
 
 
 @dataclass
@@ -81,7 +80,9 @@ class Group:
 
 
 @dataclass
-class RunStats:
+class GenStats:
+    """What the scheduler did (`Scheduler.run`)."""
+
     calls: int = 0
     tokens: int | None = None
     """Generated tokens, when the backend counts them."""
@@ -147,15 +148,15 @@ class Scheduler:
         self.on_question = on_question
         self.on_tokens = on_tokens
         self.on_failed = on_failed
-        self.stats = RunStats()
+        self.stats = GenStats()
         self._pending: dict[int, list[Task]] = {}
         for group in groups:
             for task in group.tasks:
                 self._pending.setdefault(task.question.question_id, []).append(task)
         self._open = {qid: len(tasks) for qid, tasks in self._pending.items()}
-        self._consecutive_failures = 0
+        self._streak = FailureStreak(engine.failure_streak)
 
-    def run(self) -> RunStats:
+    def run(self) -> GenStats:
         in_flight: dict[Future[Result], tuple[Group, list[Task]]] = {}
         while self.fresh or self.started or in_flight:
             while len(in_flight) < self.engine.slots and (self.started or self.fresh):
@@ -185,14 +186,13 @@ class Scheduler:
         except (AuthError, RequestError):
             raise  # a rejected key or request fails every call alike: stop at once
         except BackendError as exc:
-            self._consecutive_failures += 1
             for task in active:
                 self._fail(task.question.question_id, str(exc))
             logger.error("generation failed for %d conversation(s): %s", len(active), exc)
-            if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
-                raise
+            if self._streak.failed():
+                raise  # the backend is down (`failure_streak`): stop, keeping what was written
             return
-        self._consecutive_failures = 0
+        self._streak.succeeded()
         if tokens is not None:
             self.stats.tokens = (self.stats.tokens or 0) + tokens
             self.on_tokens(tokens)

@@ -2,20 +2,20 @@
 
     from mtbench.judging import JudgeConfig, judge
     result = judge(JudgeConfig(mode="single", model_list=["my-model"], parallel=8))
-    result.status, result.stats   # "done" and the run's RunStats (or dry_run, nothing_to_do...)
+    result.status, result.stats   # "done" and the run's JudgeStats (or dry_run, nothing_to_do...)
 
 Modules: `config` (`JudgeConfig`, what can be asked), `matches` (what is judged, FastChat's
 prompts and order), `verdicts` (reading scores and winners out of replies), `checks` (missing
 and broken answers), `cost` (estimates), `plan` (everything decided before the first call),
-`judge_backend` (which API or model), `runner` (parallel, resumable execution), `pipeline`
-(the whole command).
+`judge_backend` (the judge's flags on the shared backend registry, and the preflight call),
+`runner` (parallel, resumable execution), `pipeline` (the whole command).
 """
 
 from mtbench.judging.config import JudgeConfig, JudgeOptions
 from mtbench.judging.matches import NEED_REF_CATS, Judge, Match, build_matches, make_judges
 from mtbench.judging.pipeline import JudgeResult, judge
 from mtbench.judging.plan import JudgePlan, describe_plan, make_plan
-from mtbench.judging.runner import RunStats, judgment_row, run_matches
+from mtbench.judging.runner import JudgeStats, judgment_row, run_matches
 from mtbench.judging.verdicts import parse_pair_verdict, parse_rating, winner_label
 
 __all__ = [
@@ -26,7 +26,7 @@ __all__ = [
     "JudgePlan",
     "JudgeResult",
     "Match",
-    "RunStats",
+    "JudgeStats",
     "build_matches",
     "describe_plan",
     "judge",

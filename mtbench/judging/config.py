@@ -31,10 +31,11 @@ class JudgeConfig:
         first_n: Judge only the first n questions.
         parallel: Concurrent API calls.
         batch_size: Prompts per batch for a local judge.
-        judge_backend: `auto`, `openai`, `anthropic` or `hf`.
+        judge_backend: `auto`, `openai`, `anthropic`, `hf`, `vllm` or `fake` (a fixed verdict,
+            for smoke runs; the judge is then named `fake` unless `judge_name` says otherwise).
         judge_base_url: The API root of an OpenAI-compatible server (or Anthropic's).
         judge_api_key_env: The environment variable holding the API key.
-        judge_model_path: A local judge model (with `hf`).
+        judge_model_path: A local judge model (with `hf` or `vllm`).
         ref_answer_model: Whose reference answers to use (`reference_answer/{this}.jsonl`).
         max_tokens: Reply token limit (None: FastChat's, 2048; 1024 for Claude).
         timeout: Seconds per request.

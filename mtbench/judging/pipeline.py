@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from mtbench.backends.base import GenerationParams
+from mtbench.backends.registry import open_backend
 from mtbench.backends.retry import RetryCallback
 from mtbench.errors import BackendError, DataError
 from mtbench.judging.config import JudgeConfig
-from mtbench.judging.judge_backend import open_backend, preflight
+from mtbench.judging.judge_backend import preflight
 from mtbench.judging.plan import JudgePlan, describe_plan, make_plan, render_prompt
-from mtbench.judging.runner import RunStats, run_matches
+from mtbench.judging.runner import JudgeStats, run_matches
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class JudgeResult:
 
     status: JudgeStatus
     plan: JudgePlan
-    stats: RunStats | None = None
+    stats: JudgeStats | None = None
 
 
 def check_writable(path: Path) -> None:
@@ -65,7 +66,7 @@ def check_writable(path: Path) -> None:
         raise DataError("cannot write the judgment file here; check the permissions", target)
 
 
-def summary_lines(stats: RunStats, plan: JudgePlan) -> list[str]:
+def summary_lines(stats: JudgeStats, plan: JudgePlan) -> list[str]:
     """The end-of-run report."""
     rate = stats.calls_done / stats.wall_time if stats.wall_time > 0 else 0.0
     head = "interrupted" if stats.interrupted else "stopped" if stats.stopped else "done"
@@ -100,9 +101,9 @@ def judge(
     confirm: Callable[[JudgePlan], bool] | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
-    on_progress: Callable[[RunStats], None] | None = None,
+    on_progress: Callable[[JudgeStats], None] | None = None,
     on_retry: RetryCallback | None = None,
-    stats: RunStats | None = None,
+    stats: JudgeStats | None = None,
 ) -> JudgeResult:
     """Judge every answer the config names that is not judged yet, appending FastChat rows.
 
@@ -143,7 +144,7 @@ def judge(
 
     check_writable(plan.output)
     backend = open_backend(plan.backend, on_retry=on_retry)
-    stats = stats if stats is not None else RunStats()
+    stats = stats if stats is not None else JudgeStats()
     stats.skipped = plan.done
     try:
         if options.preflight:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mtbench.backends.registry import LOCAL_KINDS, BackendSpec, describe_backend
 from mtbench.data.answers import Answer, load_answer_file
 from mtbench.data.defaults import FALLBACK_REFERENCES
 from mtbench.data.judge_prompts import load_judge_prompts
@@ -20,12 +21,7 @@ from mtbench.data.questions import Question, load_questions
 from mtbench.errors import ConfigError, DataError
 from mtbench.judging import checks, cost
 from mtbench.judging.config import JudgeConfig
-from mtbench.judging.judge_backend import (
-    BackendSpec,
-    default_max_tokens,
-    describe_backend,
-    resolve_kind,
-)
+from mtbench.judging.judge_backend import FAKE_JUDGE, default_max_tokens, judge_spec
 from mtbench.judging.matches import Match, build_matches, grading_kind, make_judges, needs_reference
 
 logger = logging.getLogger(__name__)
@@ -90,8 +86,10 @@ class JudgePlan:
 
 def choose_price(plan: JudgePlan) -> tuple[tuple[float, float] | None, str]:
     options = plan.options
-    if plan.backend.kind == "hf":
+    if plan.backend.kind in LOCAL_KINDS:
         return (0.0, 0.0), "local model"
+    if plan.backend.kind == "fake":
+        return (0.0, 0.0), "fake backend"
     return cost.choose_price(
         plan.backend.model, options.price_per_1k_input, options.price_per_1k_output
     )
@@ -102,7 +100,7 @@ def judge_label(options: JudgeConfig) -> str:
 
     `--judge-name` as given, else `file_stem` of `--judge-model-path` or `--judge-model`
     (`Qwen/Qwen2.5-72B-Instruct` -> `Qwen2.5-72B-Instruct`), the rule every reader applies to
-    its `--judge-model`.
+    its `--judge-model`. A fake judge is called `fake` (unless `--judge-name` says otherwise).
 
     Raises:
         ConfigError: for a `--judge-name` that is not its own file stem (a `/`, `.`, `..`, a
@@ -119,6 +117,8 @@ def judge_label(options: JudgeConfig) -> str:
                 "not '.' or '..', no .gguf ending"
             )
         return options.judge_name
+    if options.judge_backend == "fake":
+        return FAKE_JUDGE
     source = options.judge_model_path or options.judge_model
     try:
         return file_stem(source)
@@ -206,20 +206,8 @@ def make_plan(options: JudgeConfig) -> JudgePlan:
         DataError: for missing or malformed files, missing answers or references.
     """
     options.validate()
-    kind = resolve_kind(
-        options.judge_backend, options.judge_model, options.judge_model_path, options.judge_base_url
-    )
     judge_name = judge_label(options)
-    spec = BackendSpec(
-        kind=kind,
-        # A local judge has no API model name: it is known by its label.
-        model=judge_name if kind == "hf" else options.judge_model,
-        model_path=options.judge_model_path,
-        base_url=options.judge_base_url,
-        api_key_env=options.judge_api_key_env,
-        timeout=options.timeout,
-        max_attempts=options.max_attempts,
-    )
+    spec = judge_spec(options, judge_name, grading_kind(options.mode))
     paths = options.paths
     questions = load_questions(paths.question_file, end=options.first_n)
     judge_file = Path(options.judge_file) if options.judge_file else paths.judge_prompts_file
@@ -260,7 +248,7 @@ def make_plan(options: JudgeConfig) -> JudgePlan:
         pending=pending,
         output=output,
         reference_file=reference_file,
-        max_tokens=options.max_tokens or default_max_tokens(kind),
+        max_tokens=options.max_tokens or default_max_tokens(spec.kind),
         flags=checks.flag_answers(questions, answers, needed),
         notices=notices,
     )

@@ -1,30 +1,34 @@
 """Running judge calls: parallel for APIs, batched for local models, every result kept at once.
 
 Each match needs one call (single) or two (pairwise, one per answer order). For an API backend
-(`backend.concurrent`), `parallel` worker threads take calls from a queue, one request each, so
-a pairwise match's two games run side by side (at most `parallel` requests are in flight; a
-call waiting to retry gives its slot to another); for a local backend, the main thread hands the
-backend `batch_size` conversations at a time. Either way only the main thread writes: a match's
-row is appended (one complete, fsynced line) as soon as its last call returns.
+(`backend.concurrent`), the calls go to a thread pool (`mtbench.backends.calls.open_pool`, as in
+`mtbench-gen`), one request each, so a pairwise match's two games run side by side (at most
+`parallel` requests are in flight; a call waiting to retry gives its slot to another); for a
+local backend, the main thread hands the backend `batch_size` conversations at a time. Either
+way only the main thread writes: a match's row is appended (one complete, fsynced line) as soon
+as its last call returns.
 
 Failures: a call that still fails after the backend's retries costs only its match, which is
 not written (FastChat writes `$ERROR$` and a -1 score) and is counted so a rerun picks it up.
 Errors that retrying cannot fix (bad key, unknown model, bad request) stop the run at once, as
-does a long streak of failed calls (the judge is down). Ctrl-C loses only the calls in flight.
+does a streak of failed calls (the judge is down; `mtbench.backends.calls.failure_streak`, the
+rule `mtbench-gen` uses too). Ctrl-C loses only the calls in flight.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mtbench.backends.base import Backend, GenerationParams, Message
+from mtbench.backends.base import Backend, GenerationParams, Message, Usage
+from mtbench.backends.calls import CallPool, FailureStreak, open_pool
+from mtbench.backends.calls import failure_streak as calls_failure_streak
 from mtbench.data.jsonl import JsonlAppender
 from mtbench.data.judgments import NO_SCORE, PairJudgment, SingleJudgment
 from mtbench.errors import AuthError, BackendError, DataError, MTBenchError, RequestError
@@ -38,7 +42,7 @@ FATAL_ERRORS = (AuthError, RequestError)
 
 
 @dataclass
-class RunStats:
+class JudgeStats:
     """What a run did; updated as it goes (for progress) and final at the end.
 
     Attributes:
@@ -137,22 +141,35 @@ def _unparsed(row: dict[str, Any]) -> bool:
 
 
 class _Collector:
-    """Turns finished calls into rows (main thread only)."""
+    """Turns finished calls into rows (main thread only).
+
+    Args:
+        matches: The matches.
+        writer: The judgment file.
+        stats: Updated as calls finish.
+        streak: Failed backend calls in a row that stop the run.
+        unit: What one backend call is, for the stop message (`judge calls`, `batches`).
+    """
 
     def __init__(
-        self, matches: Sequence[Match], writer: JsonlAppender, stats: RunStats, streak: int
+        self,
+        matches: Sequence[Match],
+        writer: JsonlAppender,
+        stats: JudgeStats,
+        streak: int,
+        unit: str,
     ):
         self.matches = matches
         self.writer = writer
         self.stats = stats
         self.replies: dict[int, dict[bool, str]] = {}
         self.failed: set[int] = set()
-        self.streak_limit = streak
-        self.streak = 0
+        self.streak = FailureStreak(streak)
+        self.unit = unit
 
     def done(self, call: Call, reply: str) -> None:
         self.stats.calls_done += 1
-        self.streak = 0
+        self.streak.succeeded()
         if call.index in self.failed:
             return
         games = self.replies.setdefault(call.index, {})
@@ -172,28 +189,34 @@ class _Collector:
         self.stats.judged += 1
         self.stats.unparsed += _unparsed(row)
 
-    def failed_call(self, call: Call, error: BaseException) -> None:
-        self.stats.calls_done += 1
-        self.stats.failed_calls += 1
+    def call_failed(self, calls: Sequence[Call], error: BaseException) -> None:
+        """One backend call failed after retries: one judge call, or a local batch of them.
+
+        Raises:
+            AuthError, RequestError: `error` itself, and any error that is not an MTBenchError.
+            BackendError: when the failure streak is reached (see `failure_streak`).
+        """
+        self.stats.calls_done += len(calls)
+        self.stats.failed_calls += len(calls)
         if isinstance(error, FATAL_ERRORS) or not isinstance(error, MTBenchError):
             raise error
         self.stats.last_error = str(error)
-        match = self.matches[call.index]
-        logger.warning(
-            "question %d, %s, turn %d: %s (left for the next run)",
-            match.question.question_id,
-            " vs ".join(match.models),
-            match.turn,
-            error,
-        )
-        if call.index not in self.failed:
-            self.failed.add(call.index)
-            self.replies.pop(call.index, None)
-            self.stats.failed += 1
-        self.streak += 1
-        if self.streak >= self.streak_limit:
+        for call in calls:
+            match = self.matches[call.index]
+            logger.warning(
+                "question %d, %s, turn %d: %s (left for the next run)",
+                match.question.question_id,
+                " vs ".join(match.models),
+                match.turn,
+                error,
+            )
+            if call.index not in self.failed:
+                self.failed.add(call.index)
+                self.replies.pop(call.index, None)
+                self.stats.failed += 1
+        if self.streak.failed():
             raise BackendError(
-                f"stopping: the last {self.streak} judge calls all failed after retries "
+                f"stopping: the last {self.streak.count} {self.unit} all failed after retries "
                 f"(last error: {error}); judgments written so far are kept, rerun to resume"
             )
 
@@ -206,10 +229,10 @@ def run_matches(
     *,
     parallel: int = 1,
     batch_size: int = 8,
-    stats: RunStats | None = None,
-    on_progress: Callable[[RunStats], None] | None = None,
+    stats: JudgeStats | None = None,
+    on_progress: Callable[[JudgeStats], None] | None = None,
     failure_streak: int | None = None,
-) -> RunStats:
+) -> JudgeStats:
     """Judge `matches` and append one row per finished match to `output`.
 
     Args:
@@ -221,14 +244,15 @@ def run_matches(
         batch_size: Conversations per `generate` for a local backend.
         stats: Filled in as the run goes (pass one to read it after Ctrl-C).
         on_progress: Called after every finished call.
-        failure_streak: Failed calls in a row that stop the run (default: `max(8, 2*parallel)`).
+        failure_streak: Failed backend calls in a row that stop the run, a local batch
+            counting once (default: `mtbench.backends.calls.failure_streak`).
 
     Raises:
         AuthError, RequestError: at once, when no call can succeed.
         BackendError: when the judge keeps failing (see `failure_streak`).
         KeyboardInterrupt: re-raised after marking `stats.interrupted`.
     """
-    stats = stats if stats is not None else RunStats()
+    stats = stats if stats is not None else JudgeStats()
     stats.matches = len(matches)
     calls = [
         Call(i, swapped)
@@ -236,7 +260,7 @@ def run_matches(
         for swapped in (False, True)[: match.games]
     ]
     stats.calls = len(calls)
-    usage = getattr(backend, "usage", None)
+    usage = backend.usage
     retries_before = usage.retries if usage is not None else 0
 
     def progress() -> None:
@@ -245,9 +269,10 @@ def run_matches(
         if on_progress is not None:
             on_progress(stats)
 
-    streak = failure_streak or max(8, 2 * parallel)
+    streak = failure_streak or calls_failure_streak(backend, parallel)
     writer = JsonlAppender(output)
-    collector = _Collector(matches, writer, stats, streak)
+    unit = "judge calls" if backend.concurrent else "batches of judge calls"
+    collector = _Collector(matches, writer, stats, streak, unit)
     tokens_before = _tokens(usage)
     progress()
     try:
@@ -269,11 +294,11 @@ def run_matches(
             now = _tokens(usage)
             stats.prompt_tokens = now[0] - tokens_before[0]
             stats.completion_tokens = now[1] - tokens_before[1]
-            stats.tokens_reported = bool(getattr(usage, "reported", False))
+            stats.tokens_reported = usage.reported
     return stats
 
 
-def _tokens(usage: Any) -> tuple[int, int]:
+def _tokens(usage: Usage | None) -> tuple[int, int]:
     if usage is None:
         return (0, 0)
     return (int(usage.prompt_tokens), int(usage.completion_tokens))
@@ -287,7 +312,7 @@ def _run_batches(
     size: int,
     collector: _Collector,
     progress: Callable[[], None],
-    stats: RunStats,
+    stats: JudgeStats,
 ) -> None:
     for start in range(0, len(calls), max(1, size)):
         chunk = calls[start : start + max(1, size)]
@@ -296,8 +321,7 @@ def _run_batches(
             replies = backend.generate([call.messages(matches) for call in chunk], params)
         except MTBenchError as error:
             stats.lost_calls = 0
-            for call in chunk:
-                collector.failed_call(call, error)
+            collector.call_failed(chunk, error)
             progress()
             continue
         stats.lost_calls = 0
@@ -318,62 +342,24 @@ def _run_threads(
     parallel: int,
     collector: _Collector,
     progress: Callable[[], None],
-    stats: RunStats,
+    stats: JudgeStats,
 ) -> None:
-    todo: queue.SimpleQueue[Call] = queue.SimpleQueue()
-    for call in calls:
-        todo.put(call)
-    results: queue.SimpleQueue[tuple[Call, str | None, BaseException | None]] = queue.SimpleQueue()
-    stop = threading.Event()
-    busy = [0]
-    lock = threading.Lock()
+    def ask(call: Call) -> str:
+        return backend.generate([call.messages(matches)], params)[0]
 
-    def worker() -> None:
-        while not stop.is_set():
-            try:
-                call = todo.get_nowait()
-            except queue.Empty:
-                return
-            with lock:
-                busy[0] += 1
-            try:
-                reply = backend.generate([call.messages(matches)], params)[0]
-                results.put((call, reply, None))
-            except BaseException as error:  # noqa: BLE001 - handed to the main thread
-                results.put((call, None, error))
-            finally:
-                with lock:
-                    busy[0] -= 1
-
-    # `parallel` bounds the requests in flight. A backend that can enforce that bound itself
-    # gets twice as many threads, so calls sleeping before a retry do not leave slots idle.
-    workers = parallel
-    limit = getattr(backend, "limit_in_flight", None)
-    if limit is not None:
-        limit(parallel)
-        workers = 2 * parallel
-    # Daemon threads: after Ctrl-C or a fatal error the process must not wait for calls in
-    # flight (their results are dropped; only the main thread writes).
-    threads = [
-        threading.Thread(target=worker, name=f"judge-{n}", daemon=True)
-        for n in range(min(workers, len(calls)))
-    ]
-    for thread in threads:
-        thread.start()
+    pool: CallPool[str] = open_pool(backend, parallel, "judge", most=len(calls))
+    futures: dict[Future[str], Call] = {pool.submit(partial(ask, call)): call for call in calls}
     try:
-        for _ in range(len(calls)):
-            call, reply, error = results.get()
+        for future in as_completed(futures):
+            error = future.exception()
             if error is not None:
-                collector.failed_call(call, error)
+                collector.call_failed([futures[future]], error)
             else:
-                assert reply is not None
-                collector.done(call, reply)
+                collector.done(futures[future], future.result())
             progress()
     except BaseException:
-        stop.set()
-        with lock:
-            stats.lost_calls = busy[0]
-        cancel = getattr(backend, "cancel", None)
-        if cancel is not None:
-            cancel()
+        stats.lost_calls = pool.running
+        pool.shutdown()
+        backend.cancel()
         raise
+    pool.shutdown()
