@@ -8,10 +8,15 @@ and what to do about it, and never contain API keys.
     ├── ConfigError              a bad flag, option or combination of them
     ├── DataError                a missing or malformed data file (names file and line)
     ├── MissingDependencyError   an optional package is not installed (names the extra)
+    ├── DownloadError            an official file could not be fetched or fails its checksum
     └── BackendError             a model or API backend failed
         ├── AuthError            credentials rejected: retrying cannot help
         ├── RequestError         the request itself is invalid (400, unknown model)
-        └── RateLimitError       throttled after all retries
+        ├── RateLimitError       throttled after all retries
+        ├── TransientError       one failed attempt that may succeed if repeated (retried by
+        │                        `backends.retry`; users see it only when retries run out)
+        └── FailedQuestionsError questions whose answers failed after retries (defined beside
+                                 `generation.pipeline.generate_answers`, whose summary it carries)
 """
 
 from __future__ import annotations
@@ -79,6 +84,25 @@ class RequestError(BackendError):
 
 class RateLimitError(BackendError):
     """The API kept throttling requests after every retry."""
+
+
+class TransientError(BackendError):
+    """A failed attempt that may succeed if repeated.
+
+    Args:
+        message: What went wrong, in one line (never containing credentials).
+        retry_after: Seconds the server asked us to wait, if it said.
+        rate_limited: True for HTTP 429 (the final error then becomes a `RateLimitError`).
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None, rate_limited: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited
+
+
+class DownloadError(MTBenchError):
+    """A file could not be fetched, or what arrived does not match its checksum."""
 
 
 def first_line(exc: BaseException, *, with_type: bool = False) -> str:

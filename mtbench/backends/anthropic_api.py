@@ -15,8 +15,7 @@ from typing import Any
 
 from mtbench.backends.base import Conversation, GenerationParams
 from mtbench.backends.remote import RemoteBackend
-from mtbench.backends.retry import TransientError
-from mtbench.errors import MissingDependencyError
+from mtbench.errors import MissingDependencyError, TransientError
 
 logger = logging.getLogger(__name__)
 

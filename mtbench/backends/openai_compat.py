@@ -18,8 +18,7 @@ from typing import Any
 
 from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.remote import RemoteBackend
-from mtbench.backends.retry import TransientError
-from mtbench.errors import MissingDependencyError, first_line
+from mtbench.errors import MissingDependencyError, TransientError, first_line
 
 logger = logging.getLogger(__name__)
 

@@ -24,26 +24,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from mtbench.errors import BackendError, RateLimitError
+from mtbench.errors import BackendError, RateLimitError, TransientError
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class TransientError(BackendError):
-    """A failed attempt that may succeed if repeated.
-
-    Args:
-        message: What went wrong, in one line (never containing credentials).
-        retry_after: Seconds the server asked us to wait, if it said.
-        rate_limited: True for HTTP 429 (the final error then becomes a `RateLimitError`).
-    """
-
-    def __init__(self, message: str, retry_after: float | None = None, rate_limited: bool = False):
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.rate_limited = rate_limited
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from mtbench.cli.common import add_logging_options, run_command
 from mtbench.cli.progress import DownloadBar
-from mtbench.data.download import DIFFERS, DownloadError, download
+from mtbench.data.download import DIFFERS, download
 from mtbench.data.manifest import (
     BASE_URL_ENVS,
     DEFAULT_BASE_URLS,
@@ -21,6 +21,7 @@ from mtbench.data.manifest import (
     select_files,
 )
 from mtbench.data.paths import DATA_DIR_ENV, BenchPaths
+from mtbench.errors import DownloadError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from mtbench._version import __version__
 from mtbench.data.manifest import RemoteFile
 from mtbench.data.paths import DEFAULT_BENCH, BenchPaths
-from mtbench.errors import ConfigError, DataError, MTBenchError
+from mtbench.errors import ConfigError, DataError, DownloadError
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -45,10 +45,6 @@ RETRIES = 2
 """Extra attempts after a transient failure (HTTP 429/5xx, a connection dropped mid-file)."""
 RETRY_DELAY = 0.5
 """Seconds before the first retry; doubled for each further one."""
-
-
-class DownloadError(MTBenchError):
-    """A file could not be fetched, or what arrived does not match its checksum."""
 
 
 class _Transient(Exception):
