@@ -20,17 +20,9 @@ else `$MTBENCH_DATA_DIR`, else `./data`); the configs hold it as `paths` and def
 import importlib
 from typing import Any
 
+from mtbench import data as _data
 from mtbench._version import __version__ as __version__
-from mtbench.data.answers import Answer, Choice, load_answer_file, load_model_answers
-from mtbench.data.judge_prompts import JudgePrompt, load_judge_prompts
-from mtbench.data.judgments import (
-    PairJudgment,
-    SingleJudgment,
-    load_pair_judgments,
-    load_single_judgments,
-)
-from mtbench.data.paths import BenchPaths
-from mtbench.data.questions import CATEGORIES, Question, load_questions
+from mtbench.data import *  # noqa: F403 (the records and loaders: exactly mtbench.data.__all__)
 from mtbench.errors import (
     AuthError,
     BackendError,
@@ -82,29 +74,17 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
+# The records and their loaders are mtbench.data's exports, re-exported here as they are.
 __all__ = [
     *_LAZY,
     *_OLD_NAMES,
-    "CATEGORIES",
-    "Answer",
+    *_data.__all__,
     "AuthError",
     "BackendError",
-    "BenchPaths",
-    "Choice",
     "ConfigError",
     "DataError",
-    "JudgePrompt",
     "MTBenchError",
     "MissingDependencyError",
-    "PairJudgment",
-    "Question",
     "RateLimitError",
     "RequestError",
-    "SingleJudgment",
-    "load_answer_file",
-    "load_judge_prompts",
-    "load_model_answers",
-    "load_pair_judgments",
-    "load_questions",
-    "load_single_judgments",
 ]

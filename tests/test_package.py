@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import pkgutil
-import subprocess
-import sys
 import types
 
 import pytest
-from conftest import REPO
+from conftest import run_python
 
 import mtbench
 
@@ -56,12 +53,7 @@ def test_all_names_are_exported():
 
 def test_the_lazy_names_are_listed_before_their_first_use():
     code = "import json, mtbench\nprint(json.dumps(sorted(set(dir(mtbench)) - set(vars(mtbench)))))"
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-    )
+    out = run_python(code)
     assert out.returncode == 0, out.stderr
     unimported = json.loads(out.stdout)
     assert unimported and set(unimported) <= set(mtbench.__all__)
@@ -89,12 +81,7 @@ def test_import_does_not_pull_heavy_dependencies():
         "heavy = [m for m in names if m in sys.modules]\n"
         "print(heavy)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-    )
+    out = run_python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

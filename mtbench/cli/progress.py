@@ -108,10 +108,8 @@ class ProgressBar:
         self._bar.close()
 
 
-class GenerationBar:
-    """Draws `generate_answers`' progress reports: a bar of questions with tokens per second.
-
-    It also says, when the run starts, which file the answers go to and what is already there.
+class _BarOwner:
+    """What the adapters share: the bar they make on the first report, and closing it.
 
     Args:
         tty: Whether stderr is a terminal (default: ask it).
@@ -122,6 +120,26 @@ class GenerationBar:
         self.tty = tty
         self._clock = clock
         self._bar: ProgressBar | None = None
+
+    def close(self) -> None:
+        """Finish the bar (draw its final state, or clear it) and forget it."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class GenerationBar(_BarOwner):
+    """Draws `generate_answers`' progress reports: a bar of questions with tokens per second.
+
+    It also says, when the run starts, which file the answers go to and what is already there.
+
+    Args:
+        tty: Whether stderr is a terminal (default: ask it).
+        clock: Seconds, monotonic (tests pass a fake one).
+    """
+
+    def __init__(self, tty: bool | None = None, clock: Clock = time.monotonic):
+        super().__init__(tty, clock)
         self._tokens = 0
         self._failed = 0
         self._total = 0
@@ -168,24 +186,16 @@ class GenerationBar:
             postfix["failed"] = str(self._failed)
         self._bar.update(finished, postfix=postfix)
 
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
-
-class JudgeBar:
+class JudgeBar(_BarOwner):
     """Draws `judge()`'s `on_progress` reports: calls done, retries, failures, unparsed verdicts.
+
+    Close it (`close`) to finish the bar before the summary is printed.
 
     Args:
         tty: Whether stderr is a terminal (default: ask it).
         clock: Seconds, monotonic (tests pass a fake one).
     """
-
-    def __init__(self, tty: bool | None = None, clock: Clock = time.monotonic):
-        self.tty = tty
-        self._clock = clock
-        self._bar: ProgressBar | None = None
 
     def __call__(self, stats: Any) -> None:
         """One report: a `judging.runner.RunStats` as it stands."""
@@ -196,14 +206,8 @@ class JudgeBar:
         figures = {"failed": stats.failed_calls, "retries": stats.retries}
         self._bar.update(done=stats.calls_done, postfix={**figures, "unparsed": stats.unparsed})
 
-    def close(self) -> None:
-        """Finish the bar (before the summary is printed)."""
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
-
-class DownloadBar(DownloadProgress):
+class DownloadBar(_BarOwner, DownloadProgress):
     """Draws `download()`'s progress: one bar for all bytes to fetch, on a terminal only.
 
     A download is short, so a log file gets no progress lines, only the summary.
@@ -214,9 +218,7 @@ class DownloadBar(DownloadProgress):
     """
 
     def __init__(self, tty: bool | None = None, clock: Clock = time.monotonic):
-        self.tty = tty
-        self._clock = clock
-        self._bar: ProgressBar | None = None
+        super().__init__(tty, clock)
         self._total = 0
 
     def start(self, files: Sequence[RemoteFile]) -> None:
@@ -242,8 +244,3 @@ class DownloadBar(DownloadProgress):
     def advance(self, nbytes: int) -> None:
         if self._bar is not None:
             self._bar.update(nbytes)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None

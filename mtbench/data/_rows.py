@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,36 +33,45 @@ class RowReader:
             raise self.fail(f"missing field '{key}'")
         return self.row[key]
 
-    def integer(self, key: str, optional: bool = False) -> Any:
+    def _typed(self, key: str, optional: bool, is_kind: Callable[[Any], bool], kind: str) -> Any:
+        """The field's value if `is_kind` accepts it; None for an absent or null optional one."""
         value = self._get(key, optional)
         if value is None and optional:
             return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"field '{key}' must be an integer, got {value!r:.60}")
+        if not is_kind(value):
+            raise self.fail(f"field '{key}' must be {kind}, got {value!r:.60}")
         return value
+
+    def integer(self, key: str, optional: bool = False) -> Any:
+        return self._typed(key, optional, _is_integer, "an integer")
 
     def number(self, key: str, optional: bool = False) -> Any:
-        value = self._get(key, optional)
-        if value is None and optional:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(f"field '{key}' must be a number, got {value!r:.60}")
-        return value
+        return self._typed(key, optional, _is_number, "a number")
 
     def string(self, key: str, optional: bool = False) -> Any:
-        value = self._get(key, optional)
-        if value is None and optional:
-            return None
-        if not isinstance(value, str):
-            raise self.fail(f"field '{key}' must be a string, got {value!r:.60}")
-        return value
+        return self._typed(key, optional, _is_string, "a string")
 
     def strings(self, key: str, optional: bool = False, non_empty: bool = True) -> Any:
-        value = self._get(key, optional)
-        if value is None and optional:
+        value = self._typed(key, optional, _is_strings, "a list of strings")
+        if value is None:
             return None
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self.fail(f"field '{key}' must be a list of strings, got {value!r:.60}")
         if non_empty and not value:
             raise self.fail(f"field '{key}' must not be empty")
         return tuple(value)
+
+
+# JSON's true and false are ints to Python; a field that wants a number does not take them.
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_string(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)

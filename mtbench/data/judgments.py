@@ -239,9 +239,7 @@ def load_single_judgments(path: str | Path) -> Iterator[SingleJudgment]:
         DataError: if the file is missing or unreadable, or naming the line of a row that is not
             valid JSON or not a valid judgment row (raised when iteration reaches it).
     """
-    path = Path(path)
-    for line, row in read_jsonl(path):
-        yield parse_single(row, path, line)
+    return _parse_file(Path(path), parse_single)
 
 
 def load_pair_judgments(path: str | Path) -> Iterator[PairJudgment]:
@@ -251,12 +249,18 @@ def load_pair_judgments(path: str | Path) -> Iterator[PairJudgment]:
         DataError: if the file is missing or unreadable, or naming the line of a row that is not
             valid JSON or not a valid judgment row (raised when iteration reaches it).
     """
-    path = Path(path)
-    for line, row in read_jsonl(path):
-        yield parse_pair(row, path, line)
+    return _parse_file(Path(path), parse_pair)
 
 
 Judgment = TypeVar("Judgment", SingleJudgment, PairJudgment)
+
+
+def _parse_file(
+    path: Path, parse: Callable[[dict[str, Any], Path, int], Judgment]
+) -> Iterator[Judgment]:
+    """Each row of a judgment file, parsed, as iteration reaches it."""
+    for line, row in read_jsonl(path):
+        yield parse(row, path, line)
 
 
 def first_parsed(

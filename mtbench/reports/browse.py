@@ -186,11 +186,20 @@ def _judge_reference(paths: BenchPaths, judge_model: str) -> dict[str, list[str]
     return _answer_turns(load_answer_file(path))
 
 
-def _report_json(paths: BenchPaths, mode: str, **kwargs: Any) -> dict[str, Any]:
-    """`mtbench-show`'s report in its JSON form, plus its accounting line, for the leaderboard."""
-    report = build_report(paths, mode=mode, **kwargs)
-    data = as_json(report)
-    data["accounting_line"] = accounting_line(report.accounting, report.mode)
+def _leaderboard(
+    paths: BenchPaths, mode: str, notes: list[str], label: str, **kwargs: Any
+) -> dict[str, Any] | None:
+    """`mtbench-show`'s report in its JSON form, plus its accounting line, for the leaderboard.
+
+    None, with a note that the `label` leaderboard is left out and why, if it cannot be built.
+    """
+    try:
+        report = build_report(paths, mode=mode, **kwargs)
+        data = as_json(report)
+        data["accounting_line"] = accounting_line(report.accounting, report.mode)
+    except DataError as exc:
+        notes.append(f"{label} leaderboard left out: {exc}")
+        return None
     return data
 
 
@@ -213,18 +222,16 @@ def _single_section(
     for j in first_parsed(shown)[0]:
         per_question = judgments.setdefault(j.model, {}).setdefault(str(j.question_id), {})
         per_question[str(j.turn)] = {"score": j.score, "judge": list(j.judge), "text": j.judgment}
-    try:
-        report = _report_json(
-            paths,
-            "single",
-            input_file=path,
-            model_list=model_list,
-            bootstrap=bootstrap,
-            judgments=rows,
-        )
-    except DataError as exc:
-        notes.append(f"Single-grading leaderboard left out: {exc}")
-        report = None
+    report = _leaderboard(
+        paths,
+        "single",
+        notes,
+        "Single-grading",
+        input_file=path,
+        model_list=model_list,
+        bootstrap=bootstrap,
+        judgments=rows,
+    )
     return {"file": str(path), "report": report, "judgments": judgments}
 
 
@@ -259,19 +266,17 @@ def _pair_section(
                 "texts": [j.g1_judgment, j.g2_judgment],
             }
         )
-    try:
-        report = _report_json(
-            paths,
-            mode,
-            input_file=path,
-            baseline_model=baseline_model,
-            model_list=model_list,
-            bootstrap=bootstrap,
-            judgments=rows,
-        )
-    except DataError as exc:
-        notes.append(f"Pairwise leaderboard left out: {exc}")
-        report = None
+    report = _leaderboard(
+        paths,
+        mode,
+        notes,
+        "Pairwise",
+        input_file=path,
+        baseline_model=baseline_model,
+        model_list=model_list,
+        bootstrap=bootstrap,
+        judgments=rows,
+    )
     return {"file": str(path), "mode": mode, "report": report, "judgments": judgments}
 
 
