@@ -23,12 +23,17 @@ EXIT_INTERRUPTED = 130
 
 
 def add_bench_options(parser: argparse._ActionsContainer) -> None:
-    """`--bench-name` and `--data-dir`, as every command takes them."""
+    """`--bench-name` and `--data-dir`, as every command that reads a bench takes them."""
     parser.add_argument(
         "--bench-name",
         default=DEFAULT_BENCH,
         help="the bench, read from {data-dir}/{bench-name}/ (default: %(default)s)",
     )
+    add_data_dir_option(parser)
+
+
+def add_data_dir_option(parser: argparse._ActionsContainer) -> None:
+    """`--data-dir` alone, for `mtbench-download`, which fills the whole directory."""
     parser.add_argument(
         "--data-dir",
         default=None,
