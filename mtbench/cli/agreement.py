@@ -15,11 +15,12 @@ from collections.abc import Sequence
 
 from mtbench.cli.common import (
     add_bench_options,
+    add_format_option,
     add_judge_option,
     add_logging_options,
+    bench_paths,
     run_command,
 )
-from mtbench.reports.tables import FORMATS
 
 COMMANDS = ("judges", "position", "single-pair")
 
@@ -27,7 +28,7 @@ COMMANDS = ("judges", "position", "single-pair")
 def _common(parser: argparse.ArgumentParser, bench: bool) -> None:
     if bench:
         add_bench_options(parser)
-    parser.add_argument("--format", default="table", choices=FORMATS, help="(default: %(default)s)")
+    add_format_option(parser)
     add_logging_options(parser)
 
 
@@ -118,9 +119,8 @@ def _run(args: argparse.Namespace) -> int:
         sections = fmt.agreement_sections(run_agreement(sources, args.judges, args.per_game))
     else:
         from mtbench.analysis.consistency import position_report, single_pair_report
-        from mtbench.data.paths import BenchPaths
 
-        paths = BenchPaths.resolve(args.data_dir, args.bench_name)
+        paths = bench_paths(args)
         if args.command == "position":
             sections = fmt.position_sections(
                 position_report(paths, args.input_file, args.judge_model)

@@ -11,12 +11,13 @@ from mtbench.cli.common import (
     add_bootstrap_options,
     add_judge_option,
     add_logging_options,
+    bench_paths,
     bootstrap_spec,
     model_stems,
     run_command,
 )
 from mtbench.data.defaults import DEFAULT_BASELINE
-from mtbench.data.paths import BenchPaths, file_stem
+from mtbench.data.paths import file_stem
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +53,7 @@ def _browse(args: argparse.Namespace) -> int:
     from mtbench.reports.browse import write_browse_report
 
     result = write_browse_report(
-        BenchPaths.resolve(args.data_dir, args.bench_name),
+        bench_paths(args),
         output=args.output,
         judge_model=args.judge_model,
         baseline_model=file_stem(args.baseline_model, "--baseline-model"),

@@ -15,6 +15,7 @@ from mtbench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, Bootstra
 from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.paths import DATA_DIR_ENV, DEFAULT_BENCH, BenchPaths, file_stem
 from mtbench.errors import ConfigError, MTBenchError
+from mtbench.reports.tables import FORMATS
 
 _Config = TypeVar("_Config")
 
@@ -106,6 +107,11 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="show the full stack trace on errors (also MTBENCH_DEBUG=1)",
     )
+
+
+def add_format_option(parser: argparse.ArgumentParser) -> None:
+    """`--format` of a command that prints tables (`mtbench.reports.tables.FORMATS`)."""
+    parser.add_argument("--format", default="table", choices=FORMATS, help="(default: %(default)s)")
 
 
 def add_bootstrap_options(parser: argparse.ArgumentParser) -> None:
