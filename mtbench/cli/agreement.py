@@ -15,21 +15,13 @@ from collections.abc import Sequence
 
 from mtbench.cli.common import (
     add_bench_options,
-    add_format_option,
     add_judge_option,
-    add_logging_options,
+    add_output_options,
     bench_paths,
     run_command,
 )
 
 COMMANDS = ("judges", "position", "single-pair")
-
-
-def _common(parser: argparse.ArgumentParser, bench: bool) -> None:
-    if bench:
-        add_bench_options(parser)
-    add_format_option(parser)
-    add_logging_options(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read each order of a pairwise judgment as its own vote (default: one vote per row, "
         "a win only when both orders agree, as mtbench-show)",
     )
-    _common(judges, bench=False)
+    add_output_options(judges)
 
     position = sub.add_parser(
         "position",
@@ -80,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--input-file", help="pairwise judgment file (default: from --judge-model)"
     )
     add_judge_option(position, "{judge}_pair.jsonl (without --input-file)")
-    _common(position, bench=True)
+    add_bench_options(position)
+    add_output_options(position)
 
     single_pair = sub.add_parser(
         "single-pair",
@@ -104,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     single_pair.add_argument(
         "--per-game", action="store_true", help="compare each pairwise order on its own"
     )
-    _common(single_pair, bench=True)
+    add_bench_options(single_pair)
+    add_output_options(single_pair)
     return parser
 
 

@@ -153,6 +153,12 @@ def add_request_options(
     )
 
 
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """`--format` and the logging flags, the last flags of a command that prints tables."""
+    add_format_option(parser)
+    add_logging_options(parser)
+
+
 def add_bootstrap_options(parser: argparse.ArgumentParser) -> None:
     """`--bootstrap N` and `--seed` for confidence intervals."""
     parser.add_argument(

@@ -10,13 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mtbench.cli.common import (
-    add_bench_options,
-    add_format_option,
-    add_logging_options,
-    bench_paths,
-    run_command,
-)
+from mtbench.cli.common import add_bench_options, add_output_options, bench_paths, run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,8 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for command in (listing, diff):
         add_bench_options(command)
-        add_format_option(command)
-        add_logging_options(command)
+        add_output_options(command)
     return parser
 
 
