@@ -11,6 +11,7 @@ from mtbench.cli.common import (
     add_bootstrap_options,
     add_judge_option,
     add_logging_options,
+    add_model_list_option,
     bench_paths,
     bootstrap_spec,
     model_stems,
@@ -34,11 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pairwise baseline, used when the pairwise file has it; otherwise all pairs "
         "are shown (default: %(default)s)",
     )
-    parser.add_argument(
-        "--model-list",
-        nargs="+",
-        help="only these models, names mapped as mtbench-judge maps them (default: all)",
-    )
+    add_model_list_option(parser)
     parser.add_argument(
         "--output",
         metavar="FILE",

@@ -191,6 +191,15 @@ def add_judge_option(parser: argparse.ArgumentParser, reads: str) -> None:
     )
 
 
+def add_model_list_option(parser: argparse.ArgumentParser) -> None:
+    """`--model-list` of a command that reads judgments; `model_stems` maps its names."""
+    parser.add_argument(
+        "--model-list",
+        nargs="+",
+        help="only these models, names mapped as mtbench-judge maps them (default: all)",
+    )
+
+
 def model_stems(models: Sequence[str] | None, flag: str = "--model-list") -> list[str] | None:
     """Model names as judgment rows hold them: each mapped by `file_stem` (`Org/M` -> `M`).
 

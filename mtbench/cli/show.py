@@ -13,6 +13,7 @@ from mtbench.cli.common import (
     add_format_option,
     add_judge_option,
     add_logging_options,
+    add_model_list_option,
     bench_paths,
     bootstrap_spec,
     model_stems,
@@ -39,9 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BASELINE,
         help="baseline of pairwise-baseline mode (default: %(default)s)",
     )
-    parser.add_argument(
-        "--model-list", nargs="+", help="only these models (mapped as mtbench-judge maps them)"
-    )
+    add_model_list_option(parser)
     parser.add_argument("--mode", default="single", choices=MODES, help="(default: %(default)s)")
     add_bootstrap_options(parser)
     add_format_option(parser)
