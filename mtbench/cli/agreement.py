@@ -16,19 +16,12 @@ from collections.abc import Sequence
 from mtbench.cli.common import (
     add_bench_options,
     add_judge_option,
-    add_logging_options,
+    add_output_options,
+    bench_paths,
     run_command,
 )
-from mtbench.reports.tables import FORMATS
 
 COMMANDS = ("judges", "position", "single-pair")
-
-
-def _common(parser: argparse.ArgumentParser, bench: bool) -> None:
-    if bench:
-        add_bench_options(parser)
-    parser.add_argument("--format", default="table", choices=FORMATS, help="(default: %(default)s)")
-    add_logging_options(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read each order of a pairwise judgment as its own vote (default: one vote per row, "
         "a win only when both orders agree, as mtbench-show)",
     )
-    _common(judges, bench=False)
+    add_output_options(judges)
 
     position = sub.add_parser(
         "position",
@@ -79,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--input-file", help="pairwise judgment file (default: from --judge-model)"
     )
     add_judge_option(position, "{judge}_pair.jsonl (without --input-file)")
-    _common(position, bench=True)
+    add_bench_options(position)
+    add_output_options(position)
 
     single_pair = sub.add_parser(
         "single-pair",
@@ -103,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     single_pair.add_argument(
         "--per-game", action="store_true", help="compare each pairwise order on its own"
     )
-    _common(single_pair, bench=True)
+    add_bench_options(single_pair)
+    add_output_options(single_pair)
     return parser
 
 
@@ -118,9 +113,8 @@ def _run(args: argparse.Namespace) -> int:
         sections = fmt.agreement_sections(run_agreement(sources, args.judges, args.per_game))
     else:
         from mtbench.analysis.consistency import position_report, single_pair_report
-        from mtbench.data.paths import BenchPaths
 
-        paths = BenchPaths.resolve(args.data_dir, args.bench_name)
+        paths = bench_paths(args)
         if args.command == "position":
             sections = fmt.position_sections(
                 position_report(paths, args.input_file, args.judge_model)

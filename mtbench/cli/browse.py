@@ -11,12 +11,14 @@ from mtbench.cli.common import (
     add_bootstrap_options,
     add_judge_option,
     add_logging_options,
+    add_model_list_option,
+    bench_paths,
     bootstrap_spec,
     model_stems,
     run_command,
 )
 from mtbench.data.defaults import DEFAULT_BASELINE
-from mtbench.data.paths import BenchPaths, file_stem
+from mtbench.data.paths import file_stem
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,11 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pairwise baseline, used when the pairwise file has it; otherwise all pairs "
         "are shown (default: %(default)s)",
     )
-    parser.add_argument(
-        "--model-list",
-        nargs="+",
-        help="only these models, names mapped as mtbench-judge maps them (default: all)",
-    )
+    add_model_list_option(parser)
     parser.add_argument(
         "--output",
         metavar="FILE",
@@ -52,7 +50,7 @@ def _browse(args: argparse.Namespace) -> int:
     from mtbench.reports.browse import write_browse_report
 
     result = write_browse_report(
-        BenchPaths.resolve(args.data_dir, args.bench_name),
+        bench_paths(args),
         output=args.output,
         judge_model=args.judge_model,
         baseline_model=file_stem(args.baseline_model, "--baseline-model"),

@@ -9,12 +9,17 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mtbench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSpec
 from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.paths import DATA_DIR_ENV, DEFAULT_BENCH, BenchPaths, file_stem
 from mtbench.errors import ConfigError, MTBenchError
+from mtbench.reports.tables import FORMATS
+
+if TYPE_CHECKING:
+    from mtbench.generation.config import GenConfig
+    from mtbench.judging.config import JudgeConfig
 
 _Config = TypeVar("_Config")
 
@@ -23,12 +28,17 @@ EXIT_INTERRUPTED = 130
 
 
 def add_bench_options(parser: argparse._ActionsContainer) -> None:
-    """`--bench-name` and `--data-dir`, as every command takes them."""
+    """`--bench-name` and `--data-dir`, as every command that reads a bench takes them."""
     parser.add_argument(
         "--bench-name",
         default=DEFAULT_BENCH,
         help="the bench, read from {data-dir}/{bench-name}/ (default: %(default)s)",
     )
+    add_data_dir_option(parser)
+
+
+def add_data_dir_option(parser: argparse._ActionsContainer) -> None:
+    """`--data-dir` alone, for `mtbench-download`, which fills the whole directory."""
     parser.add_argument(
         "--data-dir",
         default=None,
@@ -103,6 +113,52 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_format_option(parser: argparse.ArgumentParser) -> None:
+    """`--format` of a command that prints tables (`mtbench.reports.tables.FORMATS`)."""
+    parser.add_argument("--format", default="table", choices=FORMATS, help="(default: %(default)s)")
+
+
+def add_request_options(
+    parser: argparse._ActionsContainer,
+    config: type[GenConfig] | type[JudgeConfig],
+    timeout_flag: str,
+    call: str,
+) -> None:
+    """The timeout and `--max-attempts` of a command that calls a model API.
+
+    Both commands bound one call the same way (`BackendSpec.timeout` and its `RetryPolicy`), so
+    the two flags are declared here once, defaulting to the `timeout` and `max_attempts` fields
+    of `config`.
+
+    Args:
+        parser: The parser or argument group to add them to.
+        config: `GenConfig` or `JudgeConfig`.
+        timeout_flag: The command's spelling of the timeout flag (`--timeout`, `--judge-timeout`).
+        call: What one call is, in the help texts (`request`, `judge request`).
+    """
+    parser.add_argument(
+        timeout_flag,
+        type=float,
+        default=config.timeout,
+        metavar="SECONDS",
+        help=f"seconds one {call} may take (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=config.max_attempts,
+        metavar="N",
+        help=f"attempts per {call} on 429/5xx/timeouts, with exponential backoff that honours "
+        "Retry-After (default: %(default)s)",
+    )
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """`--format` and the logging flags, the last flags of a command that prints tables."""
+    add_format_option(parser)
+    add_logging_options(parser)
+
+
 def add_bootstrap_options(parser: argparse.ArgumentParser) -> None:
     """`--bootstrap N` and `--seed` for confidence intervals."""
     parser.add_argument(
@@ -132,6 +188,15 @@ def add_judge_option(parser: argparse.ArgumentParser, reads: str) -> None:
         help=f"judge whose {reads} to read: the --judge-model (or --judge-name) given to "
         "mtbench-judge; a name with a slash is mapped to its last part, as mtbench-judge "
         "files it (default: %(default)s)",
+    )
+
+
+def add_model_list_option(parser: argparse.ArgumentParser) -> None:
+    """`--model-list` of a command that reads judgments; `model_stems` maps its names."""
+    parser.add_argument(
+        "--model-list",
+        nargs="+",
+        help="only these models, names mapped as mtbench-judge maps them (default: all)",
     )
 
 

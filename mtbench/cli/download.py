@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mtbench.cli.common import add_logging_options, run_command
+from mtbench.cli.common import add_data_dir_option, add_logging_options, run_command
 from mtbench.cli.progress import DownloadBar
 from mtbench.data.download import DIFFERS, download
 from mtbench.data.manifest import (
@@ -20,7 +20,7 @@ from mtbench.data.manifest import (
     resolve_base_urls,
     select_files,
 )
-from mtbench.data.paths import DATA_DIR_ENV, BenchPaths
+from mtbench.data.paths import BenchPaths
 from mtbench.errors import DownloadError
 
 
@@ -34,11 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Files already present and correct are skipped."
         ),
     )
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        help=f"data directory in FastChat's layout (default: ${DATA_DIR_ENV}, else ./data)",
-    )
+    add_data_dir_option(parser)
     parser.add_argument(
         "--what",
         nargs="+",

@@ -12,6 +12,7 @@ from mtbench.backends.registry import KINDS, LOCAL_KINDS
 from mtbench.cli.common import (
     add_bench_options,
     add_logging_options,
+    add_request_options,
     bench_paths,
     config_from_args,
     run_command,
@@ -86,19 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=GenConfig.parallel,
         help="concurrent requests (default: %(default)s)",
     )
-    api.add_argument(
-        "--timeout",
-        type=float,
-        default=GenConfig.timeout,
-        help="seconds per request (default: %(default)s)",
-    )
-    api.add_argument(
-        "--max-attempts",
-        type=int,
-        default=GenConfig.max_attempts,
-        help="attempts per request on 429/5xx/timeouts, with exponential backoff that honours "
-        "Retry-After (default: %(default)s)",
-    )
+    add_request_options(api, GenConfig, "--timeout", "request")
 
     prompt = parser.add_argument_group("prompt")
     prompt.add_argument(

@@ -16,6 +16,7 @@ from mtbench.backends.registry import AUTO, KINDS
 from mtbench.cli.common import (
     add_bench_options,
     add_logging_options,
+    add_request_options,
     bench_paths,
     config_from_args,
     run_command,
@@ -131,21 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="judge reply limit (default: 2048, 1024 for Claude, as FastChat)",
     )
-    judge.add_argument(
-        "--judge-timeout",
-        type=float,
-        default=JudgeConfig.timeout,
-        metavar="SECONDS",
-        help="seconds one judge request may take (default: %(default)s)",
-    )
-    judge.add_argument(
-        "--max-attempts",
-        type=int,
-        default=JudgeConfig.max_attempts,
-        metavar="N",
-        help="attempts per judge call on 429/5xx/timeouts, with exponential backoff "
-        "(default: %(default)s)",
-    )
+    add_request_options(judge, JudgeConfig, "--judge-timeout", "judge request")
     judge.add_argument(
         "--batch-size",
         type=int,

@@ -10,8 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mtbench.cli.common import add_bench_options, add_logging_options, run_command
-from mtbench.reports.tables import FORMATS
+from mtbench.cli.common import add_bench_options, add_output_options, bench_paths, run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,19 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for command in (listing, diff):
         add_bench_options(command)
-        command.add_argument(
-            "--format", default="table", choices=FORMATS, help="(default: %(default)s)"
-        )
-        add_logging_options(command)
+        add_output_options(command)
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
     from mtbench.analysis.references import build_reference_diff
-    from mtbench.data.paths import BenchPaths
     from mtbench.reports.references import diff_sections, list_sections
 
-    paths = BenchPaths.resolve(args.data_dir, args.bench_name)
+    paths = bench_paths(args)
     if args.command == "list":
         sections = list_sections(paths)
     else:

@@ -10,18 +10,20 @@ from mtbench.analysis.scores import build_report
 from mtbench.cli.common import (
     add_bench_options,
     add_bootstrap_options,
+    add_format_option,
     add_judge_option,
     add_logging_options,
+    add_model_list_option,
+    bench_paths,
     bootstrap_spec,
     model_stems,
     run_command,
 )
 from mtbench.data.defaults import DEFAULT_BASELINE
 from mtbench.data.judgments import MODES
-from mtbench.data.paths import BenchPaths, file_stem
+from mtbench.data.paths import file_stem
 from mtbench.errors import ConfigError
 from mtbench.reports.scores import render_report
-from mtbench.reports.tables import FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,12 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_BASELINE,
         help="baseline of pairwise-baseline mode (default: %(default)s)",
     )
-    parser.add_argument(
-        "--model-list", nargs="+", help="only these models (mapped as mtbench-judge maps them)"
-    )
+    add_model_list_option(parser)
     parser.add_argument("--mode", default="single", choices=MODES, help="(default: %(default)s)")
     add_bootstrap_options(parser)
-    parser.add_argument("--format", default="table", choices=FORMATS, help="(default: %(default)s)")
+    add_format_option(parser)
     parser.add_argument("--plot", metavar="FILE", help="also save a per-category radar chart (PNG)")
     parser.add_argument(
         "--compare",
@@ -73,7 +73,7 @@ def _compare(args: argparse.Namespace) -> int:
     from mtbench.reports.compare import render_comparison
 
     comparison = build_comparison(
-        BenchPaths.resolve(args.data_dir, args.bench_name),
+        bench_paths(args),
         args.compare[0],
         args.compare[1],
         input_file=args.input_file,
@@ -89,7 +89,7 @@ def _show(args: argparse.Namespace) -> int:
     if args.compare:
         return _compare(args)
     report = build_report(
-        BenchPaths.resolve(args.data_dir, args.bench_name),
+        bench_paths(args),
         mode=args.mode,
         input_file=args.input_file,
         judge_model=args.judge_model,

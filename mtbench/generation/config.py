@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,26 +204,19 @@ class GenConfig:
                 if value is not None:
                     raise ConfigError(f"{flag} is for --backend hf; with vllm use {instead}")
         elif self.backend == "hf":
-            for flag, vllm_value in (
-                ("--gpu-memory-utilization", self.gpu_memory_utilization),
-                ("--max-model-len", self.max_model_len),
-            ):
-                if vllm_value is not None:
-                    raise ConfigError(
-                        f"{flag} is for --backend vllm; with transformers use "
-                        "--max-gpu-memory and --batch-size"
-                    )
+            _reject_set(
+                {
+                    "--gpu-memory-utilization": self.gpu_memory_utilization,
+                    "--max-model-len": self.max_model_len,
+                },
+                "is for --backend vllm; with transformers use --max-gpu-memory and --batch-size",
+            )
 
     def _validate_local(self) -> None:
-        for flag, value in (
-            ("--openai-api-base", self.api_base),
-            ("--api-key-env", self.api_key_env),
-        ):
-            if value is not None:
-                raise ConfigError(
-                    f"{flag} is for an API server (--backend openai or anthropic), "
-                    f"not --backend {self.backend}"
-                )
+        _reject_set(
+            {"--openai-api-base": self.api_base, "--api-key-env": self.api_key_env},
+            f"is for an API server (--backend openai or anthropic), not --backend {self.backend}",
+        )
 
     def _validate_api(self) -> None:
         """The flags of the kinds that load no model here: openai, anthropic and fake."""
@@ -254,12 +248,11 @@ class GenConfig:
             "--max-model-len": self.max_model_len,
             "--dtype": self.dtype,
         }
-        for flag, value in local_only.items():
-            if value is not None:
-                raise ConfigError(
-                    f"{flag} is for local models; with --backend {self.backend} {where} "
-                    "(use --parallel for concurrent requests)"
-                )
+        _reject_set(
+            local_only,
+            f"is for local models; with --backend {self.backend} {where} "
+            "(use --parallel for concurrent requests)",
+        )
 
     @property
     def prompt(self) -> str:
@@ -300,6 +293,17 @@ class GenConfig:
             "dtype": self.dtype,
             "mtbench": __version__,
         }
+
+
+def _reject_set(flags: Mapping[str, object], reason: str) -> None:
+    """Reject the first of `flags` (flag → value, None when not given) that was given.
+
+    Raises:
+        ConfigError: `{flag} {reason}`, for the first flag in order whose value is not None.
+    """
+    for flag, value in flags.items():
+        if value is not None:
+            raise ConfigError(f"{flag} {reason}")
 
 
 @dataclass(frozen=True)
