@@ -31,11 +31,7 @@ class AnthropicBackend(RemoteBackend):
         model_name: e.g. `claude-3-5-sonnet-20240620`.
         base_url: API root; None: `$ANTHROPIC_BASE_URL`, else Anthropic's.
         api_key_env: The environment variable holding the key (None: `ANTHROPIC_API_KEY`).
-        timeout: Seconds one request may take.
-        retry: The retry policy.
-        on_retry: Told about each retry.
-        key_flag: The command's flag naming the key variable, for messages.
-        model_flag: The command's flag naming the model, for messages.
+        timeout, retry, on_retry, key_flag, model_flag: As for `RemoteBackend`.
     """
 
     provider = "the Anthropic API"

@@ -18,16 +18,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from mtbench.backends.base import Backend, Conversation, GenerationParams, Reply
+from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.conv_templates import ConvTemplate
 from mtbench.backends.hf_decoding import ReplyEnds, sampling_kwargs
-from mtbench.backends.hf_loading import (
-    import_transformers,
-    load_model,
-    load_tokenizer,
-    resolve_model_path,
-)
-from mtbench.backends.prompting import PromptFormat
+from mtbench.backends.hf_loading import import_transformers, load_model
+from mtbench.backends.local import LocalBackend
 from mtbench.errors import BackendError, first_line
 
 logger = logging.getLogger(__name__)
@@ -36,7 +31,7 @@ CPU_BATCH_SIZE = 16
 MAX_GPU_BATCH_SIZE = 64
 
 
-class HFBackend(Backend):
+class HFBackend(LocalBackend):
     """A transformers causal LM as a `Backend`.
 
     Args:
@@ -55,11 +50,6 @@ class HFBackend(Backend):
         cache_dir: Cache for converted GGUF files.
     """
 
-    concurrent = False
-    per_row_params = True
-    tokens_generated: int
-    format: PromptFormat
-
     def __init__(
         self,
         model_path: str,
@@ -76,14 +66,14 @@ class HFBackend(Backend):
         trust_remote_code: bool = False,
         cache_dir: str | None = None,
     ):
-        source = resolve_model_path(model_path, cache_dir)  # bad paths fail before torch loads
+        # Bad paths, tokenizers and templates fail before the model loads.
+        source = self._open_format(
+            model_path, model_name, conv_template, revision, trust_remote_code, cache_dir
+        )
         torch, _transformers = import_transformers()
         if num_threads:
             torch.set_num_threads(num_threads)
-        self.model_name = model_name or model_path
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.tokenizer = load_tokenizer(source, revision, trust_remote_code)
-        self.format = PromptFormat(self.tokenizer, conv_template, model_name=self.model_name)
         self.model = load_model(
             source,
             device=self.device,
@@ -102,8 +92,6 @@ class HFBackend(Backend):
             pad = min(self.eos_ids) if self.eos_ids else 0
         self.pad_id = int(pad)
         self._batch_size = batch_size
-        self.tokens_generated = 0
-        """Generated tokens so far (EOS included, padding excluded)."""
 
     @property
     def input_device(self) -> Any:
@@ -120,12 +108,6 @@ class HFBackend(Backend):
         per_token = _kv_bytes_per_token(self.model)
         fit = int(free * 0.8 // max(1, per_token * (prompt_tokens + max_new_tokens)))
         return max(1, min(MAX_GPU_BATCH_SIZE, fit))
-
-    def generate(
-        self, conversations: Sequence[Conversation], params: GenerationParams
-    ) -> list[str]:
-        """Reply to each conversation (see the module docstring)."""
-        return self.generate_each(conversations, [params] * len(conversations))
 
     def generate_each(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]

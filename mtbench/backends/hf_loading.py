@@ -210,12 +210,7 @@ def load_tokenizer(source: str, revision: str = "main", trust_remote_code: bool 
     path = Path(source)
     if path.suffix.lower() == ".gguf" and path.is_file():
         source, kwargs = str(path.parent), {"gguf_file": path.name}
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"--model-path {source}: cannot load its tokenizer: {first_line(exc)}"
-        ) from None
+    tokenizer = _from_pretrained(transformers.AutoTokenizer, source, "its tokenizer", kwargs)
     tokenizer.padding_side = "left"
     return tokenizer
 
@@ -255,16 +250,19 @@ def load_model(
             kwargs["max_memory"] = {i: _free_gib(torch, i) for i in range(num_gpus)}
     elif max_gpu_memory:
         logger.warning("--max-gpu-memory applies when a model spans several GPUs; ignoring it")
-    try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"--model-path {source}: cannot load the model: {first_line(exc)}"
-        ) from None
+    model = _from_pretrained(transformers.AutoModelForCausalLM, source, "the model", kwargs)
     if "device_map" not in kwargs:
         model.to(device)
     model.eval()
     return model
+
+
+def _from_pretrained(auto_class: Any, source: str, what: str, kwargs: dict[str, Any]) -> Any:
+    """`auto_class.from_pretrained(source, **kwargs)`; failing, a `ConfigError` naming `what`."""
+    try:
+        return auto_class.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--model-path {source}: cannot load {what}: {first_line(exc)}") from None
 
 
 def _free_gib(torch: Any, index: int) -> str:

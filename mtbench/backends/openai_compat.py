@@ -37,11 +37,7 @@ class OpenAICompatBackend(RemoteBackend):
             OpenAI.
         api_key_env: The environment variable holding the key (None: `OPENAI_API_KEY`); a
             server other than OpenAI's may need none, and then gets a placeholder.
-        timeout: Seconds one request may take.
-        retry: The retry policy.
-        on_retry: Told about each retry.
-        key_flag: The command's flag naming the key variable, for messages.
-        model_flag: The command's flag naming the model, for messages.
+        timeout, retry, on_retry, key_flag, model_flag: As for `RemoteBackend`.
     """
 
     provider = "the OpenAI API"

@@ -20,6 +20,7 @@ from typing import Any
 
 from mtbench.backends.base import Conversation
 from mtbench.backends.conv_templates import ConvTemplate, get_conv_template, template_names
+from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
 from mtbench.errors import ConfigError
 
 
@@ -106,6 +107,39 @@ class PromptFormat:
         for special in self.special_strings:
             text = text.replace(special, "")
         return text.strip()
+
+
+def load_prompt_format(
+    model_path: str,
+    conv_template: ConvTemplate | str | None = None,
+    *,
+    model_name: str,
+    revision: str = "main",
+    trust_remote_code: bool = False,
+    cache_dir: str | None = None,
+    convert: bool = True,
+) -> tuple[str, PromptFormat]:
+    """Resolve `--model-path`, load its tokenizer and build its `PromptFormat`.
+
+    Args:
+        model_path: A model folder, a `.gguf` file or a Hugging Face hub id.
+        conv_template: As for `PromptFormat`.
+        model_name: The model's name, for error messages.
+        revision: Hub revision of the tokenizer.
+        trust_remote_code: Allow tokenizer code from the hub.
+        cache_dir: Cache for converted GGUF files.
+        convert: As for `resolve_model_path`: False leaves an unconverted GGUF file as it is.
+
+    Returns:
+        What `from_pretrained` loads (`resolve_model_path`), and the prompt format; the
+        tokenizer is the format's `tokenizer`.
+
+    Raises:
+        ConfigError: for a bad path, a tokenizer that does not load, or no template.
+    """
+    source = resolve_model_path(model_path, cache_dir, convert=convert)
+    tokenizer = load_tokenizer(source, revision, trust_remote_code)
+    return source, PromptFormat(tokenizer, conv_template, model_name=model_name)
 
 
 def cut_at_stop_str(text: str, stop_str: str | Sequence[str] | None) -> str:

@@ -20,11 +20,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from mtbench.backends.base import Backend, Conversation, GenerationParams, Reply
+from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.conv_templates import ConvTemplate
 from mtbench.backends.hf_decoding import TRANSFORMERS_TOP_K
-from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
-from mtbench.backends.prompting import PromptFormat
+from mtbench.backends.local import LocalBackend
 from mtbench.errors import BackendError, MissingDependencyError, first_line
 
 logger = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ def import_vllm() -> Any:
     return vllm
 
 
-class VLLMBackend(Backend):
+class VLLMBackend(LocalBackend):
     """A model on vLLM's offline engine as a `Backend`.
 
     Args:
@@ -58,11 +57,6 @@ class VLLMBackend(Backend):
         cache_dir: Cache for converted GGUF files.
     """
 
-    concurrent = False
-    per_row_params = True
-    tokens_generated: int
-    format: PromptFormat
-
     def __init__(
         self,
         model_path: str,
@@ -78,10 +72,9 @@ class VLLMBackend(Backend):
         cache_dir: str | None = None,
     ):
         vllm = import_vllm()
-        self.model_name = model_name or model_path
-        source = resolve_model_path(model_path, cache_dir)
-        self.tokenizer = load_tokenizer(source, revision, trust_remote_code)
-        self.format = PromptFormat(self.tokenizer, conv_template, model_name=self.model_name)
+        source = self._open_format(
+            model_path, model_name, conv_template, revision, trust_remote_code, cache_dir
+        )
         self.sampling_defaults = generation_defaults(source, revision, trust_remote_code)
         engine_args: dict[str, Any] = {
             "model": source,
@@ -102,16 +95,9 @@ class VLLMBackend(Backend):
                 f"vLLM cannot load {model_path}: {first_line(exc)}{_memory_hint(exc)}"
             ) from exc
         self._sampling_class = vllm.SamplingParams
-        self.tokens_generated = 0
 
     def batch_size(self, max_new_tokens: int) -> int:
         return VLLM_BATCH_SIZE
-
-    def generate(
-        self, conversations: Sequence[Conversation], params: GenerationParams
-    ) -> list[str]:
-        """Reply to each conversation; vLLM schedules them together."""
-        return self.generate_each(conversations, [params] * len(conversations))
 
     def generate_each(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
