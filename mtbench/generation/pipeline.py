@@ -374,17 +374,22 @@ def show_prompt(config: GenConfig) -> str:
     task = Task(questions[0], 0, choice_params(questions[0], 0, 1), config.system_message)
     if not config.loads_model:
         return json.dumps(list(task.conversation()), indent=2, ensure_ascii=False)
-    from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
-    from mtbench.backends.prompting import PromptFormat
+    from mtbench.backends.prompting import load_prompt_format
 
-    source = resolve_model_path(config.model_path, config.cache_dir, convert=False)
-    tokenizer = load_tokenizer(source, config.revision, config.trust_remote_code)
     template = (
         get_conv_template(config.conv_template, config.system_message)
         if config.conv_template
         else None
     )
-    fmt = PromptFormat(tokenizer, template, model_name=config.model_path)
+    _, fmt = load_prompt_format(
+        config.model_path,
+        template,
+        model_name=config.model_path,
+        revision=config.revision,
+        trust_remote_code=config.trust_remote_code,
+        cache_dir=config.cache_dir,
+        convert=False,  # showing a prompt never converts a GGUF file
+    )
     return fmt.render(task.conversation())
 
 
