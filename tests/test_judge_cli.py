@@ -424,6 +424,11 @@ def test_dry_run_flags_broken_answers(data):
             "Error: --judge-base-url is for an API judge; this judge runs here "
             "(--judge-backend hf)",
         ),
+        (
+            ["--judge-backend", "hf", "--judge-model-path", "/nonexistent/judge"],
+            "no-url",
+            "Error: --judge-model-path /nonexistent/judge: no such file or folder",
+        ),
     ],
 )
 def test_bad_input_gets_one_clear_line(data, args, setup, message):

@@ -30,6 +30,16 @@ def test_missing_vllm_names_the_extra(smollm2_model):
         VLLMBackend(str(smollm2_model))
 
 
+def test_missing_vllm_names_the_flag_of_the_command_that_chose_it(monkeypatch):
+    from mtbench.backends.vllm import import_vllm
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # importing it now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"^--backend vllm needs .*\[vllm\]"):
+        import_vllm()
+    with pytest.raises(MissingDependencyError, match=r"^--judge-backend vllm needs "):
+        import_vllm("--judge-backend")
+
+
 @pytest.fixture
 def stand_in_vllm(monkeypatch, smollm2_model):
     """A `vllm` module whose LLM replies with scripted text (token ids, EOS appended)."""

@@ -48,6 +48,8 @@ class HFBackend(LocalBackend):
         num_threads: Torch CPU threads (default: torch's own choice).
         trust_remote_code: Allow model code from the hub.
         cache_dir: Cache for converted GGUF files.
+        path_flag: The running command's flag for `model_path`, named in errors
+            (`--judge-model-path` when judging).
     """
 
     def __init__(
@@ -65,10 +67,11 @@ class HFBackend(LocalBackend):
         num_threads: int | None = None,
         trust_remote_code: bool = False,
         cache_dir: str | None = None,
+        path_flag: str = "--model-path",
     ):
         # Bad paths, tokenizers and templates fail before the model loads.
         source = self._open_format(
-            model_path, model_name, conv_template, revision, trust_remote_code, cache_dir
+            model_path, model_name, conv_template, revision, trust_remote_code, cache_dir, path_flag
         )
         torch, _transformers = import_transformers()
         if num_threads:
@@ -82,6 +85,7 @@ class HFBackend(LocalBackend):
             num_gpus=num_gpus,
             max_gpu_memory=max_gpu_memory,
             trust_remote_code=trust_remote_code,
+            path_flag=path_flag,
         )
         generation_config = self.model.generation_config
         self.eos_ids = _id_set(generation_config.eos_token_id)

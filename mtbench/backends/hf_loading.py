@@ -54,7 +54,11 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
 
 
 def resolve_model_path(
-    model_path: str, cache_dir: str | Path | None = None, convert: bool = True
+    model_path: str,
+    cache_dir: str | Path | None = None,
+    convert: bool = True,
+    *,
+    path_flag: str = "--model-path",
 ) -> str:
     """Turn `--model-path` into something `from_pretrained` loads: a folder or a hub id.
 
@@ -63,9 +67,11 @@ def resolve_model_path(
         cache_dir: Cache for converted GGUF files (see module docstring).
         convert: Convert a GGUF file now if it is not cached yet; when False, return the
             GGUF file's path if its conversion is not cached.
+        path_flag: The running command's flag for the path (`--judge-model-path` for the
+            judge), named in errors.
 
     Raises:
-        ConfigError: naming the path and what was expected.
+        ConfigError: naming the flag, the path and what was expected.
     """
     path = Path(model_path).expanduser()
     if path.is_dir():
@@ -73,25 +79,25 @@ def resolve_model_path(
             ggufs = sorted(path.glob("*.gguf"))
             hint = f"; to use a GGUF file give its path, e.g. {ggufs[0]}" if ggufs else ""
             raise ConfigError(
-                f"--model-path {model_path}: folder has no config.json, so it is not a "
+                f"{path_flag} {model_path}: folder has no config.json, so it is not a "
                 f"Hugging Face model folder{hint}"
             )
         return str(path)
     if path.is_file():
         if path.suffix.lower() != ".gguf":
             raise ConfigError(
-                f"--model-path {model_path}: is a file but not a .gguf file; give a model "
+                f"{path_flag} {model_path}: is a file but not a .gguf file; give a model "
                 "folder, a .gguf file or a Hugging Face hub id"
             )
         folder = gguf_cache_folder(path, cache_dir)
         if folder.is_dir() or convert:
-            return str(convert_gguf_cached(path, cache_dir))
+            return str(convert_gguf_cached(path, cache_dir, path_flag=path_flag))
         return str(path)
     if _looks_local(model_path):
-        raise ConfigError(f"--model-path {model_path}: no such file or folder")
+        raise ConfigError(f"{path_flag} {model_path}: no such file or folder")
     if not _HUB_ID.fullmatch(model_path):
         raise ConfigError(
-            f"--model-path {model_path}: not a folder, a .gguf file or a Hugging Face hub id "
+            f"{path_flag} {model_path}: not a folder, a .gguf file or a Hugging Face hub id "
             "(org/name)"
         )
     return model_path
@@ -116,8 +122,12 @@ def gguf_cache_folder(gguf_file: Path, cache_dir: str | Path | None = None) -> P
     return cache_root(cache_dir) / "gguf" / f"{real.stem}-{digest}"
 
 
-def convert_gguf_cached(gguf_file: str | Path, cache_dir: str | Path | None = None) -> Path:
+def convert_gguf_cached(
+    gguf_file: str | Path, cache_dir: str | Path | None = None, *, path_flag: str = "--model-path"
+) -> Path:
     """Return a plain model folder for a GGUF file, converting it on first use.
+
+    `path_flag` is the flag named when the file cannot be converted (as `convert_gguf`).
 
     Concurrent callers wait for one conversion (file lock); the folder appears atomically, so an
     interrupted conversion leaves nothing half-written behind.
@@ -137,15 +147,19 @@ def convert_gguf_cached(gguf_file: str | Path, cache_dir: str | Path | None = No
         staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
         shutil.rmtree(staging, ignore_errors=True)
         try:
-            convert_gguf(gguf_file, staging)
+            convert_gguf(gguf_file, staging, path_flag=path_flag)
             os.replace(staging, folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 
-def convert_gguf(gguf_file: str | Path, out_dir: str | Path) -> None:
+def convert_gguf(
+    gguf_file: str | Path, out_dir: str | Path, *, path_flag: str = "--model-path"
+) -> None:
     """Load a GGUF file with transformers and save it as a plain (de-quantized) model folder.
+
+    Raises `ConfigError` naming `path_flag` when transformers cannot load the file.
 
     A model loaded from GGUF refuses `save_pretrained`, so the weights are moved into a model
     built from the same config without its quantization settings.
@@ -163,7 +177,7 @@ def convert_gguf(gguf_file: str | Path, out_dir: str | Path) -> None:
         raise MissingDependencyError(exc.name or "gguf", "hf", "loading .gguf files") from None
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ConfigError(
-            f"--model-path {gguf_file}: transformers cannot load this GGUF file: {exc}"
+            f"{path_flag} {gguf_file}: transformers cannot load this GGUF file: {exc}"
         ) from None
     config_dict = source.config.to_dict()
     config_dict.pop("quantization_config", None)
@@ -203,14 +217,25 @@ def torch_dtype(name: str | None, device: str) -> Any:
     return getattr(torch, name)
 
 
-def load_tokenizer(source: str, revision: str = "main", trust_remote_code: bool = False) -> Any:
-    """Load a tokenizer for left-padded batches (a GGUF path loads its embedded tokenizer)."""
+def load_tokenizer(
+    source: str,
+    revision: str = "main",
+    trust_remote_code: bool = False,
+    *,
+    path_flag: str = "--model-path",
+) -> Any:
+    """Load a tokenizer for left-padded batches (a GGUF path loads its embedded tokenizer).
+
+    Raises `ConfigError` naming `path_flag` when it does not load.
+    """
     _torch, transformers = import_transformers()
     kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
     path = Path(source)
     if path.suffix.lower() == ".gguf" and path.is_file():
         source, kwargs = str(path.parent), {"gguf_file": path.name}
-    tokenizer = _from_pretrained(transformers.AutoTokenizer, source, "its tokenizer", kwargs)
+    tokenizer = _from_pretrained(
+        transformers.AutoTokenizer, source, "its tokenizer", kwargs, path_flag
+    )
     tokenizer.padding_side = "left"
     return tokenizer
 
@@ -224,8 +249,11 @@ def load_model(
     num_gpus: int = 1,
     max_gpu_memory: str | None = None,
     trust_remote_code: bool = False,
+    path_flag: str = "--model-path",
 ) -> Any:
     """Load a causal LM for inference, on CPU, one GPU, or split over `num_gpus` GPUs.
+
+    Raises `ConfigError` naming `path_flag` when it does not load.
 
     Several GPUs follow FastChat: a `sequential` device map capped at 85 % of each GPU's free
     memory, or an `auto` map capped at `max_gpu_memory` per GPU when that is given.
@@ -250,19 +278,23 @@ def load_model(
             kwargs["max_memory"] = {i: _free_gib(torch, i) for i in range(num_gpus)}
     elif max_gpu_memory:
         logger.warning("--max-gpu-memory applies when a model spans several GPUs; ignoring it")
-    model = _from_pretrained(transformers.AutoModelForCausalLM, source, "the model", kwargs)
+    model = _from_pretrained(
+        transformers.AutoModelForCausalLM, source, "the model", kwargs, path_flag
+    )
     if "device_map" not in kwargs:
         model.to(device)
     model.eval()
     return model
 
 
-def _from_pretrained(auto_class: Any, source: str, what: str, kwargs: dict[str, Any]) -> Any:
+def _from_pretrained(
+    auto_class: Any, source: str, what: str, kwargs: dict[str, Any], path_flag: str
+) -> Any:
     """`auto_class.from_pretrained(source, **kwargs)`; failing, a `ConfigError` naming `what`."""
     try:
         return auto_class.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"--model-path {source}: cannot load {what}: {first_line(exc)}") from None
+        raise ConfigError(f"{path_flag} {source}: cannot load {what}: {first_line(exc)}") from None
 
 
 def _free_gib(torch: Any, index: int) -> str:

@@ -34,8 +34,11 @@ class LocalBackend(Backend):
         revision: str,
         trust_remote_code: bool,
         cache_dir: str | None,
+        path_flag: str,
     ) -> str:
         """Set `model_name`, `tokenizer` and `format` (and zero the token count).
+
+        `path_flag` is the running command's flag for `model_path`, named in errors.
 
         Returns:
             What `from_pretrained` loads for `model_path` (a GGUF file is converted first).
@@ -48,6 +51,7 @@ class LocalBackend(Backend):
             revision=revision,
             trust_remote_code=trust_remote_code,
             cache_dir=cache_dir,
+            path_flag=path_flag,
         )
         self.tokenizer = self.format.tokenizer
         self.tokens_generated = 0

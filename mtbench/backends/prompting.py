@@ -118,6 +118,7 @@ def load_prompt_format(
     trust_remote_code: bool = False,
     cache_dir: str | None = None,
     convert: bool = True,
+    path_flag: str = "--model-path",
 ) -> tuple[str, PromptFormat]:
     """Resolve `--model-path`, load its tokenizer and build its `PromptFormat`.
 
@@ -129,6 +130,7 @@ def load_prompt_format(
         trust_remote_code: Allow tokenizer code from the hub.
         cache_dir: Cache for converted GGUF files.
         convert: As for `resolve_model_path`: False leaves an unconverted GGUF file as it is.
+        path_flag: The running command's flag for the path, named in errors.
 
     Returns:
         What `from_pretrained` loads (`resolve_model_path`), and the prompt format; the
@@ -137,8 +139,8 @@ def load_prompt_format(
     Raises:
         ConfigError: for a bad path, a tokenizer that does not load, or no template.
     """
-    source = resolve_model_path(model_path, cache_dir, convert=convert)
-    tokenizer = load_tokenizer(source, revision, trust_remote_code)
+    source = resolve_model_path(model_path, cache_dir, convert=convert, path_flag=path_flag)
+    tokenizer = load_tokenizer(source, revision, trust_remote_code, path_flag=path_flag)
     return source, PromptFormat(tokenizer, conv_template, model_name=model_name)
 
 

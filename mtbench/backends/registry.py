@@ -54,6 +54,8 @@ class BackendSpec:
             and `vllm`, e.g. `dtype`, `batch_size`; the `replies` of `fake`).
         key_flag: The running command's flag that names the key variable, for messages.
         model_flag: The running command's flag that names the model, for messages.
+        path_flag: The running command's flag for `model_path`, for messages.
+        kind_flag: The running command's flag that chose the kind, for messages.
     """
 
     kind: str
@@ -66,6 +68,8 @@ class BackendSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     key_flag: str = "--api-key-env"
     model_flag: str = "--model"
+    path_flag: str = "--model-path"
+    kind_flag: str = "--backend"
 
 
 def resolve_kind(kind: str, model: str, model_path: str | None, base_url: str | None) -> str:
@@ -154,13 +158,21 @@ def _api_arguments(spec: BackendSpec) -> dict[str, Any]:
 def _open_hf(spec: BackendSpec, on_retry: RetryCallback | None) -> Backend:
     from mtbench.backends.hf import HFBackend
 
-    return HFBackend(_local_path(spec), model_name=spec.model, **spec.options)
+    return HFBackend(
+        _local_path(spec), model_name=spec.model, path_flag=spec.path_flag, **spec.options
+    )
 
 
 def _open_vllm(spec: BackendSpec, on_retry: RetryCallback | None) -> Backend:
     from mtbench.backends.vllm import VLLMBackend
 
-    return VLLMBackend(_local_path(spec), model_name=spec.model, **spec.options)
+    return VLLMBackend(
+        _local_path(spec),
+        model_name=spec.model,
+        path_flag=spec.path_flag,
+        kind_flag=spec.kind_flag,
+        **spec.options,
+    )
 
 
 def _local_path(spec: BackendSpec) -> str:

@@ -32,11 +32,12 @@ VLLM_BATCH_SIZE = 1024
 """Conversations per call: vLLM batches internally, so hand it (nearly) everything at once."""
 
 
-def import_vllm() -> Any:
+def import_vllm(kind_flag: str = "--backend") -> Any:
+    """Import vLLM, or say which extra provides it (naming `{kind_flag} vllm`)."""
     try:
         import vllm
     except ImportError:
-        raise MissingDependencyError("vllm", "vllm", "--backend vllm") from None
+        raise MissingDependencyError("vllm", "vllm", f"{kind_flag} vllm") from None
     return vllm
 
 
@@ -55,6 +56,9 @@ class VLLMBackend(LocalBackend):
         max_model_len: Context length cap (default: the model's).
         trust_remote_code: Allow model code from the hub.
         cache_dir: Cache for converted GGUF files.
+        path_flag: The running command's flag for `model_path`, named in errors
+            (`--judge-model-path` when judging).
+        kind_flag: The running command's flag that chose vLLM, named when it is missing.
     """
 
     def __init__(
@@ -70,10 +74,12 @@ class VLLMBackend(LocalBackend):
         max_model_len: int | None = None,
         trust_remote_code: bool = False,
         cache_dir: str | None = None,
+        path_flag: str = "--model-path",
+        kind_flag: str = "--backend",
     ):
-        vllm = import_vllm()
+        vllm = import_vllm(kind_flag)
         source = self._open_format(
-            model_path, model_name, conv_template, revision, trust_remote_code, cache_dir
+            model_path, model_name, conv_template, revision, trust_remote_code, cache_dir, path_flag
         )
         self.sampling_defaults = generation_defaults(source, revision, trust_remote_code)
         engine_args: dict[str, Any] = {

@@ -85,6 +85,8 @@ def judge_spec(options: JudgeConfig, judge_name: str, grading: str) -> BackendSp
         options={"replies": FAKE_VERDICTS[grading]} if kind == "fake" else {},
         key_flag="--judge-api-key-env",
         model_flag="--judge-model",
+        path_flag="--judge-model-path",
+        kind_flag="--judge-backend",
     )
 
 
