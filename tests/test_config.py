@@ -123,3 +123,9 @@ def test_both_configs_validate_the_same_way():
         GenConfig("m", backend="openai", parallel=0).validate()
     with pytest.raises(ConfigError, match="--parallel must be at least 1, got 0"):
         JudgeConfig(parallel=0).validate()
+
+
+def test_a_model_list_given_as_one_string_is_refused_not_read_letter_by_letter():
+    with pytest.raises(ConfigError, match="model_list must be a list of names, got the string"):
+        JudgeConfig(model_list="my-model").validate()
+    JudgeConfig(model_list=["my-model"]).validate()

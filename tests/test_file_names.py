@@ -241,7 +241,10 @@ def test_model_list_names_that_meet_in_one_file_are_one_model(data):
         *("--model-list", "org/model-a", "other/model-a", "--dry-run"),
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == "Error: --model-list names a model twice"
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: --model-list names the model model-a twice ('org/model-a' and 'other/model-a': "
+        "a name is known by its last '/' part)"
+    )
 
 
 @pytest.mark.parametrize(

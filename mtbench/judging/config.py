@@ -87,10 +87,20 @@ class JudgeConfig:
             raise ConfigError(f"--judge-timeout must be positive, got {self.timeout}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ConfigError(f"--judge-max-tokens must be at least 1, got {self.max_tokens}")
+        if isinstance(self.model_list, str):
+            raise ConfigError(
+                f"model_list must be a list of names, got the string {self.model_list!r}"
+            )
         if self.model_list is not None:
-            stems = [file_stem(model, "--model-list") for model in self.model_list]
-            if len(set(stems)) != len(stems):
-                raise ConfigError("--model-list names a model twice")
+            seen: dict[str, str] = {}
+            for model in self.model_list:
+                stem = file_stem(model, "--model-list")
+                if stem in seen:
+                    raise ConfigError(
+                        f"--model-list names the model {stem} twice ({seen[stem]!r} and "
+                        f"{model!r}: a name is known by its last '/' part)"
+                    )
+                seen[stem] = model
 
 
 JudgeOptions = JudgeConfig
