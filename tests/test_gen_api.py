@@ -164,6 +164,22 @@ def test_rerun_resumes_and_changed_settings_regenerate(bench, server):
     assert len(rows(answer_file)) == 3
 
 
+def test_another_served_model_under_the_same_model_id_regenerates(bench):
+    def fake_gen(model: str):
+        return run_cli(
+            "gen", "--backend", "fake", "--model", model, "--model-id", "m",
+            "--question-end", "2", "--data-dir", str(bench.data_dir),
+        )  # fmt: skip
+
+    assert fake_gen("org/first").returncode == 0
+    again = fake_gen("org/first")
+    assert again.returncode == 0 and "2 already done" in again.stdout
+    other = fake_gen("org/second")
+    assert other.returncode == 0, other.stderr
+    assert "2 regenerated after a settings change" in other.stdout
+    assert {row["generation"]["model"] for row in rows(bench.answer_file("m"))} == {"org/second"}
+
+
 def test_a_rejected_key_stops_at_once_without_showing_it(bench):
     secret = "sk-test-very-secret-key-123456"
     with FakeOpenAIServer(reply=echo_reply, require_key="sk-the-right-one") as server:

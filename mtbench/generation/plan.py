@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 SETTINGS_FIELD = "generation"
 RESUME_KEYS = (
+    "model",
     "model_path",
     "revision",
     "prompt",
@@ -32,7 +33,10 @@ RESUME_KEYS = (
     "reasoning",
     "force_temperature",
 )
-"""Settings that change what an answer is; the others (backend, dtype, batch size) do not."""
+"""Settings that change what an answer is; the others (backend, dtype, batch size) do not.
+
+`model` is the served model's name of API (and fake) rows, `model_path` what a local run loaded;
+a row has one of the two."""
 
 
 @dataclass
