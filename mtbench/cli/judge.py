@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from mtbench.backends.registry import AUTO, KINDS
 from mtbench.cli.common import (
     add_bench_options,
     add_logging_options,
@@ -24,6 +23,7 @@ from mtbench.cli.common import (
 from mtbench.data.defaults import FALLBACK_REFERENCES
 from mtbench.data.judgments import MODES
 from mtbench.judging.config import JudgeConfig
+from mtbench.judging.judge_backend import JUDGE_BACKENDS
 
 RENAMED = {"max_tokens": "judge_max_tokens", "timeout": "judge_timeout"}
 """`JudgeConfig` fields whose flag has another name (field → argparse dest)."""
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     judge.add_argument(
         "--judge-backend",
         default=JudgeConfig.judge_backend,
-        choices=(AUTO, *KINDS),
+        choices=JUDGE_BACKENDS,
         help="auto: Anthropic for claude-* names, a local model (hf) with --judge-model-path, "
         "otherwise an OpenAI-compatible API; vllm: --judge-model-path on vLLM's offline engine; "
         "fake: no model, every verdict 'Rating: [[5]]' or '[[C]]' (tie), filed under the "
