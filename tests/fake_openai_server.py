@@ -8,7 +8,14 @@ so tests can assert the exact messages sent, and misbehaves on demand:
 * `rate_limit_rate` / `server_error_rate`: random 429s (with `Retry-After`) and 500s;
 * `reply`: a function from the request body to the reply text, or to a `Fault` for that request;
 * `require_key`: requests without that key get 401; `known_models`: other models get 404;
-* `latency`: seconds each successful reply takes.
+* `latency`: seconds each successful reply takes;
+* `refuse`: a function from the request body to a parameter refusal (`Refusal`), as reasoning
+  models refuse `temperature` or `max_tokens` (`Refusal.reasoning_model`);
+* `models`: what `GET /v1/models` lists (default: `known_models`), with any extra fields.
+
+A reply function may return a `Completion` instead of text: a reply with reasoning fields
+(`reasoning_content`, `reasoning`, Anthropic thinking blocks), another finish reason, a dated
+model snapshot, a `system_fingerprint`, reasoning-token usage.
 
 Run it by hand: `python tests/fake_openai_server.py --port 8000 --latency 0.2`.
 """
@@ -80,6 +87,64 @@ class Fault:
         return cls("status", status, message=message, code=code)
 
 
+@dataclass(frozen=True)
+class Completion:
+    """A whole reply, for judges that say more than text.
+
+    Attributes:
+        content: The message text (None: JSON null, as reasoning models send when cut).
+        reasoning_content: vLLM's / DeepSeek's separate reasoning field.
+        reasoning: The same under the name OpenRouter and Ollama use.
+        thinking: An Anthropic `thinking` block before the text block.
+        finish_reason: `stop`, `length` (Anthropic: `end_turn`, `max_tokens` are mapped).
+        model: The model the server says answered (default: the name requested).
+        system_fingerprint: OpenAI's backend configuration id.
+        reasoning_tokens: Reported in `usage.completion_tokens_details`.
+    """
+
+    content: str | None = ""
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    thinking: str | None = None
+    finish_reason: str = "stop"
+    model: str | None = None
+    system_fingerprint: str | None = None
+    reasoning_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A 400 refusing one request parameter, in OpenAI's error shape.
+
+    Attributes:
+        param: The parameter refused (the body's `error.param`).
+        message: The error message.
+        code: `unsupported_parameter` or `unsupported_value`.
+    """
+
+    param: str
+    message: str
+    code: str = "unsupported_parameter"
+
+    @staticmethod
+    def reasoning_model(body: dict[str, Any]) -> Refusal | None:
+        """What OpenAI's reasoning models (o1, o3, o4-mini, gpt-5) refuse, with their words."""
+        if "max_tokens" in body:
+            return Refusal(
+                "max_tokens",
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+            )
+        if "temperature" in body and body["temperature"] != 1:
+            return Refusal(
+                "temperature",
+                f"Unsupported value: 'temperature' does not support {body['temperature']} with "
+                "this model. Only the default (1) value is supported.",
+                "unsupported_value",
+            )
+        return None
+
+
 @dataclass
 class RecordedRequest:
     """A request as the server saw it (the `Authorization`/`x-api-key` values are not kept)."""
@@ -95,7 +160,7 @@ class RecordedRequest:
         return list(self.body.get("messages", []))
 
 
-Reply = Callable[[dict[str, Any]], "str | Fault"]
+Reply = Callable[[dict[str, Any]], "str | Completion | Fault"]
 
 
 def judge_reply(body: dict[str, Any]) -> str:
@@ -122,6 +187,8 @@ class FakeOpenAIServer:
         fault_latency: Seconds before a random fault is sent.
         require_key: If set, the only API key accepted.
         known_models: If set, other model names get 404 `model_not_found`.
+        refuse: Refuses a parameter of a request body (see `Refusal`), or None.
+        models: The rows `GET /v1/models` lists (default: one per `known_models` name).
         seed: Seed of the random faults.
         port: 0 picks a free port.
     """
@@ -136,6 +203,8 @@ class FakeOpenAIServer:
         fault_latency: float = 0.0,
         require_key: str | None = None,
         known_models: Iterable[str] | None = None,
+        refuse: Callable[[dict[str, Any]], Refusal | None] | None = None,
+        models: list[dict[str, Any]] | None = None,
         seed: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -148,6 +217,8 @@ class FakeOpenAIServer:
         self.fault_latency = fault_latency
         self.require_key = require_key
         self.known_models = set(known_models) if known_models is not None else None
+        self.refuse = refuse
+        self.models = models
         self.requests: list[RecordedRequest] = []
         self.faults_sent: dict[str, int] = {}
         self.in_flight = 0
@@ -245,8 +316,24 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:  # noqa: N802
-            """`GET /stats`: requests seen and faults sent (for the benchmark)."""
-            if self.path.rstrip("/") != "/stats":
+            """`GET /v1/models[/id]`; `GET /stats`: requests seen and faults sent (benchmark)."""
+            path = self.path.rstrip("/")
+            if path.endswith("/models") or "/models/" in path:
+                listed = server.models
+                if listed is None:
+                    names = sorted(server.known_models or ())
+                    listed = [{"id": n, "object": "model", "owned_by": "fake"} for n in names]
+                if path.endswith("/models"):
+                    self._send_json(200, {"object": "list", "data": listed})
+                    return
+                wanted = path.split("/models/", 1)[1]
+                for row in listed:
+                    if row.get("id") == wanted:
+                        self._send_json(200, row)
+                        return
+                self._error(False, 404, f"The model `{wanted}` does not exist", "model_not_found")
+                return
+            if path != "/stats":
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
                 return
             with server._lock:
@@ -294,6 +381,20 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 message = f"The model `{model}` does not exist or you do not have access to it."
                 self._error(anthropic, 404, message, "model_not_found")
                 return
+            refusal = server.refuse(body) if server.refuse is not None else None
+            if refusal is not None:
+                self._send_json(
+                    400,
+                    {
+                        "error": {
+                            "message": refusal.message,
+                            "type": "invalid_request_error",
+                            "param": refusal.param,
+                            "code": refusal.code,
+                        }
+                    },
+                )
+                return
             fault = server._next_fault()
             if fault is None:
                 reply = server.reply(body)
@@ -304,7 +405,7 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self._fault(fault, anthropic)
                 return
             server._sleep(server.latency)
-            assert isinstance(reply, str)
+            assert isinstance(reply, (str, Completion))
             if anthropic:
                 self._send_json(200, _anthropic_reply(body, reply))
             else:
@@ -379,41 +480,57 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def _openai_reply(body: dict[str, Any], text: str) -> dict[str, Any]:
+def _openai_reply(body: dict[str, Any], reply: str | Completion) -> dict[str, Any]:
+    done = reply if isinstance(reply, Completion) else Completion(reply)
     prompt = sum(_tokens(str(m.get("content", ""))) for m in body.get("messages", []))
-    return {
+    message: dict[str, Any] = {"role": "assistant", "content": done.content}
+    if done.reasoning_content is not None:
+        message["reasoning_content"] = done.reasoning_content
+    if done.reasoning is not None:
+        message["reasoning"] = done.reasoning
+    thought = done.reasoning_tokens or 0
+    completion = _tokens(done.content or "") + thought
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if done.reasoning_tokens is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": done.reasoning_tokens}
+    row: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": body.get("model", "fake"),
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {
-            "prompt_tokens": prompt,
-            "completion_tokens": _tokens(text),
-            "total_tokens": prompt + _tokens(text),
-        },
+        "model": done.model or body.get("model", "fake"),
+        "choices": [{"index": 0, "message": message, "finish_reason": done.finish_reason}],
+        "usage": usage,
     }
+    if done.system_fingerprint is not None:
+        row["system_fingerprint"] = done.system_fingerprint
+    return row
 
 
-def _anthropic_reply(body: dict[str, Any], text: str) -> dict[str, Any]:
+def _anthropic_reply(body: dict[str, Any], reply: str | Completion) -> dict[str, Any]:
+    done = reply if isinstance(reply, Completion) else Completion(reply)
     prompt = _tokens(str(body.get("system", ""))) + sum(
         _tokens(str(m.get("content", ""))) for m in body.get("messages", [])
     )
+    blocks: list[dict[str, Any]] = []
+    if done.thinking is not None:
+        blocks.append({"type": "thinking", "thinking": done.thinking, "signature": "c2lnbmVk"})
+    if done.content:
+        blocks.append({"type": "text", "text": done.content})
+    stop = {"stop": "end_turn", "length": "max_tokens"}.get(done.finish_reason, done.finish_reason)
+    output = _tokens(done.content or "") + _tokens(done.thinking or "")
     return {
         "id": "msg_fake",
         "type": "message",
         "role": "assistant",
-        "model": body.get("model", "fake"),
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
+        "model": done.model or body.get("model", "fake"),
+        "content": blocks,
+        "stop_reason": stop,
         "stop_sequence": None,
-        "usage": {"input_tokens": prompt, "output_tokens": _tokens(text)},
+        "usage": {"input_tokens": prompt, "output_tokens": output},
     }
 
 

@@ -22,7 +22,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mtbench.backends.prompting import PromptFormat
@@ -33,24 +33,60 @@ Conversation = Sequence[Message]
 
 
 class Reply(str):
-    """A reply that also says why it ended, for backends that know.
+    """A reply that also says why it ended, what it thought, and who answered.
 
-    It is a `str`, so callers that only want the text need nothing else; `finish_reason` is
-    `length` when the reply was cut at `max_new_tokens`, `stop` when the model ended it, None
-    when unknown. (Pickles with its reason, so it crosses to and from Ray workers.)
+    It is a `str` (the reply's text, what the model said to the user), so callers that only
+    want the text need nothing else. (Pickles with its attributes, so it crosses to and from
+    Ray workers.)
+
+    Attributes:
+        finish_reason: `length` when the reply was cut at `max_new_tokens`, `stop` when the
+            model ended it, None when unknown.
+        reasoning: Thinking the backend returned apart from the text (OpenAI-compatible
+            `reasoning_content` / `reasoning` fields, Anthropic thinking blocks); "" if none.
+        meta: Provenance an API reported, JSON-ready (see `REPLY_META`); {} if none.
     """
 
     finish_reason: str | None
+    reasoning: str
+    meta: dict[str, Any]
 
-    def __new__(cls, text: str, finish_reason: str | None = None) -> Reply:
+    def __new__(
+        cls,
+        text: str,
+        finish_reason: str | None = None,
+        reasoning: str = "",
+        meta: dict[str, Any] | None = None,
+    ) -> Reply:
         reply = super().__new__(cls, text)
         reply.finish_reason = finish_reason
+        reply.reasoning = reasoning
+        reply.meta = dict(meta or {})
         return reply
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Reply, (str(self), self.finish_reason, self.reasoning, self.meta))
+
+
+REPLY_META = ("model", "system_fingerprint", "usage", "params")
+"""The keys of `Reply.meta`: `model` (the model the server says answered, e.g. a dated
+snapshot), `system_fingerprint` (OpenAI's), `usage` (`input_tokens`, `output_tokens`,
+`reasoning_tokens` where reported) and `params` (the sampling parameters actually sent)."""
 
 
 def finish_reason(reply: str) -> str | None:
     """Why a reply ended (`length`, `stop`), if its backend said."""
     return getattr(reply, "finish_reason", None)
+
+
+def reply_reasoning(reply: str) -> str:
+    """The thinking a backend returned apart from the reply's text ("" if none)."""
+    return getattr(reply, "reasoning", "") or ""
+
+
+def reply_meta(reply: str) -> dict[str, Any]:
+    """The provenance a backend reported with the reply ({} if none; see `REPLY_META`)."""
+    return dict(getattr(reply, "meta", None) or {})
 
 
 @dataclass(frozen=True)

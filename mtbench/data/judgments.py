@@ -34,6 +34,39 @@ WINNERS = ("model_1", "model_2", "tie", "error")
 NO_SCORE = -1
 """The score FastChat stores when no rating could be parsed from the judge's reply."""
 
+SINGLE_FIELDS = (
+    "question_id",
+    "model",
+    "judge",
+    "user_prompt",
+    "judgment",
+    "score",
+    "turn",
+    "tstamp",
+)
+PAIR_FIELDS = (
+    "question_id",
+    "model_1",
+    "model_2",
+    "g1_winner",
+    "g2_winner",
+    "judge",
+    "g1_user_prompt",
+    "g1_judgment",
+    "g2_user_prompt",
+    "g2_judgment",
+    "turn",
+    "tstamp",
+)
+"""FastChat's fields of a single and a pairwise row, in its order."""
+
+JUDGE_META = "judge_meta"
+"""The extra field (after FastChat's, which FastChat's readers ignore) that holds one judge
+call's provenance: `model` (the snapshot the server says answered), `system_fingerprint`,
+`finish_reason`, `usage` (`input_tokens`, `output_tokens`, `reasoning_tokens`), `params` (the
+sampling parameters really sent) and `reasoning` (the judge's thinking, never parsed). Single
+rows have `judge_meta`; pairwise rows `g1_judge_meta` and `g2_judge_meta`."""
+
 
 @dataclass(frozen=True)
 class SingleJudgment:
@@ -48,6 +81,7 @@ class SingleJudgment:
         score: The parsed rating (int or float as written), or -1 if none could be parsed.
         turn: 1 for the first-turn prompt, 2 for the multi-turn prompt.
         tstamp: `time.time()` when the row was written.
+        extra: Fields beyond FastChat's, kept as they are (`judge_meta`, see `JUDGE_META`).
     """
 
     question_id: int
@@ -58,6 +92,12 @@ class SingleJudgment:
     score: int | float
     turn: int
     tstamp: float = field(default_factory=time.time)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def metas(self) -> list[dict[str, Any]]:
+        """The provenance of the row's judge call (`JUDGE_META`), [{}] if not recorded."""
+        return [_meta(self.extra.get(JUDGE_META))]
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -78,6 +118,7 @@ class SingleJudgment:
             "score": self.score,
             "turn": self.turn,
             "tstamp": self.tstamp,
+            **self.extra,
         }
 
 
@@ -98,6 +139,7 @@ class PairJudgment:
         g2_judgment: Game 2's raw reply.
         turn: 1 or 2.
         tstamp: `time.time()` when the row was written.
+        extra: Fields beyond FastChat's, kept as they are (`g1_judge_meta`, `g2_judge_meta`).
     """
 
     question_id: int
@@ -112,6 +154,12 @@ class PairJudgment:
     g2_judgment: str
     turn: int
     tstamp: float = field(default_factory=time.time)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def metas(self) -> list[dict[str, Any]]:
+        """The provenance of games 1 and 2 (`JUDGE_META`), {} where not recorded."""
+        return [_meta(self.extra.get(f"g{game}_{JUDGE_META}")) for game in (1, 2)]
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -141,7 +189,12 @@ class PairJudgment:
             "g2_judgment": self.g2_judgment,
             "turn": self.turn,
             "tstamp": self.tstamp,
+            **self.extra,
         }
+
+
+def _meta(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def grading_kind(mode: str) -> str:
@@ -206,6 +259,7 @@ def parse_single(row: dict[str, Any], path: Path, line: int) -> SingleJudgment:
         score=fields.number("score"),
         turn=fields.integer("turn"),
         tstamp=fields.number("tstamp", optional=True) or 0.0,
+        extra={k: v for k, v in row.items() if k not in SINGLE_FIELDS},
     )
 
 
@@ -229,6 +283,7 @@ def parse_pair(row: dict[str, Any], path: Path, line: int) -> PairJudgment:
         g2_judgment=fields.string("g2_judgment", optional=True) or "",
         turn=fields.integer("turn", optional=True) or 1,
         tstamp=fields.number("tstamp", optional=True) or 0.0,
+        extra={k: v for k, v in row.items() if k not in PAIR_FIELDS and k != "winner"},
     )
 
 
