@@ -96,16 +96,18 @@ class GenerationParams:
     Attributes:
         max_new_tokens: Upper bound on generated tokens.
         temperature: Sampling temperature; below 1e-4 means greedy decoding (as FastChat).
+            None: not sent, so an API uses the model's default (reasoning models accept no
+            other); local engines then decode greedily.
         seed: Seed for sampling (FastChat seeds with the choice index); None leaves it unset.
     """
 
     max_new_tokens: int = 1024
-    temperature: float = 0.0
+    temperature: float | None = 0.0
     seed: int | None = None
 
     @property
     def greedy(self) -> bool:
-        return self.temperature < 1e-4
+        return self.temperature is None or self.temperature < 1e-4
 
 
 DEFAULT_BATCH_SIZE = 16
@@ -120,7 +122,9 @@ class Usage:
         requests: HTTP requests made (retries included).
         retries: Retries after transient failures.
         prompt_tokens: Input tokens the API reported.
-        completion_tokens: Output tokens the API reported.
+        completion_tokens: Output tokens the API reported (reasoning tokens included, as
+            OpenAI and Anthropic bill them).
+        reasoning_tokens: Of those, the tokens spent thinking, where the API reported them.
         reported: Whether the API reported token usage at all.
     """
 
@@ -128,6 +132,7 @@ class Usage:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0
     reported: bool = False
 
     def __post_init__(self) -> None:
@@ -139,6 +144,7 @@ class Usage:
         retries: int = 0,
         prompt: int | None = None,
         completion: int | None = None,
+        reasoning: int | None = None,
     ) -> None:
         """Add to the counters (token counts only when the API reported them)."""
         with self._lock:
@@ -148,6 +154,7 @@ class Usage:
                 self.reported = True
                 self.prompt_tokens += prompt or 0
                 self.completion_tokens += completion or 0
+                self.reasoning_tokens += reasoning or 0
 
 
 class Backend(ABC):

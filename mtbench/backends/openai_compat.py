@@ -7,13 +7,21 @@ comes from an environment variable only (`OPENAI_API_KEY` unless told otherwise)
 our own at a custom base URL may need none, and then gets a placeholder.
 
 Requests carry exactly what FastChat sends: `model`, `messages`, `n=1`, `temperature`,
-`max_tokens`. Models that refuse `max_tokens` (OpenAI's reasoning models) are asked again with
-`max_completion_tokens`, once, and that choice is kept.
+`max_tokens`, plus what the user asks for (`reasoning_effort`, extra body fields). A parameter
+the server refuses (OpenAI's reasoning models refuse `max_tokens` and `temperature`) is dropped,
+or `max_tokens` renamed `max_completion_tokens`, once per run (`mtbench.backends.refusals`).
+
+Replies: the message's text, its separate reasoning (`reasoning_content` from vLLM, SGLang and
+DeepSeek; `reasoning` from OpenRouter and Ollama), the finish reason, and the provenance
+(`Reply.meta`): the model the server says answered, `system_fingerprint`, token usage with
+reasoning tokens, and the parameters sent.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from mtbench.backends.base import Conversation, GenerationParams, Reply
@@ -37,7 +45,10 @@ class OpenAICompatBackend(RemoteBackend):
             OpenAI.
         api_key_env: The environment variable holding the key (None: `OPENAI_API_KEY`); a
             server other than OpenAI's may need none, and then gets a placeholder.
-        timeout, retry, on_retry, key_flag, model_flag: As for `RemoteBackend`.
+        reasoning_effort: Sent as `reasoning_effort` (`low`, `medium`, `high`, ...); None: not
+            sent.
+        timeout, retry, on_retry, key_flag, model_flag, extra_body, deliberate: As for
+            `RemoteBackend`.
     """
 
     provider = "the OpenAI API"
@@ -52,7 +63,10 @@ class OpenAICompatBackend(RemoteBackend):
             # A base dependency: reinstalling the package brings it back.
             raise MissingDependencyError("openai", None, "an OpenAI-compatible API") from None
         self._openai = openai
-        self._token_param = "max_tokens"
+
+    def __init__(self, model_name: str, *args: Any, reasoning_effort: str | None = None, **kw: Any):
+        self.reasoning_effort = reasoning_effort
+        super().__init__(model_name, *args, **kw)
 
     def _key_required(self) -> bool:
         return self.base_url.startswith(OPENAI_URL)
@@ -62,24 +76,47 @@ class OpenAICompatBackend(RemoteBackend):
             logger.info(
                 "no key in $%s; sending a placeholder to %s", self.api_key_env, self.base_url
             )
-        return self._openai.OpenAI(
+        client = self._openai.OpenAI(
             base_url=self.base_url,
             api_key=key or PLACEHOLDER_KEY,
             max_retries=0,
             timeout=self.timeout,
         )
+        self._named = set(inspect.signature(client.chat.completions.create).parameters)
+        return client
+
+    def request_params(self, params: GenerationParams) -> dict[str, Any]:
+        """The parameters a request carries besides `model` and `messages`, before refusals.
+
+        FastChat's `n`, `temperature` (unless None), `max_tokens`, in its order; then `seed`,
+        `reasoning_effort` and the extra body fields where given.
+        """
+        wanted: dict[str, Any] = {"n": 1}
+        if params.temperature is not None:
+            wanted["temperature"] = params.temperature
+        wanted["max_tokens"] = params.max_new_tokens
+        if params.seed is not None:
+            wanted["seed"] = params.seed
+        if self.reasoning_effort is not None:
+            wanted["reasoning_effort"] = self.reasoning_effort
+        wanted.update(self.extra_body)
+        return wanted
 
     def _attempt(self, conversation: Conversation, params: GenerationParams) -> str:
         openai = self._openai
+        sent = self.adjuster.apply(self.request_params(params))
         request: dict[str, Any] = {
             "model": self.model_name,
             "messages": [dict(message) for message in conversation],
-            "n": 1,
-            "temperature": params.temperature,
-            self._token_param: params.max_new_tokens,
         }
-        if params.seed is not None:
-            request["seed"] = params.seed
+        extra = {}
+        for name, value in sent.items():
+            if name in self._named and name not in ("extra_body", "extra_headers"):
+                request[name] = value
+            else:
+                extra[name] = value
+        if extra:
+            request["extra_body"] = extra
         try:
             completion = self._client.chat.completions.create(**request)
         except openai.APITimeoutError:
@@ -92,7 +129,7 @@ class OpenAICompatBackend(RemoteBackend):
         except openai.APIResponseValidationError as exc:
             raise TransientError(f"malformed reply ({first_line(exc, with_type=True)})") from None
         except openai.APIStatusError as exc:
-            if self._switch_token_param(exc):
+            if self._adjusted(sent, exc.status_code, _server_message(exc), _error_param(exc)):
                 return self._attempt(conversation, params)
             raise self._refusal(
                 exc.status_code,
@@ -103,9 +140,9 @@ class OpenAICompatBackend(RemoteBackend):
         except ValueError as exc:
             # A 200 reply whose body is not JSON (a proxy's error page, a cut connection).
             raise TransientError(f"malformed reply ({first_line(exc, with_type=True)})") from None
-        return self._reply_text(completion)
+        return self._reply(completion, sent)
 
-    def _reply_text(self, completion: Any) -> str:
+    def _reply(self, completion: Any, sent: Mapping[str, Any]) -> Reply:
         choices = getattr(completion, "choices", None)
         if not isinstance(choices, list) or not choices:
             raise TransientError("malformed reply (no choices)")
@@ -113,26 +150,50 @@ class OpenAICompatBackend(RemoteBackend):
         content = getattr(message, "content", None)
         if content is not None and not isinstance(content, str):
             raise TransientError("malformed reply (content is not text)")
+        reasoning = ""
+        for name in ("reasoning_content", "reasoning"):
+            value = getattr(message, name, None)
+            if isinstance(value, str) and value:
+                reasoning = value
+                break
+        meta: dict[str, Any] = {"model": getattr(completion, "model", None)}
+        fingerprint = getattr(completion, "system_fingerprint", None)
+        if fingerprint:
+            meta["system_fingerprint"] = fingerprint
         usage = getattr(completion, "usage", None)
         if usage is not None:
+            details = getattr(usage, "completion_tokens_details", None)
+            thought = getattr(details, "reasoning_tokens", None)
+            counts = {
+                "input_tokens": getattr(usage, "prompt_tokens", None),
+                "output_tokens": getattr(usage, "completion_tokens", None),
+                "reasoning_tokens": thought,
+            }
+            meta["usage"] = {k: v for k, v in counts.items() if isinstance(v, int)}
             self.usage.add(
-                prompt=getattr(usage, "prompt_tokens", None),
-                completion=getattr(usage, "completion_tokens", None),
+                prompt=counts["input_tokens"],
+                completion=counts["output_tokens"],
+                reasoning=thought if isinstance(thought, int) else None,
             )
+        meta["params"] = dict(sent)
         # FastChat keeps the reply as sent (no strip); no text at all is an unparseable verdict.
-        return Reply(content or "", getattr(choices[0], "finish_reason", None))
-
-    def _switch_token_param(self, exc: Any) -> bool:
-        if self._token_param != "max_tokens" or exc.status_code != 400:
-            return False
-        text = _server_message(exc)
-        if "max_completion_tokens" not in text or "max_tokens" not in text:
-            return False
-        logger.warning(
-            "%s refuses max_tokens; sending max_completion_tokens instead", self.model_name
+        return Reply(
+            content or "",
+            getattr(choices[0], "finish_reason", None),
+            reasoning=reasoning,
+            meta={k: v for k, v in meta.items() if v is not None},
         )
-        self._token_param = "max_completion_tokens"
-        return True
+
+
+def _error_param(exc: Any) -> str | None:
+    """The parameter an OpenAI-style error names (`error.param`), if any."""
+    param = getattr(exc, "param", None)
+    if isinstance(param, str):
+        return param
+    body = getattr(exc, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else None
+    value = error.get("param") if isinstance(error, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _server_message(exc: Any) -> str:

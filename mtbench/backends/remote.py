@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mtbench.backends.base import Backend, Conversation, GenerationParams, Usage
+from mtbench.backends.refusals import RequestAdjuster
 from mtbench.backends.retry import (
     RetryCallback,
     RetryPolicy,
@@ -152,6 +153,11 @@ class RemoteBackend(Backend):
         on_retry: Also told about every retry (progress bars).
         key_flag: The command's flag that names the key variable, for error messages.
         model_flag: The command's flag that names the model, for error messages.
+        extra_body: Further fields of every request's JSON body (e.g. vLLM's
+            `chat_template_kwargs`), sent as given.
+        deliberate: Request parameters the user chose, mapped to the flag that set them:
+            a refusal of these stops the run instead of being worked around
+            (`mtbench.backends.refusals`).
     """
 
     concurrent = True
@@ -174,8 +180,12 @@ class RemoteBackend(Backend):
         *,
         key_flag: str = "--api-key-env",
         model_flag: str = "--model",
+        extra_body: Mapping[str, Any] | None = None,
+        deliberate: Mapping[str, str] | None = None,
     ):
         self.model_name = model_name
+        self.extra_body = dict(extra_body or {})
+        self.adjuster = RequestAdjuster(deliberate)
         self.retry = retry or RetryPolicy()
         self.on_retry = on_retry
         self.usage = Usage()
@@ -235,6 +245,26 @@ class RemoteBackend(Backend):
         """
         self._gate = threading.BoundedSemaphore(requests)
         return True
+
+    @property
+    def adjustments(self) -> list[str]:
+        """What this run stopped sending or renamed because the server refused it."""
+        return list(self.adjuster.notes)
+
+    def _adjusted(self, sent: Mapping[str, Any], exc_status: int, message: str, param: Any) -> bool:
+        """Whether a refused request should be sent again without (or renaming) a parameter.
+
+        Raises:
+            RequestError: when the server refuses a parameter the user chose.
+        """
+        if exc_status not in (400, 422):
+            return False
+        try:
+            return self.adjuster.learn(sent, message, param if isinstance(param, str) else None)
+        except ValueError as exc:
+            raise RequestError(
+                f"{self.base_url} rejected the request for model '{self.model_name}': {exc}"
+            ) from None
 
     @property
     def endpoint(self) -> str:

@@ -8,6 +8,11 @@ local backend, the main thread hands the backend `batch_size` conversations at a
 way only the main thread writes: a match's row is appended (one complete, fsynced line) as soon
 as its last call returns.
 
+Replies: the verdict is read from the final answer, apart from any thinking
+(`mtbench.judging.replies`); each row records its calls' provenance in `judge_meta`. A reply
+that ran out of room before its verdict (cut at the token limit, or empty) is asked again, with
+twice the limit when it was cut, up to `replies.REASKS` times, then counts as a failed call.
+
 Failures: a call that still fails after the backend's retries costs only its match, which is
 not written (FastChat writes `$ERROR$` and a -1 score) and is counted so a rerun picks it up.
 Errors that retrying cannot fix (bad key, unknown model, bad request) stop the run at once, as
@@ -18,6 +23,7 @@ rule `mtbench-gen` uses too). Ctrl-C loses only the calls in flight.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, as_completed
@@ -30,9 +36,18 @@ from mtbench.backends.base import Backend, GenerationParams, Message, Usage
 from mtbench.backends.calls import CallPool, FailureStreak, open_pool
 from mtbench.backends.calls import failure_streak as calls_failure_streak
 from mtbench.data.jsonl import JsonlAppender
-from mtbench.data.judgments import NO_SCORE, PairJudgment, SingleJudgment
+from mtbench.data.judgments import JUDGE_META, NO_SCORE, PairJudgment, SingleJudgment
 from mtbench.errors import AuthError, BackendError, DataError, MTBenchError, RequestError
 from mtbench.judging.matches import Match
+from mtbench.judging.replies import (
+    REASKS,
+    JudgeReply,
+    NoVerdictError,
+    more_room,
+    no_verdict_error,
+    out_of_room,
+    read_reply,
+)
 from mtbench.judging.verdicts import parse_pair_verdict, parse_rating, winner_label
 
 logger = logging.getLogger(__name__)
@@ -54,9 +69,13 @@ class JudgeStats:
         unparsed: Rows written whose verdict could not be parsed (score -1 / winner `error`).
         failed: Matches not written because a call failed after retries.
         failed_calls: Calls that failed after retries.
+        no_verdict: Of those, calls whose reply ran out of room before a verdict (cut at the
+            token limit, or empty) every time they were asked.
+        reasked: Times a call was asked again after running out of room.
         retries: Retries of transient failures.
         prompt_tokens: Input tokens reported by the API.
-        completion_tokens: Output tokens reported by the API.
+        completion_tokens: Output tokens reported by the API (reasoning included).
+        reasoning_tokens: Of those, reasoning tokens, where the API reported them.
         tokens_reported: Whether the API reported token usage.
         interrupted: The run was stopped by Ctrl-C.
         stopped: The run ended early (Ctrl-C or an error that stops it).
@@ -73,9 +92,12 @@ class JudgeStats:
     unparsed: int = 0
     failed: int = 0
     failed_calls: int = 0
+    no_verdict: int = 0
+    reasked: int = 0
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0
     tokens_reported: bool = False
     interrupted: bool = False
     stopped: bool = False
@@ -105,8 +127,24 @@ class Call:
         return matches[self.index].messages(self.swapped)
 
 
-def judgment_row(match: Match, replies: Sequence[str]) -> dict[str, Any]:
-    """The FastChat row for a match and its judge replies (one, or game 1 and game 2)."""
+def verdict_parsed(match: Match, judgment: str, swapped: bool = False) -> bool:
+    """Whether a verdict can be read from a judgment (FastChat's rules, `verdicts`)."""
+    if not match.pairwise:
+        return parse_rating(judgment) != NO_SCORE
+    return parse_pair_verdict(judgment, match.judge.prompt.output_format) != "error"
+
+
+def judgment_row(match: Match, replies: Sequence[str | JudgeReply]) -> dict[str, Any]:
+    """The FastChat row for a match and its judge replies (one, or game 1 and game 2).
+
+    The verdict is parsed from each reply's final answer (`JudgeReply.judgment`), which is
+    also the stored judgment; each call's provenance goes to `judge_meta` (single) or
+    `g1_judge_meta` / `g2_judge_meta` (pairwise). A plain string is taken as the judgment.
+    """
+    read = [
+        reply if isinstance(reply, JudgeReply) else JudgeReply(reply, reply, {})
+        for reply in replies
+    ]
     judge = match.judge
     if not match.pairwise:
         return SingleJudgment(
@@ -114,23 +152,26 @@ def judgment_row(match: Match, replies: Sequence[str]) -> dict[str, Any]:
             model=match.models[0],
             judge=judge.name,
             user_prompt=match.user_prompt(),
-            judgment=replies[0],
-            score=parse_rating(replies[0]),
+            judgment=read[0].judgment,
+            score=parse_rating(read[0].judgment),
             turn=match.turn,
+            extra={JUDGE_META: read[0].meta} if read[0].meta else {},
         ).to_row()
     fmt = judge.prompt.output_format
+    extra = {f"g{game}_{JUDGE_META}": r.meta for game, r in enumerate(read, 1) if r.meta}
     return PairJudgment(
         question_id=match.question.question_id,
         model_1=match.models[0],
         model_2=match.models[1],
-        g1_winner=winner_label(parse_pair_verdict(replies[0], fmt), swapped=False),
-        g2_winner=winner_label(parse_pair_verdict(replies[1], fmt), swapped=True),
+        g1_winner=winner_label(parse_pair_verdict(read[0].judgment, fmt), swapped=False),
+        g2_winner=winner_label(parse_pair_verdict(read[1].judgment, fmt), swapped=True),
         judge=judge.name,
         g1_user_prompt=match.user_prompt(),
-        g1_judgment=replies[0],
+        g1_judgment=read[0].judgment,
         g2_user_prompt=match.user_prompt(swapped=True),
-        g2_judgment=replies[1],
+        g2_judgment=read[1].judgment,
         turn=match.turn,
+        extra=extra,
     ).to_row()
 
 
@@ -162,12 +203,12 @@ class _Collector:
         self.matches = matches
         self.writer = writer
         self.stats = stats
-        self.replies: dict[int, dict[bool, str]] = {}
+        self.replies: dict[int, dict[bool, JudgeReply]] = {}
         self.failed: set[int] = set()
         self.streak = FailureStreak(streak)
         self.unit = unit
 
-    def done(self, call: Call, reply: str) -> None:
+    def done(self, call: Call, reply: JudgeReply) -> None:
         self.stats.calls_done += 1
         self.streak.succeeded()
         if call.index in self.failed:
@@ -198,6 +239,8 @@ class _Collector:
         """
         self.stats.calls_done += len(calls)
         self.stats.failed_calls += len(calls)
+        if isinstance(error, NoVerdictError):
+            self.stats.no_verdict += len(calls)
         if isinstance(error, FATAL_ERRORS) or not isinstance(error, MTBenchError):
             raise error
         self.stats.last_error = str(error)
@@ -294,14 +337,15 @@ def run_matches(
             now = _tokens(usage)
             stats.prompt_tokens = now[0] - tokens_before[0]
             stats.completion_tokens = now[1] - tokens_before[1]
+            stats.reasoning_tokens = now[2] - tokens_before[2]
             stats.tokens_reported = usage.reported
     return stats
 
 
-def _tokens(usage: Usage | None) -> tuple[int, int]:
+def _tokens(usage: Usage | None) -> tuple[int, int, int]:
     if usage is None:
-        return (0, 0)
-    return (int(usage.prompt_tokens), int(usage.completion_tokens))
+        return (0, 0, 0)
+    return (int(usage.prompt_tokens), int(usage.completion_tokens), int(usage.reasoning_tokens))
 
 
 def _run_batches(
@@ -318,20 +362,64 @@ def _run_batches(
         chunk = calls[start : start + max(1, size)]
         stats.lost_calls = len(chunk)
         try:
-            replies = backend.generate([call.messages(matches) for call in chunk], params)
+            replies = _ask_batch(chunk, matches, backend, params, stats)
         except MTBenchError as error:
             stats.lost_calls = 0
             collector.call_failed(chunk, error)
             progress()
             continue
         stats.lost_calls = 0
-        if len(replies) != len(chunk):
-            raise BackendError(
-                f"the judge returned {len(replies)} replies for {len(chunk)} prompts"
-            )
         for call, reply in zip(chunk, replies, strict=True):
-            collector.done(call, reply)
+            if isinstance(reply, NoVerdictError):
+                collector.call_failed([call], reply)
+            else:
+                collector.done(call, reply)
         progress()
+
+
+def _ask_batch(
+    chunk: Sequence[Call],
+    matches: Sequence[Match],
+    backend: Backend,
+    params: GenerationParams,
+    stats: JudgeStats,
+) -> list[JudgeReply | NoVerdictError]:
+    """A local judge's replies to a batch, the ones that ran out of room asked again.
+
+    Raises:
+        BackendError: when a `generate` call fails, or returns the wrong number of replies.
+    """
+    todo = list(range(len(chunk)))
+    current = {index: params for index in todo}
+    results: list[JudgeReply | NoVerdictError] = [NoVerdictError("not asked", cut=False)] * len(
+        chunk
+    )
+    for round_ in range(REASKS + 1):
+        groups: dict[GenerationParams, list[int]] = {}
+        for index in todo:
+            groups.setdefault(current[index], []).append(index)
+        todo = []
+        for setting, indices in groups.items():
+            raw = backend.generate([chunk[i].messages(matches) for i in indices], setting)
+            if len(raw) != len(indices):
+                raise BackendError(
+                    f"the judge returned {len(raw)} replies for {len(indices)} prompts"
+                )
+            for index, text in zip(indices, raw, strict=True):
+                reply = read_reply(text, setting)
+                call = chunk[index]
+                parsed = verdict_parsed(matches[call.index], reply.judgment, call.swapped)
+                if not out_of_room(reply, parsed):
+                    results[index] = reply
+                elif round_ < REASKS:
+                    stats.reasked += 1
+                    current[index] = more_room(setting, reply)
+                    todo.append(index)
+                else:
+                    results[index] = no_verdict_error(reply, setting, params.max_new_tokens)
+        if not todo:
+            break
+    return results
 
 
 def _run_threads(
@@ -344,11 +432,25 @@ def _run_threads(
     progress: Callable[[], None],
     stats: JudgeStats,
 ) -> None:
-    def ask(call: Call) -> str:
-        return backend.generate([call.messages(matches)], params)[0]
+    lock = threading.Lock()
 
-    pool: CallPool[str] = open_pool(backend, parallel, "judge", most=len(calls))
-    futures: dict[Future[str], Call] = {pool.submit(partial(ask, call)): call for call in calls}
+    def ask(call: Call) -> JudgeReply:
+        setting = params
+        match = matches[call.index]
+        for round_ in range(REASKS + 1):
+            reply = read_reply(backend.generate([call.messages(matches)], setting)[0], setting)
+            if not out_of_room(reply, verdict_parsed(match, reply.judgment, call.swapped)):
+                return reply
+            if round_ < REASKS:
+                with lock:
+                    stats.reasked += 1
+                setting = more_room(setting, reply)
+        raise no_verdict_error(reply, setting, params.max_new_tokens)
+
+    pool: CallPool[JudgeReply] = open_pool(backend, parallel, "judge", most=len(calls))
+    futures: dict[Future[JudgeReply], Call] = {
+        pool.submit(partial(ask, call)): call for call in calls
+    }
     try:
         for future in as_completed(futures):
             error = future.exception()
