@@ -24,6 +24,7 @@ from mtbench.data.defaults import FALLBACK_REFERENCES
 from mtbench.data.judgments import MODES
 from mtbench.judging.config import JudgeConfig
 from mtbench.judging.judge_backend import JUDGE_BACKENDS
+from mtbench.judging.matches import ANSWER_REASONING
 
 RENAMED = {"max_tokens": "judge_max_tokens", "timeout": "judge_timeout"}
 """`JudgeConfig` fields whose flag has another name (field → argparse dest)."""
@@ -124,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="use reference_answer/NAME.jsonl (default: the judge's own, else "
         f"{FALLBACK_REFERENCES}'s)",
+    )
+    judge.add_argument(
+        "--answer-reasoning",
+        default=JudgeConfig.answer_reasoning,
+        choices=ANSWER_REASONING,
+        help="keep: judge answers as they are, <think>...</think> reasoning traces included "
+        "(FastChat); strip: judge them with the trace removed, as mtbench-gen's --reasoning "
+        "strip does (default: %(default)s)",
     )
     judge.add_argument(
         "--judge-max-tokens",

@@ -5,6 +5,8 @@ missing reference file). Here every problem is collected and reported in one err
 the files and question ids and says what to do. Answers that exist but look broken (empty, the
 `ERROR` / `$ERROR$` that FastChat's generators write on failure, or cut off at the token limit)
 do not stop the run: they are judged as they are, like FastChat does, and listed as warnings.
+So are answers that still hold a reasoning model's `<think>` trace, which the judge would grade
+as part of the answer unless `--answer-reasoning strip` removes it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from pathlib import Path
 from mtbench.data.answers import Answer
 from mtbench.data.questions import Question
 from mtbench.errors import DataError
+from mtbench.generation.reasoning import split_reasoning
 
 GENERATION_ERRORS = ("ERROR", "$ERROR$")
 """What FastChat's local and API generators write in place of an answer that failed."""
+
+REASONING_TRACE = "contain a <think> reasoning trace"
+"""The problem of a turn that `split_reasoning` finds a trace in (mtbench-gen's strip rule)."""
 
 _SHOW = 8
 
@@ -31,7 +37,8 @@ class AnswerFlag:
         model: The model.
         question_id: The question.
         turn: The turn (1-based).
-        problem: `empty`, `generation error (ERROR)`, or `cut at the token limit`.
+        problem: `empty`, `generation error (ERROR)`, `cut at the token limit`, or
+            `REASONING_TRACE`.
     """
 
     model: str
@@ -134,7 +141,11 @@ def flag_answers(
     answers: Mapping[str, Mapping[int, Answer]],
     models: Iterable[str],
 ) -> list[AnswerFlag]:
-    """List answer turns that are empty, generation errors, or cut at the token limit."""
+    """List answer turns that are empty, generation errors, cut at the token limit, or hold a trace.
+
+    A trace is flagged besides any other problem of the turn: a capped turn may well be a trace
+    the token limit cut short.
+    """
     flags = []
     for model in models:
         for question in questions:
@@ -151,15 +162,28 @@ def flag_answers(
                     problem = "cut at the token limit"
                 if problem:
                     flags.append(AnswerFlag(model, question.question_id, turn, problem))
+                if split_reasoning(text)[1]:
+                    flags.append(AnswerFlag(model, question.question_id, turn, REASONING_TRACE))
     return flags
 
 
-def describe_flags(flags: Sequence[AnswerFlag]) -> list[str]:
-    """Warning lines, one per model and problem."""
+def describe_flags(flags: Sequence[AnswerFlag], answer_reasoning: str = "keep") -> list[str]:
+    """Warning lines, one per model and problem, each saying how those turns are judged.
+
+    Args:
+        flags: From `flag_answers`.
+        answer_reasoning: `--answer-reasoning`; with `strip`, turns with a trace are judged
+            without it.
+    """
     grouped: dict[tuple[str, str], list[int]] = {}
     for flag in flags:
         grouped.setdefault((flag.model, flag.problem), []).append(flag.question_id)
-    return [
-        f"'{model}': {len(ids)} answer turn(s) {problem}, question(s) {_ids(sorted(set(ids)))}"
-        for (model, problem), ids in grouped.items()
-    ]
+    lines = []
+    for (model, problem), ids in grouped.items():
+        stripped = problem == REASONING_TRACE and answer_reasoning == "strip"
+        treatment = "with the trace removed" if stripped else "as they are"
+        lines.append(
+            f"'{model}': {len(ids)} answer turn(s) {problem}, question(s) "
+            f"{_ids(sorted(set(ids)))} (judged {treatment})"
+        )
+    return lines

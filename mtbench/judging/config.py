@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.paths import BenchPaths, file_stem
 from mtbench.errors import ConfigError
+from mtbench.judging.matches import ANSWER_REASONING
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class JudgeConfig:
         price_per_1k_output: USD per 1k output tokens, for the estimate.
         dry_run: Plan and show one prompt; call nothing.
         preflight: Make one tiny test call before the run.
+        answer_reasoning: `keep`: judge answers as they are, `<think>` traces included
+            (FastChat); `strip`: judge them with the trace removed, as mtbench-gen's
+            `--reasoning strip` would have.
     """
 
     paths: BenchPaths = field(default_factory=BenchPaths.resolve)
@@ -68,6 +72,7 @@ class JudgeConfig:
     price_per_1k_output: float | None = None
     dry_run: bool = False
     preflight: bool = True
+    answer_reasoning: str = "keep"
 
     def validate(self) -> None:
         """Reject impossible values, naming the flag.
@@ -87,6 +92,11 @@ class JudgeConfig:
             raise ConfigError(f"--judge-timeout must be positive, got {self.timeout}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ConfigError(f"--judge-max-tokens must be at least 1, got {self.max_tokens}")
+        if self.answer_reasoning not in ANSWER_REASONING:
+            raise ConfigError(
+                f"--answer-reasoning must be one of {', '.join(ANSWER_REASONING)}, "
+                f"got {self.answer_reasoning!r}"
+            )
         if isinstance(self.model_list, str):
             raise ConfigError(
                 f"model_list must be a list of names, got the string {self.model_list!r}"

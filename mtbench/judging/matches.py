@@ -11,7 +11,8 @@ math turn 1, default multi-turn, math multi-turn), each block question by questi
 by model (single, pairwise-baseline) or pair by pair in model-list order (pairwise-all).
 
 The messages sent to the judge are FastChat's: the prompt's system message, then the template
-filled by `str.format` with the same keyword arguments FastChat passes.
+filled by `str.format` with the same keyword arguments FastChat passes. With
+`answer_reasoning="strip"` the answers are put in without their `<think>` traces.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mtbench.data.judge_prompts import JudgePrompt
 from mtbench.data.judgments import MODES, grading_kind
 from mtbench.data.questions import Question
 from mtbench.errors import ConfigError, DataError
+from mtbench.generation.reasoning import split_reasoning
 from mtbench.judging.verdicts import OUTPUT_FORMATS
 
 NEED_REF_CATS = ("math", "reasoning", "coding", "arena-hard-200")
@@ -46,6 +48,9 @@ JUDGE_PROMPT_NAMES = {
     },
 }
 """FastChat's prompt for each judge role, by grading kind."""
+
+ANSWER_REASONING = ("keep", "strip")
+"""`--answer-reasoning` values: judge answers as they are (FastChat), or without their trace."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,8 @@ class Match:
         models: One model (single) or `(model_1, model_2)` (pairwise).
         answers: The models' answers, in the same order.
         reference: The judge's reference answer, for reference-based judges.
+        answer_reasoning: `keep` puts answers into the prompt as they are; `strip` removes a
+            `<think>` trace from each turn first (`split_reasoning`, mtbench-gen's rule).
     """
 
     question: Question
@@ -121,6 +128,7 @@ class Match:
     models: tuple[str, ...]
     answers: tuple[Answer, ...]
     reference: Answer | None = None
+    answer_reasoning: str = "keep"
 
     @property
     def pairwise(self) -> bool:
@@ -161,19 +169,25 @@ class Match:
             if self.judge.multi_turn:
                 values["ref_answer_2"] = ref[1]
         if self.pairwise:
-            a, b = self.answers[::-1] if swapped else self.answers
+            a, b = map(self._judged_turns, self.answers[::-1] if swapped else self.answers)
             if self.judge.multi_turn:
-                values["answer_a_1"], values["answer_a_2"] = a.turns[0], a.turns[1]
-                values["answer_b_1"], values["answer_b_2"] = b.turns[0], b.turns[1]
+                values["answer_a_1"], values["answer_a_2"] = a[0], a[1]
+                values["answer_b_1"], values["answer_b_2"] = b[0], b[1]
             else:
-                values["answer_a"], values["answer_b"] = a.turns[0], b.turns[0]
+                values["answer_a"], values["answer_b"] = a[0], b[0]
         else:
-            answer = self.answers[0].turns
+            answer = self._judged_turns(self.answers[0])
             if self.judge.multi_turn:
                 values["answer_1"], values["answer_2"] = answer[0], answer[1]
             else:
                 values["answer"] = answer[0]
         return values
+
+    def _judged_turns(self, answer: Answer) -> tuple[str, ...]:
+        """The turns of `answer` as the judge sees them (every answer goes through here)."""
+        if self.answer_reasoning == "strip":
+            return tuple(split_reasoning(text)[0] for text in answer.turns)
+        return answer.turns
 
     def user_prompt(self, swapped: bool = False) -> str:
         """The user message of this match (of game 2 when `swapped`), as recorded in the row."""
@@ -198,6 +212,7 @@ def build_matches(
     models: Sequence[str],
     baseline: str | None = None,
     references: Mapping[int, Answer] | None = None,
+    answer_reasoning: str = "keep",
 ) -> list[Match]:
     """Every match of a run, in FastChat's order.
 
@@ -212,12 +227,18 @@ def build_matches(
         baseline: The baseline model (`pairwise-baseline` only).
         references: The judge's reference answers by question id; needed when a question's
             category is in `NEED_REF_CATS`.
+        answer_reasoning: `keep` or `strip` (`ANSWER_REASONING`), for every match.
 
     Raises:
-        ConfigError: Unknown mode, no baseline for `pairwise-baseline`, or no reference answer
-            for a question that is judged against one.
+        ConfigError: Unknown mode or `answer_reasoning`, no baseline for `pairwise-baseline`,
+            or no reference answer for a question that is judged against one.
     """
     grading_kind(mode)
+    if answer_reasoning not in ANSWER_REASONING:
+        raise ConfigError(
+            f"answer_reasoning must be one of {', '.join(ANSWER_REASONING)}, "
+            f"got {answer_reasoning!r}"
+        )
     if mode == "pairwise-baseline" and not baseline:
         raise ConfigError("--mode pairwise-baseline needs --baseline-model")
     default = [q for q in questions if not needs_reference(q)]
@@ -242,6 +263,7 @@ def build_matches(
                         models=pair,
                         answers=tuple(answers[m][question.question_id] for m in pair),
                         reference=reference,
+                        answer_reasoning=answer_reasoning,
                     )
                 )
     return matches
@@ -267,6 +289,7 @@ def _model_tuples(mode: str, models: Sequence[str], baseline: str | None) -> lis
 
 
 __all__ = [
+    "ANSWER_REASONING",
     "JUDGE_PROMPT_NAMES",
     "MODES",
     "NEED_REF_CATS",

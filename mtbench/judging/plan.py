@@ -233,8 +233,23 @@ def make_plan(options: JudgeConfig) -> JudgePlan:
     notices: list[str] = []
     references, reference_file = _references(options, paths, judge_name, questions, notices)
     matches = build_matches(
-        questions, answers, judges, options.mode, models, baseline=baseline, references=references
+        questions,
+        answers,
+        judges,
+        options.mode,
+        models,
+        baseline=baseline,
+        references=references,
+        answer_reasoning=options.answer_reasoning,
     )
+    flags = checks.flag_answers(questions, answers, needed)
+    if options.answer_reasoning == "keep" and any(
+        flag.problem == checks.REASONING_TRACE for flag in flags
+    ):
+        notices.append(
+            "answers with a <think> reasoning trace are judged with it, as FastChat does; "
+            "--answer-reasoning strip judges them with the trace removed"
+        )
     output = paths.judgment_file(judge_name, options.mode)
     done = _existing_keys(output, options.mode, notices)
     pending = [match for match in matches if match.key not in done]
@@ -249,7 +264,7 @@ def make_plan(options: JudgeConfig) -> JudgePlan:
         output=output,
         reference_file=reference_file,
         max_tokens=options.max_tokens or default_max_tokens(spec.kind),
-        flags=checks.flag_answers(questions, answers, needed),
+        flags=flags,
         notices=notices,
     )
 
@@ -279,7 +294,7 @@ def describe_plan(plan: JudgePlan) -> str:
     lines = [f"  {name + ':':<{width + 1}} {value}" for name, value in rows]
     lines += [f"  notice: {text}" for text in plan.notices]
     lines += [
-        f"  warning: {text} (judged as they are)" for text in checks.describe_flags(plan.flags)
+        f"  warning: {text}" for text in checks.describe_flags(plan.flags, options.answer_reasoning)
     ]
     return "\n".join(["mtbench-judge plan", *lines])
 
