@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mtbench.backends.reasoning import split_reasoning
 from mtbench.data.answers import Answer
 from mtbench.data.questions import Question
 from mtbench.errors import DataError
-from mtbench.generation.reasoning import split_reasoning
 
 GENERATION_ERRORS = ("ERROR", "$ERROR$")
 """What FastChat's local and API generators write in place of an answer that failed."""

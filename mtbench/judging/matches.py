@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mtbench.backends.base import Message
+from mtbench.backends.reasoning import split_reasoning
 from mtbench.data.answers import Answer
 from mtbench.data.judge_prompts import JudgePrompt
 from mtbench.data.judgments import MODES, grading_kind
 from mtbench.data.questions import Question
 from mtbench.errors import ConfigError, DataError
-from mtbench.generation.reasoning import split_reasoning
 from mtbench.judging.verdicts import OUTPUT_FORMATS
 
 NEED_REF_CATS = ("math", "reasoning", "coding", "arena-hard-200")
