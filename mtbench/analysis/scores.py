@@ -11,7 +11,8 @@ both; `win_rate_adjusted = (win + 0.5 * tie) / n`.
 Beyond FastChat, nothing is silently mixed or hidden: repeated judgments (from re-runs) count
 once (`first_parsed`; FastChat counts every copy), and the numbers of dropped, repeated and
 filtered rows are returned in an `Accounting`. `build_report` adds what FastChat leaves out: a
-per-category table and bootstrap confidence intervals. `mtbench.reports.scores` renders a
+per-category table, bootstrap confidence intervals, and the judge snapshots the counted rows
+come from (with a warning when there are several). `mtbench.reports.scores` renders a
 `ScoreReport` as text, CSV, JSON or Markdown.
 """
 
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
 
 import pandas as pd
 
 from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
+from mtbench.analysis.snapshots import judge_snapshots, mixed_snapshots_warning
 from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.judgments import (
     Judgment,
@@ -97,11 +99,17 @@ def select_single(
 
     Drops unparsed rows (score -1), then rows of models outside `model_list`, then repeats.
     """
-    kept, accounting = _select(judgments, lambda j: model_list is None or j.model in model_list)
-    frame = pd.DataFrame(
-        [[j.model, j.score, j.turn, j.question_id] for j in kept], columns=SINGLE_COLUMNS
-    )
+    _, frame, accounting = _single_rows(judgments, model_list)
     return frame, accounting
+
+
+def _single_rows(
+    judgments: Iterable[SingleJudgment], model_list: Sequence[str] | None
+) -> tuple[list[SingleJudgment], pd.DataFrame, Accounting]:
+    """`select_single`, with the rows kept (for what the frame leaves out, e.g. provenance)."""
+    kept, accounting = _select(judgments, lambda j: model_list is None or j.model in model_list)
+    rows = [[j.model, j.score, j.turn, j.question_id] for j in kept]
+    return kept, pd.DataFrame(rows, columns=SINGLE_COLUMNS), accounting
 
 
 def single_turn_table(frame: pd.DataFrame, turn: int) -> pd.DataFrame:
@@ -132,6 +140,14 @@ def select_pairwise(
     non-baseline model must be listed; without, both must be (FastChat checks only `model_1`,
     which silently drops a listed model's rows whenever it was `model_2`).
     """
+    _, frame, accounting = _pairwise_rows(judgments, baseline, model_list)
+    return frame, accounting
+
+
+def _pairwise_rows(
+    judgments: Iterable[PairJudgment], baseline: str | None, model_list: Sequence[str] | None
+) -> tuple[list[PairJudgment], pd.DataFrame, Accounting]:
+    """`select_pairwise`, with the rows kept (for what the frame leaves out, e.g. provenance)."""
 
     def selected(judgment: PairJudgment) -> bool:
         pair = (judgment.model_1, judgment.model_2)
@@ -141,12 +157,10 @@ def select_pairwise(
         return model_list is None or all(m in model_list for m in evaluated)
 
     kept, accounting = _select(judgments, selected)
-    frame = pd.DataFrame(
-        [[j.question_id, j.turn, j.model_1, j.model_2, j.g1_winner, j.g2_winner] for j in kept],
-        columns=PAIR_COLUMNS,
-    )
+    rows = [[j.question_id, j.turn, j.model_1, j.model_2, j.g1_winner, j.g2_winner] for j in kept]
+    frame = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     inconsistent = int((frame["g1_winner"] != frame["g2_winner"]).sum())
-    return frame, replace(accounting, inconsistent=inconsistent)
+    return kept, frame, replace(accounting, inconsistent=inconsistent)
 
 
 def pairwise_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -202,6 +216,10 @@ class ScoreReport:
         accounting: What happened to the file's rows.
         baseline: The baseline model in `pairwise-baseline` mode.
         bootstrap: The resampling used for `summary` (None if turned off).
+        judge_snapshots: Judge calls of the used rows per judge snapshot (the `model` the
+            server said answered, from each row's `JUDGE_META`), most first, then
+            `snapshots.NOT_RECORDED` for calls whose row names none (FastChat's rows). A single
+            row is one call, a pairwise row two (one per game). See `judge_snapshots`.
     """
 
     mode: str
@@ -212,6 +230,7 @@ class ScoreReport:
     accounting: Accounting
     baseline: str | None = None
     bootstrap: BootstrapSpec | None = None
+    judge_snapshots: dict[str, int] = field(default_factory=dict)
 
 
 def default_input_file(paths: BenchPaths, judge_model: str, mode: str) -> Path:
@@ -304,7 +323,7 @@ def _single_report(
     bootstrap: BootstrapSpec | None,
     categories: dict[int, str] | None,
 ) -> ScoreReport:
-    frame, accounting = select_single(judgments, model_list)
+    kept, frame, accounting = _single_rows(judgments, model_list)
     if frame.empty:
         raise _nothing_left(path, accounting, model_list)
     tables = {"First turn": single_turn_table(frame, 1)}
@@ -331,7 +350,17 @@ def _single_report(
     if categories is not None:
         with_category = frame.assign(category=frame["question_id"].map(categories))
         category_table = _category_table(with_category, "score", list(summary.index))
-    return ScoreReport("single", path, tables, summary, category_table, accounting, None, bootstrap)
+    return ScoreReport(
+        "single",
+        path,
+        tables,
+        summary,
+        category_table,
+        accounting,
+        None,
+        bootstrap,
+        judge_snapshots=_snapshots(kept),
+    )
 
 
 def _pairwise_report(
@@ -343,7 +372,7 @@ def _pairwise_report(
     bootstrap: BootstrapSpec | None,
     categories: dict[int, str] | None,
 ) -> ScoreReport:
-    frame, accounting = select_pairwise(judgments, baseline, model_list)
+    kept, frame, accounting = _pairwise_rows(judgments, baseline, model_list)
     if frame.empty:
         raise _nothing_left(path, accounting, model_list)
     outcomes = pairwise_outcomes(frame)
@@ -363,8 +392,25 @@ def _pairwise_report(
         with_category = outcomes.assign(category=outcomes["question_id"].map(categories))
         category_table = _category_table(with_category, "points", list(summary.index))
     return ScoreReport(
-        mode, path, {"Pairwise": table}, summary, category_table, accounting, baseline, bootstrap
+        mode,
+        path,
+        {"Pairwise": table},
+        summary,
+        category_table,
+        accounting,
+        baseline,
+        bootstrap,
+        judge_snapshots=_snapshots(kept),
     )
+
+
+def _snapshots(kept: Sequence[SingleJudgment] | Sequence[PairJudgment]) -> dict[str, int]:
+    """`judge_snapshots` of the used rows, logging a warning when they mix snapshots."""
+    snapshots = judge_snapshots(kept)
+    warning = mixed_snapshots_warning(snapshots)
+    if warning:
+        logger.warning("%s", warning)
+    return snapshots
 
 
 def _category_table(frame: pd.DataFrame, value: str, models: list[str]) -> pd.DataFrame:

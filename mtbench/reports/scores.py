@@ -4,15 +4,23 @@ The `table` format prints FastChat's `show_result` output first, unchanged (pand
 of the same tables), then the additions: intervals, the category table and the row accounting.
 Markdown and JSON carry the additions only; CSV is one row per model with the categories as
 columns. Everything but the FastChat part and the CSV is rendered by `reports.tables`.
+
+Where the file records which judge snapshot answered, `snapshot_lines` name it (and warn when
+there are several) right under the `Input file:` line, or first in Markdown; JSON has them as
+`judge_snapshots`; CSV, one table, leaves them out. A file that records none (FastChat's) prints
+exactly as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
 from mtbench.analysis.scores import Accounting, ScoreReport
+from mtbench.analysis.snapshots import mixed_snapshots_warning, recorded
 from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title
 
 
@@ -26,13 +34,19 @@ def render_report(report: ScoreReport, fmt: str = "table") -> str:
         return wide_table(report).to_csv(index_label="model")
     sections = score_sections(report)
     if fmt == "table":
-        return fastchat_text(report) + sections.render(fmt)
+        # The snapshot lines are already under FastChat's header, where they are seen first.
+        return fastchat_text(report) + replace(sections, header=()).render(fmt)
     return sections.render(fmt)
 
 
 def fastchat_text(report: ScoreReport) -> str:
-    """Exactly what FastChat's `show_result.py` prints for the same file and flags."""
+    """Exactly what FastChat's `show_result.py` prints for the same file and flags.
+
+    Only a file that records its judge snapshots (FastChat's never do) gets more: the
+    `snapshot_lines` under the `Input file:` line.
+    """
     lines = [f"Mode: {report.mode}", f"Input file: {report.input_file}"]
+    lines += snapshot_lines(report.judge_snapshots, report.mode)
     if report.mode == "single":
         for title, table in report.tables.items():
             lines.append(f"\n########## {title} ##########")
@@ -56,15 +70,42 @@ def accounting_line(accounting: Accounting, mode: str) -> str:
     return text + "."
 
 
+def snapshot_lines(snapshots: Mapping[str, int], mode: str) -> list[str]:
+    """Which judge snapshot(s) the numbers come from, plus a warning if several; [] if unknown.
+
+    E.g. `judge snapshot: gpt-5-2025-08-07 (160 judgments)`, or `judge snapshots: a (120),
+    b (40)` and a `warning:` line. Counts are judge calls: judgments in single mode, games
+    (two per row) in pairwise modes. Calls with no snapshot appear as `not recorded (N)`.
+    """
+    named = recorded(snapshots)
+    if not named:
+        return []
+    label = "judge snapshot" if len(named) == 1 else "judge snapshots"
+    if len(snapshots) == 1:
+        ((name, count),) = snapshots.items()
+        unit = "judgments" if mode == "single" else "games"
+        lines = [f"{label}: {name} ({count} {unit})"]
+    else:
+        lines = [f"{label}: " + ", ".join(f"{name} ({count})" for name, count in snapshots.items())]
+    warning = mixed_snapshots_warning(snapshots)
+    if warning:
+        lines.append(f"warning: {warning}")
+    return lines
+
+
 def score_sections(report: ScoreReport) -> Sections:
-    """The additions to FastChat's output: summary with intervals, categories, accounting."""
+    """The additions to FastChat's output: summary with intervals, categories, accounting.
+
+    The header holds the `snapshot_lines` (printed by `fastchat_text` in the `table` format).
+    """
     title = interval_title("Summary", report.bootstrap, intervals="confidence intervals")
     tables = {title: report.summary}
     if report.categories is not None:
         measure = "mean score" if report.mode == "single" else "adjusted win rate"
         tables[f"Per category ({measure}, both turns)"] = report.categories
     footer = [accounting_line(report.accounting, report.mode)]
-    return Sections((), tables, footer, as_json(report))
+    header = snapshot_lines(report.judge_snapshots, report.mode)
+    return Sections(header, tables, footer, as_json(report))
 
 
 def wide_table(report: ScoreReport) -> pd.DataFrame:
@@ -89,6 +130,7 @@ def as_json(report: ScoreReport) -> dict[str, Any]:
         "input_file": str(report.input_file),
         "baseline": report.baseline,
         "bootstrap": bootstrap_json(report.bootstrap),
+        "judge_snapshots": dict(report.judge_snapshots),
         "accounting": {
             "rows": report.accounting.rows,
             "used": report.accounting.used,
