@@ -147,7 +147,7 @@ class AnthropicBackend(RemoteBackend):
             "".join(
                 getattr(b, "text", "") or "" for b in blocks if getattr(b, "type", "") == "text"
             ).strip(),
-            STOP_REASONS.get(stop, stop),
+            STOP_REASONS.get(stop, stop) if isinstance(stop, str) else None,
             reasoning=thinking,
             meta={k: v for k, v in meta.items() if v is not None},
         )

@@ -240,6 +240,11 @@ class Backend(ABC):
         """Conversations per call this backend prefers for replies of up to `max_new_tokens`."""
         return DEFAULT_BATCH_SIZE
 
+    @property
+    def adjustments(self) -> list[str]:
+        """Request parameters the server refused and this backend stopped sending (APIs)."""
+        return []
+
     def limit_in_flight(self, requests: int) -> bool:
         """Allow at most `requests` requests at once, across all calling threads.
 

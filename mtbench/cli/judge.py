@@ -8,6 +8,7 @@ mtbench-judge --judge-model Qwen/Qwen2.5-72B-Instruct --judge-base-url http://lo
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -141,6 +142,38 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="judge reply limit (default: 2048, 1024 for Claude, as FastChat)",
     )
+    judge.add_argument(
+        "--judge-temperature",
+        type=_temperature,
+        default=JudgeConfig.judge_temperature,
+        metavar="T|omit",
+        help="the judge's temperature (default: 0, as FastChat); 'omit' sends none, so the "
+        "model's default applies (OpenAI's reasoning models refuse any other; a refused "
+        "default is dropped by itself, once, and said)",
+    )
+    judge.add_argument(
+        "--judge-reasoning-effort",
+        default=JudgeConfig.judge_reasoning_effort,
+        metavar="EFFORT",
+        help="reasoning_effort for an OpenAI-compatible reasoning judge: minimal, low, medium, "
+        "high, ... (default: not sent, the model's own)",
+    )
+    judge.add_argument(
+        "--judge-thinking-budget",
+        type=int,
+        default=JudgeConfig.judge_thinking_budget,
+        metavar="TOKENS",
+        help="extended thinking for a Claude judge, in tokens (at least 1024), on top of "
+        "--judge-max-tokens (default: no thinking, as FastChat)",
+    )
+    judge.add_argument(
+        "--judge-extra-body",
+        type=_json_object,
+        default=JudgeConfig.judge_extra_body,
+        metavar="JSON",
+        help="extra fields for every judge request, as a JSON object, e.g. "
+        '\'{"chat_template_kwargs": {"enable_thinking": false}}\' for a Qwen3 judge on vLLM',
+    )
     add_request_options(judge, JudgeConfig, "--judge-timeout", "judge request")
     judge.add_argument(
         "--batch-size",
@@ -171,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="price of 1k output tokens, for the cost estimate",
     )
     run.add_argument(
+        "--price-table",
+        default=JudgeConfig.price_table,
+        metavar="FILE",
+        help='JSON prices per 1k tokens, {"model": [input, output]}, over the built-in list '
+        "(for the estimate and the cost of the reported usage)",
+    )
+    run.add_argument(
         "--no-preflight",
         dest="preflight",
         action="store_false",
@@ -178,6 +218,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_logging_options(parser)
     return parser
+
+
+def _temperature(text: str) -> float | None:
+    """`--judge-temperature`: a number, or `omit` for none."""
+    if text.strip().lower() in ("omit", "none", "default"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'omit', got {text!r}") from None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """`--judge-extra-body`: a JSON object."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
 
 
 def _confirm(plan: Any) -> bool:

@@ -99,7 +99,7 @@ def make_groups(
     chunk = max(1, min(chunk_size, math.ceil(len(tasks) / max(1, slots))))
     classes: dict[tuple[float, int], list[Task]] = {}
     for task in tasks:
-        temperature = 0.0 if mix_temperatures else task.params.temperature
+        temperature = 0.0 if mix_temperatures else task.params.temperature or 0.0
         classes.setdefault((temperature, task.choice), []).append(task)
     groups: list[Group] = []
     for members in _interleave_choices(classes):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.paths import BenchPaths, file_stem
@@ -39,6 +40,15 @@ class JudgeConfig:
         judge_model_path: A local judge model (with `hf` or `vllm`).
         ref_answer_model: Whose reference answers to use (`reference_answer/{this}.jsonl`).
         max_tokens: Reply token limit (None: FastChat's, 2048; 1024 for Claude).
+        judge_temperature: The judge's sampling temperature (FastChat's 0); None: not sent,
+            the model's default (OpenAI's reasoning models accept no other).
+        judge_reasoning_effort: `reasoning_effort` sent to an OpenAI-compatible judge
+            (`minimal`, `low`, `medium`, `high`, ...); None: not sent.
+        judge_thinking_budget: Tokens of extended thinking for an Anthropic judge; None: off.
+        judge_extra_body: Further fields of every judge request's JSON body, e.g. vLLM's
+            `{"chat_template_kwargs": {"enable_thinking": false}}`.
+        price_table: A JSON file of prices, `{"model": [usd_per_1k_input, usd_per_1k_output]}`,
+            over the built-in list prices (matched by the served snapshot, then the name).
         timeout: Seconds per request.
         max_attempts: Attempts per call, retries included.
         price_per_1k_input: USD per 1k input tokens, for the estimate.
@@ -66,6 +76,11 @@ class JudgeConfig:
     judge_model_path: str | None = None
     ref_answer_model: str | None = None
     max_tokens: int | None = None
+    judge_temperature: float | None = 0.0
+    judge_reasoning_effort: str | None = None
+    judge_thinking_budget: int | None = None
+    judge_extra_body: Mapping[str, Any] | None = None
+    price_table: str | None = None
     timeout: float = 300.0
     max_attempts: int = 10
     price_per_1k_input: float | None = None
@@ -90,6 +105,18 @@ class JudgeConfig:
             raise ConfigError(f"--max-attempts must be at least 1, got {self.max_attempts}")
         if self.timeout <= 0:
             raise ConfigError(f"--judge-timeout must be positive, got {self.timeout}")
+        if self.judge_temperature is not None and not 0 <= self.judge_temperature <= 2:
+            raise ConfigError(
+                f"--judge-temperature must be between 0 and 2 (or 'omit'), "
+                f"got {self.judge_temperature}"
+            )
+        if self.judge_thinking_budget is not None and self.judge_thinking_budget < 1024:
+            raise ConfigError(
+                "--judge-thinking-budget must be at least 1024 tokens (Anthropic's minimum), "
+                f"got {self.judge_thinking_budget}"
+            )
+        if self.judge_extra_body is not None and not isinstance(self.judge_extra_body, Mapping):
+            raise ConfigError("--judge-extra-body must be a JSON object")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ConfigError(f"--judge-max-tokens must be at least 1, got {self.max_tokens}")
         if self.answer_reasoning not in ANSWER_REASONING:

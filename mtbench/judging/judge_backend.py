@@ -67,6 +67,9 @@ def judge_spec(options: JudgeConfig, judge_name: str, grading: str) -> BackendSp
         for flag, value in (
             ("--judge-base-url", options.judge_base_url),
             ("--judge-api-key-env", options.judge_api_key_env),
+            ("--judge-reasoning-effort", options.judge_reasoning_effort),
+            ("--judge-thinking-budget", options.judge_thinking_budget),
+            ("--judge-extra-body", options.judge_extra_body),
         ):
             if value is not None:
                 what = "runs here" if kind in LOCAL_KINDS else "is the fake backend"
@@ -82,12 +85,47 @@ def judge_spec(options: JudgeConfig, judge_name: str, grading: str) -> BackendSp
         api_key_env=options.judge_api_key_env,
         timeout=options.timeout,
         max_attempts=options.max_attempts,
-        options={"replies": FAKE_VERDICTS[grading]} if kind == "fake" else {},
+        options=_backend_options(options, kind, grading),
         key_flag="--judge-api-key-env",
         model_flag="--judge-model",
         path_flag="--judge-model-path",
         kind_flag="--judge-backend",
     )
+
+
+def _backend_options(options: JudgeConfig, kind: str, grading: str) -> dict[str, object]:
+    """The backend's own arguments: the fake judge's verdicts; an API judge's request options.
+
+    Raises:
+        ConfigError: for a request option the kind has no use for.
+    """
+    if kind == "fake":
+        return {"replies": FAKE_VERDICTS[grading]}
+    if kind not in API_KINDS:
+        return {}
+    if kind == "anthropic" and options.judge_reasoning_effort is not None:
+        raise ConfigError(
+            "--judge-reasoning-effort is for OpenAI-compatible judges; a Claude judge thinks "
+            "with --judge-thinking-budget"
+        )
+    if kind == "openai" and options.judge_thinking_budget is not None:
+        raise ConfigError(
+            "--judge-thinking-budget is for Claude judges; an OpenAI-compatible judge takes "
+            "--judge-reasoning-effort (or --judge-extra-body for a server's own switch)"
+        )
+    extra = dict(options.judge_extra_body or {})
+    # What the user chose is never dropped when refused (FastChat's defaults are).
+    deliberate = {name: "--judge-extra-body" for name in extra}
+    if options.judge_temperature not in (None, 0.0):
+        deliberate["temperature"] = "--judge-temperature"
+    found: dict[str, object] = {"extra_body": extra, "deliberate": deliberate}
+    if options.judge_reasoning_effort is not None:
+        found["reasoning_effort"] = options.judge_reasoning_effort
+        deliberate["reasoning_effort"] = "--judge-reasoning-effort"
+    if options.judge_thinking_budget is not None:
+        found["thinking_budget"] = options.judge_thinking_budget
+        deliberate["thinking"] = "--judge-thinking-budget"
+    return found
 
 
 def default_max_tokens(kind: str) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
@@ -19,6 +19,7 @@ from mtbench.backends.base import GenerationParams
 from mtbench.backends.registry import open_backend
 from mtbench.backends.retry import RetryCallback
 from mtbench.errors import BackendError, DataError
+from mtbench.judging import cost
 from mtbench.judging.config import JudgeConfig
 from mtbench.judging.judge_backend import preflight
 from mtbench.judging.plan import JudgePlan, describe_plan, make_plan, render_prompt
@@ -27,6 +28,7 @@ from mtbench.judging.runner import JudgeStats, run_matches
 logger = logging.getLogger(__name__)
 
 JUDGE_TEMPERATURE = 0.0
+"""FastChat's judge temperature, the default of `JudgeConfig.judge_temperature`."""
 
 JudgeStatus = Literal["done", "dry_run", "nothing_to_do", "cancelled"]
 
@@ -66,8 +68,15 @@ def check_writable(path: Path) -> None:
         raise DataError("cannot write the judgment file here; check the permissions", target)
 
 
-def summary_lines(stats: JudgeStats, plan: JudgePlan) -> list[str]:
-    """The end-of-run report."""
+def summary_lines(stats: JudgeStats, plan: JudgePlan, adjustments: Sequence[str] = ()) -> list[str]:
+    """The end-of-run report.
+
+    Args:
+        stats: What the run did.
+        plan: What it set out to do.
+        adjustments: Request parameters the judge's server refused and the run stopped
+            sending (`RemoteBackend.adjustments`).
+    """
     rate = stats.calls_done / stats.wall_time if stats.wall_time > 0 else 0.0
     head = "interrupted" if stats.interrupted else "stopped" if stats.stopped else "done"
     lines = [
@@ -79,13 +88,33 @@ def summary_lines(stats: JudgeStats, plan: JudgePlan) -> list[str]:
         f"({stats.failed_calls} call(s) failed after retries)",
         f"  retries:    {stats.retries}",
     ]
+    if stats.reasked:
+        lines.append(
+            f"  re-asked:   {stats.reasked} time(s) after a reply ran out of room before its "
+            "verdict (cut at the token limit, or empty)"
+        )
+    if stats.no_verdict:
+        lines.append(
+            f"  no verdict: {stats.no_verdict} call(s) never fitted a verdict in the token limit "
+            f"(not written, counted as failed): raise --judge-max-tokens (now {plan.max_tokens})"
+        )
     if stats.stopped or stats.lost_calls:
         lines.append(f"  lost:       {stats.lost_calls} call(s) in flight when the run stopped")
+    for note in adjustments:
+        lines.append(f"  request:    {note}")
     if stats.tokens_reported:
-        lines.append(
-            f"  tokens:     {stats.prompt_tokens:,} input + {stats.completion_tokens:,} output "
-            "(as the API reported)"
+        thinking = (
+            f", of which {stats.reasoning_tokens:,} reasoning" if stats.reasoning_tokens else ""
         )
+        lines.append(
+            f"  tokens:     {stats.prompt_tokens:,} input + {stats.completion_tokens:,} output"
+            f"{thinking} (as the API reported)"
+        )
+        spent = cost.reported_cost(
+            stats.prompt_tokens, stats.completion_tokens, plan.price, plan.price_source
+        )
+        if spent:
+            lines.append(f"  cost:       {spent}")
     if stats.last_error:
         lines.append(f"  last error: {stats.last_error}")
     if stats.not_done:
@@ -149,7 +178,10 @@ def judge(
     try:
         if options.preflight:
             preflight(backend)
-        params = GenerationParams(max_new_tokens=plan.max_tokens, temperature=JUDGE_TEMPERATURE)
+        temperature = options.judge_temperature
+        if temperature is None and not backend.concurrent:
+            temperature = JUDGE_TEMPERATURE  # a local engine has no "default" to fall back on
+        params = GenerationParams(max_new_tokens=plan.max_tokens, temperature=temperature)
         try:
             run_matches(
                 plan.pending,
@@ -166,7 +198,8 @@ def judge(
             if close_progress is not None:
                 close_progress()
             if stats.calls_done or stats.stopped:
-                print("\n".join(summary_lines(stats, plan)), file=err)
+                lines = summary_lines(stats, plan, backend.adjustments)
+                print("\n".join(lines), file=err)
     finally:
         backend.close()
     if stats.failed:

@@ -6,6 +6,7 @@ may cost, and where results go, so that `--dry-run` and the confirmation prompt 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,16 @@ class JudgePlan:
     def calls(self) -> int:
         return sum(match.games for match in self.pending)
 
+    @property
+    def price(self) -> tuple[float, float] | None:
+        """USD per 1k (input, output) tokens of this judge, if known (`cost.choose_price`)."""
+        return choose_price(self)[0]
+
+    @property
+    def price_source(self) -> str:
+        """Where `price` comes from (flags, price table, list price, local model)."""
+        return choose_price(self)[1]
+
     def estimate(self) -> cost.Estimate:
         input_tokens = 0
         for match in self.pending:
@@ -74,7 +85,7 @@ class JudgePlan:
                 messages = match.messages(swapped)
                 chars = sum(len(m["content"]) for m in messages)
                 input_tokens += cost.count_tokens(chars, len(messages))
-        price, source = choose_price(self)
+        price, source = self.price, self.price_source
         return cost.Estimate(
             calls=self.calls,
             input_tokens=input_tokens,
@@ -90,8 +101,9 @@ def choose_price(plan: JudgePlan) -> tuple[tuple[float, float] | None, str]:
         return (0.0, 0.0), "local model"
     if plan.backend.kind == "fake":
         return (0.0, 0.0), "fake backend"
+    table = cost.load_price_table(options.price_table) if options.price_table else None
     return cost.choose_price(
-        plan.backend.model, options.price_per_1k_input, options.price_per_1k_output
+        plan.backend.model, options.price_per_1k_input, options.price_per_1k_output, table
     )
 
 
@@ -181,19 +193,37 @@ def _references(
 
 
 def _existing_keys(output: Path, mode: str, notices: list[str]) -> set[tuple[object, ...]]:
+    """The keys of the matches already judged in `output`.
+
+    A row without a verdict whose reply ran out of room (empty, or cut at the token limit:
+    `replies.out_of_room`), which runs before this rule wrote, does not count: the match is
+    asked again.
+    """
     if not output.is_file():
         return set()
     loader = load_single_judgments if grading_kind(mode) == "single" else load_pair_judgments
     keys = set()
     api_errors = 0
+    reasked = 0
     for row in loader(output):
-        keys.add(row.key)
         replies = [row.judgment] if hasattr(row, "judgment") else [row.g1_judgment, row.g2_judgment]  # type: ignore[attr-defined]
+        if not row.parsed and any(
+            not reply.strip() or meta.get("finish_reason") == "length"
+            for reply, meta in zip(replies, row.metas, strict=False)
+        ):
+            reasked += 1
+            continue
+        keys.add(row.key)
         api_errors += "$ERROR$" in replies
     if api_errors:
         notices.append(
             f"{api_errors} row(s) of {output.name} hold FastChat's $ERROR$ (a failed API call) and "
             "count as judged; delete those lines to judge them again"
+        )
+    if reasked:
+        notices.append(
+            f"{reasked} row(s) of {output.name} have no verdict because the judge's reply was "
+            "empty or cut at the token limit; they are judged again"
         )
     return keys
 
@@ -286,7 +316,7 @@ def describe_plan(plan: JudgePlan) -> str:
             "matches",
             f"{len(plan.matches)} ({plan.done} already judged, {len(plan.pending)} to judge)",
         ),
-        ("judge calls", f"{plan.calls} (temperature 0, max {plan.max_tokens} tokens)"),
+        ("judge calls", f"{plan.calls} ({describe_request(plan)})"),
         ("estimate", cost.describe(plan.estimate())),
         ("output", str(plan.output)),
     ]
@@ -297,6 +327,25 @@ def describe_plan(plan: JudgePlan) -> str:
         f"  warning: {text}" for text in checks.describe_flags(plan.flags, options.answer_reasoning)
     ]
     return "\n".join(["mtbench-judge plan", *lines])
+
+
+def describe_request(plan: JudgePlan) -> str:
+    """The judge's sampling as asked for: `temperature 0, max 2048 tokens` for FastChat's."""
+    options = plan.options
+    temperature = options.judge_temperature
+    parts = [
+        "temperature not sent (the model's default)"
+        if temperature is None and plan.backend.kind not in LOCAL_KINDS
+        else f"temperature {temperature or 0:g}",
+        f"max {plan.max_tokens} tokens",
+    ]
+    if options.judge_reasoning_effort:
+        parts.append(f"reasoning effort {options.judge_reasoning_effort}")
+    if options.judge_thinking_budget:
+        parts.append(f"thinking budget {options.judge_thinking_budget} tokens")
+    if options.judge_extra_body:
+        parts.append(f"extra body {json.dumps(options.judge_extra_body)}")
+    return ", ".join(parts)
 
 
 def render_prompt(match: Match, swapped: bool = False) -> str:
