@@ -148,7 +148,9 @@ def judge(
     stats.skipped = plan.done
     try:
         if options.preflight:
-            preflight(backend)
+            for warning in preflight(backend):
+                logger.info("%s", warning)  # not logger.warning: the CLI would print it twice
+                print(warning, file=err)
         params = GenerationParams(max_new_tokens=plan.max_tokens, temperature=JUDGE_TEMPERATURE)
         try:
             run_matches(
