@@ -11,7 +11,8 @@ so tests can assert the exact messages sent, and misbehaves on demand:
 * `latency`: seconds each successful reply takes;
 * `refuse`: a function from the request body to a parameter refusal (`Refusal`), as reasoning
   models refuse `temperature` or `max_tokens` (`Refusal.reasoning_model`);
-* `models`: what `GET /v1/models` lists (default: `known_models`), with any extra fields.
+* `models`: what `GET /v1/models` lists (default: `known_models`), with any extra fields, or
+  a `Fault` to answer the listing with (a proxy without the route, a broken listing).
 
 A reply function may return a `Completion` instead of text: a reply with reasoning fields
 (`reasoning_content`, `reasoning`, Anthropic thinking blocks), another finish reason, a dated
@@ -188,7 +189,8 @@ class FakeOpenAIServer:
         require_key: If set, the only API key accepted.
         known_models: If set, other model names get 404 `model_not_found`.
         refuse: Refuses a parameter of a request body (see `Refusal`), or None.
-        models: The rows `GET /v1/models` lists (default: one per `known_models` name).
+        models: The rows `GET /v1/models` lists (default: one per `known_models` name), or a
+            `Fault` that answers every listing request.
         seed: Seed of the random faults.
         port: 0 picks a free port.
     """
@@ -204,7 +206,7 @@ class FakeOpenAIServer:
         require_key: str | None = None,
         known_models: Iterable[str] | None = None,
         refuse: Callable[[dict[str, Any]], Refusal | None] | None = None,
-        models: list[dict[str, Any]] | None = None,
+        models: list[dict[str, Any]] | Fault | None = None,
         seed: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -320,6 +322,9 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             path = self.path.rstrip("/")
             if path.endswith("/models") or "/models/" in path:
                 listed = server.models
+                if isinstance(listed, Fault):
+                    self._fault(listed, False)
+                    return
                 if listed is None:
                     names = sorted(server.known_models or ())
                     listed = [{"id": n, "object": "model", "owned_by": "fake"} for n in names]

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mtbench.backends.base import Conversation, GenerationParams, Reply
+from mtbench.backends.model_catalog import fetch_listing
 from mtbench.backends.remote import RemoteBackend
 from mtbench.errors import MissingDependencyError, TransientError, first_line
 
@@ -34,6 +35,8 @@ OPENAI_URL = "https://api.openai.com/v1"
 BASE_URL_ENV = "OPENAI_BASE_URL"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 PLACEHOLDER_KEY = "EMPTY"
+LISTING_TIMEOUT = 30.0
+"""Seconds the model listing may take: it only adds detail to a message or a warning."""
 
 
 class OpenAICompatBackend(RemoteBackend):
@@ -194,6 +197,15 @@ def _error_param(exc: Any) -> str | None:
     error = body.get("error", body) if isinstance(body, dict) else None
     value = error.get("param") if isinstance(error, dict) else None
     return value if isinstance(value, str) else None
+
+    def served_models(self) -> list[dict[str, Any]]:
+        """The server's model listing (`GET {base_url}/models`): one dict per row, [] on failure.
+
+        Rows keep every field the server sends (`id`, `owned_by`, and where published
+        `shutdown_date` / `deprecation_date`). Never raises; waits at most `LISTING_TIMEOUT`.
+        """
+        timeout = min(self.timeout, LISTING_TIMEOUT)
+        return fetch_listing(lambda: self._client.with_options(timeout=timeout).models.list())
 
 
 def _server_message(exc: Any) -> str:

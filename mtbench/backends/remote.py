@@ -7,7 +7,9 @@ translates the SDK's exceptions at this boundary (`classify_status` for HTTP err
                                           -> TransientError (retried)
     401, 403, exhausted quota             -> AuthError (stops the run)
     400, 404 (unknown model, wrong URL), other 4xx
-                                          -> RequestError (stops the run)
+                                          -> RequestError (stops the run); an unknown model's
+                                             message names the closest models the server
+                                             lists (`model_catalog`)
     a prompt longer than the model's context
                                           -> BackendError (costs this call only)
 
@@ -25,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mtbench.backends.base import Backend, Conversation, GenerationParams, Usage
+from mtbench.backends.model_catalog import is_model_not_found, model_ids, unknown_model_message
 from mtbench.backends.refusals import RequestAdjuster
 from mtbench.backends.retry import (
     RetryCallback,
@@ -96,6 +99,7 @@ def classify_status(
     headers: Mapping[str, str] | None = None,
     code: str | None = None,
     model_flag: str = "--model",
+    served: Sequence[str] = (),
 ) -> BackendError:
     """Translate an HTTP error reply into the error the retry loop and the runner act on.
 
@@ -108,6 +112,7 @@ def classify_status(
         headers: Response headers (for `Retry-After`).
         code: The API's error code, if any (e.g. `insufficient_quota`).
         model_flag: The command's flag that names the model, for the unknown-model message.
+        served: The models the server lists, for the unknown-model message ([]: unknown).
     """
     said = f"HTTP {status}: {one_line(message)}" if message else f"HTTP {status}"
     lowered = f"{message} {code or ''}".lower()
@@ -127,11 +132,8 @@ def classify_status(
         )
     if status in (400, 413, 422) and any(hint in lowered for hint in _CONTEXT_HINTS):
         return BackendError(f"prompt too long for model '{model}' ({said})")
-    if status == 404:
-        return RequestError(
-            f"{where} does not know model '{model}' ({said}); check {model_flag} and that the "
-            "base URL is the API root (usually ending in /v1)"
-        )
+    if is_model_not_found(status, code):
+        return RequestError(unknown_model_message(model, where, said, served, model_flag))
     return RequestError(f"{where} rejected the request for model '{model}' ({said})")
 
 
@@ -222,7 +224,15 @@ class RemoteBackend(Backend):
         raise NotImplementedError
 
     def _refusal(self, status: int, message: str, headers: Any, code: str | None) -> BackendError:
-        """`classify_status` for this backend's endpoint, model, key variable and flags."""
+        """`classify_status` for this backend's endpoint, model, key variable and flags.
+
+        An unknown model costs one more request: the server's model listing, for the closest
+        names (only backends with a `served_models()` method have one).
+        """
+        served: list[str] = []
+        list_models = getattr(self, "served_models", None)
+        if callable(list_models) and is_model_not_found(status, code):
+            served = model_ids(list_models())
         return classify_status(
             status,
             scrub(message, self._secrets),
@@ -232,6 +242,7 @@ class RemoteBackend(Backend):
             headers=headers,
             code=code,
             model_flag=self.model_flag,
+            served=served,
         )
 
     def limit_in_flight(self, requests: int) -> bool:

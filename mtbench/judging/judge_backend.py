@@ -9,9 +9,11 @@ OpenAI-compatible API otherwise (OpenAI itself, or `--judge-base-url` / `$OPENAI
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING
 
 from mtbench.backends.base import Backend, GenerationParams
+from mtbench.backends.model_catalog import lister, shutdown_warning
 from mtbench.backends.registry import API_KINDS, AUTO, KINDS, LOCAL_KINDS, BackendSpec, resolve_kind
 from mtbench.backends.retry import RetryPolicy
 from mtbench.errors import AuthError, BackendError, ConfigError, RequestError
@@ -133,17 +135,26 @@ def default_max_tokens(kind: str) -> int:
     return ANTHROPIC_MAX_TOKENS if kind == "anthropic" else OPENAI_MAX_TOKENS
 
 
-def preflight(backend: Backend) -> None:
+def preflight(backend: Backend, today: date | None = None) -> list[str]:
     """One tiny request, so a wrong key, URL or model fails now rather than mid-run.
 
-    Local backends are skipped (loading the model already proved it works).
+    Local backends are skipped (loading the model already proved it works). A backend with a
+    model listing (`served_models()`, the OpenAI-compatible one) is also asked whether the
+    judge model's shutdown date has passed or is near; that only warns.
+
+    Args:
+        backend: The judge's backend, open.
+        today: The date shutdown dates are counted from (default: today, UTC).
+
+    Returns:
+        Warning lines for the caller to show (`warning: ...`), usually none.
 
     Raises:
         AuthError, RequestError: as the backend reports them.
         BackendError: if the judge cannot be reached after a few tries.
     """
     if not backend.concurrent:
-        return
+        return []
     params = GenerationParams(max_new_tokens=16, temperature=0.0)
     try:
         backend.complete(PREFLIGHT_MESSAGES, params, retry=RetryPolicy(max_attempts=3))
@@ -151,3 +162,13 @@ def preflight(backend: Backend) -> None:
         raise
     except BackendError as error:
         raise BackendError(f"the judge did not answer a test request: {error}") from None
+    list_models = getattr(backend, "served_models", None)
+    if not callable(list_models):
+        return []
+    warning = shutdown_warning(
+        str(getattr(backend, "model_name", "")),
+        list_models(),
+        today=today or datetime.now(timezone.utc).date(),
+        where=lister(str(getattr(backend, "endpoint", ""))),
+    )
+    return [warning] if warning else []

@@ -177,7 +177,9 @@ def judge(
     stats.skipped = plan.done
     try:
         if options.preflight:
-            preflight(backend)
+            for warning in preflight(backend):
+                logger.info("%s", warning)  # not logger.warning: the CLI would print it twice
+                print(warning, file=err)
         temperature = options.judge_temperature
         if temperature is None and not backend.concurrent:
             temperature = JUDGE_TEMPERATURE  # a local engine has no "default" to fall back on
