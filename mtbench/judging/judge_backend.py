@@ -135,7 +135,9 @@ def default_max_tokens(kind: str) -> int:
     return ANTHROPIC_MAX_TOKENS if kind == "anthropic" else OPENAI_MAX_TOKENS
 
 
-def preflight(backend: Backend, today: date | None = None) -> list[str]:
+def preflight(
+    backend: Backend, today: date | None = None, temperature: float | None = 0.0
+) -> list[str]:
     """One tiny request, so a wrong key, URL or model fails now rather than mid-run.
 
     Local backends are skipped (loading the model already proved it works). A backend with a
@@ -145,6 +147,8 @@ def preflight(backend: Backend, today: date | None = None) -> list[str]:
     Args:
         backend: The judge's backend, open.
         today: The date shutdown dates are counted from (default: today, UTC).
+        temperature: The run's judge temperature, so the test request is shaped like the
+            run's (and a refused parameter is learned here, once).
 
     Returns:
         Warning lines for the caller to show (`warning: ...`), usually none.
@@ -155,7 +159,7 @@ def preflight(backend: Backend, today: date | None = None) -> list[str]:
     """
     if not backend.concurrent:
         return []
-    params = GenerationParams(max_new_tokens=16, temperature=0.0)
+    params = GenerationParams(max_new_tokens=16, temperature=temperature)
     try:
         backend.complete(PREFLIGHT_MESSAGES, params, retry=RetryPolicy(max_attempts=3))
     except (AuthError, RequestError):

@@ -177,7 +177,7 @@ def judge(
     stats.skipped = plan.done
     try:
         if options.preflight:
-            for warning in preflight(backend):
+            for warning in preflight(backend, temperature=options.judge_temperature):
                 logger.info("%s", warning)  # not logger.warning: the CLI would print it twice
                 print(warning, file=err)
         temperature = options.judge_temperature
