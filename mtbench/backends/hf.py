@@ -145,7 +145,8 @@ class HFBackend(LocalBackend):
                     self._shrink_after_oom(len(chunk))
                     continue
                 for index, (ids, reason) in zip(chunk, outputs, strict=True):
-                    replies[index] = Reply(self.format.finish(ids), reason)
+                    text = self.format.reply(conversations[index], ids)
+                    replies[index] = Reply(text, reason)
                 start += len(chunk)
         return replies
 

@@ -187,6 +187,15 @@ class OpenAICompatBackend(RemoteBackend):
             meta={k: v for k, v in meta.items() if v is not None},
         )
 
+    def served_models(self) -> list[dict[str, Any]]:
+        """The server's model listing (`GET {base_url}/models`): one dict per row, [] on failure.
+
+        Rows keep every field the server sends (`id`, `owned_by`, and where published
+        `shutdown_date` / `deprecation_date`). Never raises; waits at most `LISTING_TIMEOUT`.
+        """
+        timeout = min(self.timeout, LISTING_TIMEOUT)
+        return fetch_listing(lambda: self._client.with_options(timeout=timeout).models.list())
+
 
 def _error_param(exc: Any) -> str | None:
     """The parameter an OpenAI-style error names (`error.param`), if any."""
@@ -197,15 +206,6 @@ def _error_param(exc: Any) -> str | None:
     error = body.get("error", body) if isinstance(body, dict) else None
     value = error.get("param") if isinstance(error, dict) else None
     return value if isinstance(value, str) else None
-
-    def served_models(self) -> list[dict[str, Any]]:
-        """The server's model listing (`GET {base_url}/models`): one dict per row, [] on failure.
-
-        Rows keep every field the server sends (`id`, `owned_by`, and where published
-        `shutdown_date` / `deprecation_date`). Never raises; waits at most `LISTING_TIMEOUT`.
-        """
-        timeout = min(self.timeout, LISTING_TIMEOUT)
-        return fetch_listing(lambda: self._client.with_options(timeout=timeout).models.list())
 
 
 def _server_message(exc: Any) -> str:

@@ -11,6 +11,11 @@ post-processing (`fastchat/llm_judge/gen_model_answer.py`, `get_model_answers`),
     (d) delete every special-token string of the tokenizer (bos, eos, unk, pad, ... and the
         additional special tokens) wherever it appears;
     (e) strip surrounding whitespace.
+
+A chat template that opens the reasoning trace itself (DeepSeek-R1's ends the prompt with
+`<think>`) leaves the model to write only the trace's end: `reply` puts the opening tag back in
+front of such a reply, so that it reads as the model's whole output and a trace cut by the token
+limit is still seen as a trace (`mtbench.backends.reasoning`), never as the answer.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 from mtbench.backends.base import Conversation
 from mtbench.backends.conv_templates import ConvTemplate, get_conv_template, template_names
 from mtbench.backends.hf_loading import load_tokenizer, resolve_model_path
+from mtbench.backends.reasoning import TRACE_TAGS
 from mtbench.errors import ConfigError
 
 
@@ -92,6 +98,20 @@ class PromptFormat:
         prompt = self.render(conversation)
         add_special = self.template is not None
         return list(self.tokenizer(prompt, add_special_tokens=add_special).input_ids)
+
+    def opened_trace(self, conversation: Conversation) -> str:
+        """The trace tag the rendered prompt leaves open for the reply (e.g. `<think>`), or ""."""
+        tail = self.render(conversation).rstrip()
+        for opening, _ in TRACE_TAGS:
+            if tail.endswith(opening):
+                return opening
+        return ""
+
+    def reply(self, conversation: Conversation, token_ids: Sequence[int]) -> str:
+        """The reply text: `finish(token_ids)`, after the trace tag the prompt opened, if any."""
+        text = self.finish(token_ids)
+        opened = self.opened_trace(conversation)
+        return f"{opened}\n{text}" if opened else text
 
     def finish(self, token_ids: Sequence[int]) -> str:
         """FastChat's post-processing of one reply's generated token ids (steps a-e above)."""

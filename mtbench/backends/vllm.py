@@ -120,13 +120,12 @@ class VLLMBackend(LocalBackend):
         except (RuntimeError, ValueError) as exc:
             raise BackendError(f"vLLM generation failed: {first_line(exc)}") from exc
         replies: list[str] = []
-        for output in outputs:
+        for conversation, output in zip(conversations, outputs, strict=True):
             completion = output.outputs[0]
             ids = list(completion.token_ids)
             self.tokens_generated += len(ids)
-            replies.append(
-                Reply(self.format.finish(ids), getattr(completion, "finish_reason", None))
-            )
+            text = self.format.reply(conversation, ids)
+            replies.append(Reply(text, getattr(completion, "finish_reason", None)))
         return replies
 
     def close(self) -> None:

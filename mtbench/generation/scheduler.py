@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
-from mtbench.backends.base import GenerationParams, Message, finish_reason
+from mtbench.backends.base import GenerationParams, Message, finish_reason, reply_reasoning
 from mtbench.backends.calls import FailureStreak
 from mtbench.data.questions import Question
 from mtbench.errors import AuthError, BackendError, RequestError
@@ -68,9 +68,11 @@ class Task:
         return messages
 
     def record(self, reply: str) -> None:
+        """Keep a turn's reply: the answer, its trace (inline, or the API's separate field)."""
         answer, trace = split_reasoning(reply) if self.strip_reasoning else (reply, "")
+        separate = reply_reasoning(reply)  # never part of the answer, whatever --reasoning says
         self.answers.append(str(answer))
-        self.traces.append(trace)
+        self.traces.append("\n\n".join(part for part in (separate, trace) if part))
         self.finish_reasons.append(finish_reason(reply))
 
 
