@@ -80,3 +80,46 @@ def test_smollm2_judges_pairs_in_batches(data, smollm2_backend, tmp_path):
     for row in rows:
         assert row.g1_user_prompt != row.g2_user_prompt and row.g1_judgment and row.g2_judgment
     assert json.loads(output.read_text().splitlines()[0])["judge"] == ["smollm2", "pair-v2"]
+
+
+def test_a_local_judge_whose_chat_template_opens_a_trace_is_read_after_it(
+    data, smollm2_model, tmp_path, model_cache_dir, monkeypatch
+):
+    """A chat template that ends the prompt with `<think>` (as DeepSeek-R1's does): the model
+    writes only the rest of the trace, so its whole reply is thinking until it closes the tag.
+    Nothing in it may be read as the verdict, and the stored judgment never holds it."""
+    import io
+
+    from mtbench.errors import BackendError
+    from mtbench.judging import JudgeConfig
+    from mtbench.judging.pipeline import judge
+    from mtbench.judging.runner import JudgeStats
+
+    thinking = tmp_path / "thinking-judge"
+    shutil.copytree(smollm2_model, thinking)
+    template = thinking / "chat_template.jinja"
+    template.write_text(
+        template.read_text().rstrip("\n") + "{% if add_generation_prompt %}<think>\n{% endif %}"
+    )
+    monkeypatch.setenv("MTBENCH_CACHE_DIR", str(model_cache_dir))
+    stats = JudgeStats()
+    config = JudgeConfig(
+        paths=data,
+        judge_model_path=str(thinking),
+        model_list=["alpaca-13b"],
+        first_n=1,
+        max_tokens=24,
+    )
+    try:
+        judge(config, err=io.StringIO(), stats=stats)
+    except BackendError:
+        pass  # calls cut by the small limit every time are failed calls, not judgments
+    assert stats.judged + stats.no_verdict == 2
+    path = data.judgment_file("thinking-judge", "single")
+    rows = list(load_single_judgments(path)) if path.exists() else []
+    assert len(rows) == stats.judged
+    for row in rows:
+        reasoning = row.extra["judge_meta"]["reasoning"]
+        assert reasoning.startswith("<think>\n") and "<think>" not in row.judgment
+        if "</think>" not in reasoning:
+            assert (row.judgment, row.score) == ("", -1)
