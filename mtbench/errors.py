@@ -15,8 +15,10 @@ and what to do about it, and never contain API keys.
         ├── RateLimitError       throttled after all retries
         ├── TransientError       one failed attempt that may succeed if repeated (retried by
         │                        `backends.retry`; users see it only when retries run out)
-        └── FailedQuestionsError questions whose answers failed after retries (defined beside
-                                 `generation.pipeline.generate_answers`, whose summary it carries)
+        ├── FailedQuestionsError questions whose answers failed after retries (defined beside
+        │                        `generation.pipeline.generate_answers`, whose summary it carries)
+        └── NoVerdictError       a judge reply that ran out of room before its verdict, every
+                                 time it was asked (defined in `judging.replies`)
 """
 
 from __future__ import annotations
