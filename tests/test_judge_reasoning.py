@@ -253,6 +253,29 @@ def test_a_judge_that_never_fits_a_verdict_writes_nothing_and_a_rerun_asks_again
     assert result.stats is not None and result.stats.judged == 4
 
 
+def test_a_larger_limit_the_model_refuses_costs_that_call_only(data):
+    def refuse_large(body: dict[str, Any]) -> Refusal | None:
+        if body.get("max_tokens", 0) > 4096:
+            return Refusal(
+                "max_tokens",
+                f"max_tokens is too large: {body['max_tokens']}. This model supports at most "
+                "4096 completion tokens, whereas you provided more.",
+                "invalid_value",
+            )
+        return None
+
+    def cut(body: dict[str, Any]) -> Completion:
+        return Completion("", finish_reason="length")
+
+    with FakeOpenAIServer(reply=cut, refuse=refuse_large) as server:
+        with pytest.raises(BackendError, match="4 of 4 judgment"):
+            run(data, server, judge_model="small", parallel=1, max_attempts=1)
+    # Every call went 2048 -> 4096 -> 8192 (refused); none stopped the others.
+    assert (
+        sorted(body["max_tokens"] for body in calls(server)) == [2048] * 4 + [4096] * 4 + [8192] * 4
+    )
+
+
 def test_the_summary_advises_raising_the_limit(data):
     def empty(body: dict[str, Any]) -> Completion:
         return Completion("", finish_reason="length")

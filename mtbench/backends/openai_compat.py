@@ -132,7 +132,8 @@ class OpenAICompatBackend(RemoteBackend):
         except openai.APIResponseValidationError as exc:
             raise TransientError(f"malformed reply ({first_line(exc, with_type=True)})") from None
         except openai.APIStatusError as exc:
-            if self._adjusted(sent, exc.status_code, _server_message(exc), _error_param(exc)):
+            message, param = _server_message(exc), _error_param(exc)
+            if self._adjusted(sent, exc.status_code, message, param, getattr(exc, "code", None)):
                 return self._attempt(conversation, params)
             raise self._refusal(
                 exc.status_code,

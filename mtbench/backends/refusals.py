@@ -42,6 +42,9 @@ REFUSAL_WORDS = (
 )
 """Phrases of a 400 that refuses a parameter rather than the request's content."""
 
+UNSUPPORTED_CODES = ("unsupported_parameter", "unsupported_value")
+"""OpenAI's error codes for a parameter (or value) the model does not support."""
+
 RENAMES = {"max_tokens": "max_completion_tokens"}
 """Refused parameters sent again under another name, when the server's message names it."""
 
@@ -74,27 +77,42 @@ class RequestAdjuster:
             return sent
 
     def refused(
-        self, sent: Mapping[str, Any], message: str, param: str | None = None
+        self,
+        sent: Mapping[str, Any],
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
     ) -> str | None:
-        """The parameter of `sent` that a 400's message refuses, or None.
+        """The parameter of `sent` that a 400 refuses as unsupported, or None.
+
+        Only a refusal of the parameter itself counts (`REFUSAL_WORDS`, or OpenAI's codes
+        `unsupported_parameter` / `unsupported_value`): a value out of range ("max_tokens is
+        too large") is not worked around by dropping the parameter.
 
         Args:
             sent: The parameters of the refused request.
             message: The server's error message.
             param: The parameter the error names (OpenAI's `error.param`), if any.
+            code: The error's code, if any.
         """
         lowered = message.lower()
+        if code not in UNSUPPORTED_CODES and not any(word in lowered for word in REFUSAL_WORDS):
+            return None
         if param and param in sent and param not in FIXED_FIELDS:
             return param
-        if not any(word in lowered for word in REFUSAL_WORDS):
-            return None
         for name in _QUOTED.findall(message):
             name = name.split(".")[-1]
             if name in sent and name not in FIXED_FIELDS:
                 return name
         return None
 
-    def learn(self, sent: Mapping[str, Any], message: str, param: str | None = None) -> bool:
+    def learn(
+        self,
+        sent: Mapping[str, Any],
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+    ) -> bool:
         """Learn from a 400; True when the request should be sent again, adjusted.
 
         Also True when another thread learned the same refusal meanwhile (`sent` holds a
@@ -104,7 +122,7 @@ class RequestAdjuster:
             ValueError: when the refused parameter is one the user chose and cannot be
                 renamed (the message names its flag); the caller turns it into its error.
         """
-        name = self.refused(sent, message, param)
+        name = self.refused(sent, message, param, code)
         if name is None:
             return False
         with self._lock:

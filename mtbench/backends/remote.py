@@ -10,7 +10,7 @@ translates the SDK's exceptions at this boundary (`classify_status` for HTTP err
                                           -> RequestError (stops the run); an unknown model's
                                              message names the closest models the server
                                              lists (`model_catalog`)
-    a prompt longer than the model's context
+    a prompt longer than the model's context, a token limit above the model's
                                           -> BackendError (costs this call only)
 
 The SDKs' own retries are switched off, so `mtbench.backends.retry` is the only retry loop. Messages
@@ -41,6 +41,10 @@ from mtbench.errors import AuthError, BackendError, ConfigError, RequestError
 logger = logging.getLogger(__name__)
 
 _KEY_LIKE = re.compile(r"\b(sk|sk-ant|sk-proj)-[A-Za-z0-9_\-*]{4,}")
+_LIMIT_TOO_LARGE = re.compile(
+    r"max_(completion_|output_)?tokens.{0,40}(too large|at most|maximum|exceed)"
+)
+"""A 400 saying the reply token limit is more than the model allows (it costs one call)."""
 _CONTEXT_HINTS = (
     "context length",
     "context_length",
@@ -132,6 +136,9 @@ def classify_status(
         )
     if status in (400, 413, 422) and any(hint in lowered for hint in _CONTEXT_HINTS):
         return BackendError(f"prompt too long for model '{model}' ({said})")
+    if status in (400, 422) and _LIMIT_TOO_LARGE.search(lowered):
+        # A larger limit asked for a reply that ran out of room: this call only.
+        return BackendError(f"model '{model}' allows no reply this long ({said})")
     if is_model_not_found(status, code):
         return RequestError(unknown_model_message(model, where, said, served, model_flag))
     return RequestError(f"{where} rejected the request for model '{model}' ({said})")
@@ -262,7 +269,14 @@ class RemoteBackend(Backend):
         """What this run stopped sending or renamed because the server refused it."""
         return list(self.adjuster.notes)
 
-    def _adjusted(self, sent: Mapping[str, Any], exc_status: int, message: str, param: Any) -> bool:
+    def _adjusted(
+        self,
+        sent: Mapping[str, Any],
+        exc_status: int,
+        message: str,
+        param: Any,
+        code: Any = None,
+    ) -> bool:
         """Whether a refused request should be sent again without (or renaming) a parameter.
 
         Raises:
@@ -271,7 +285,12 @@ class RemoteBackend(Backend):
         if exc_status not in (400, 422):
             return False
         try:
-            return self.adjuster.learn(sent, message, param if isinstance(param, str) else None)
+            return self.adjuster.learn(
+                sent,
+                message,
+                param if isinstance(param, str) else None,
+                code if isinstance(code, str) else None,
+            )
         except ValueError as exc:
             raise RequestError(
                 f"{self.base_url} rejected the request for model '{self.model_name}': {exc}"
