@@ -84,8 +84,11 @@ class RequestAdjuster:
             param: The parameter the error names (OpenAI's `error.param`), if any.
         """
         lowered = message.lower()
-        if param and param in sent and param not in FIXED_FIELDS:
-            return param
+        if param:
+            # A nested field (`reasoning.effort`) is refused with the field that holds it.
+            for name in (param, param.split(".")[0]):
+                if name in sent and name not in FIXED_FIELDS:
+                    return name
         if not any(word in lowered for word in REFUSAL_WORDS):
             return None
         for name in _QUOTED.findall(message):
