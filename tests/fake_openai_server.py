@@ -1,8 +1,9 @@
 """A scripted OpenAI-compatible (and Anthropic Messages) HTTP server on 127.0.0.1, stdlib only.
 
 Tests and `scripts/bench_judge.py` point the real `openai` / `anthropic` clients at it. It serves
-`POST /v1/chat/completions` and `POST /v1/messages`, records every request (without credentials)
-so tests can assert the exact messages sent, and misbehaves on demand:
+`POST /v1/chat/completions`, `POST /v1/responses` (OpenAI's Responses API) and `POST /v1/messages`,
+records every request (without credentials) so tests can assert the exact messages sent, and
+misbehaves on demand:
 
 * `script(...)`: a queue of faults applied to the next requests, in order;
 * `rate_limit_rate` / `server_error_rate`: random 429s (with `Retry-After`) and 500s;
@@ -16,7 +17,10 @@ so tests can assert the exact messages sent, and misbehaves on demand:
 
 A reply function may return a `Completion` instead of text: a reply with reasoning fields
 (`reasoning_content`, `reasoning`, Anthropic thinking blocks), another finish reason, a dated
-model snapshot, a `system_fingerprint`, reasoning-token usage.
+model snapshot, a `system_fingerprint`, reasoning-token usage. The Responses API gets the same
+reply as output items: the content as a `message` item with one `output_text` part, reasoning as
+a `reasoning` item with a summary, `finish_reason: length` as `status: incomplete` with
+`incomplete_details.reason: max_output_tokens`.
 
 Run it by hand: `python tests/fake_openai_server.py --port 8000 --latency 0.2`.
 """
@@ -100,7 +104,8 @@ class Completion:
         finish_reason: `stop`, `length` (Anthropic: `end_turn`, `max_tokens` are mapped).
         model: The model the server says answered (default: the name requested).
         system_fingerprint: OpenAI's backend configuration id.
-        reasoning_tokens: Reported in `usage.completion_tokens_details`.
+        reasoning_tokens: Reported in `usage.completion_tokens_details` (Responses API:
+            `usage.output_tokens_details`).
     """
 
     content: str | None = ""
@@ -158,7 +163,11 @@ class RecordedRequest:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        return list(self.body.get("messages", []))
+        """The chat messages, or a Responses API request's `input` messages."""
+        if "messages" in self.body:
+            return list(self.body["messages"])
+        given = self.body.get("input", [])
+        return [{"role": "user", "content": given}] if isinstance(given, str) else list(given)
 
 
 Reply = Callable[[dict[str, Any]], "str | Completion | Fault"]
@@ -166,7 +175,9 @@ Reply = Callable[[dict[str, Any]], "str | Completion | Fault"]
 
 def judge_reply(body: dict[str, Any]) -> str:
     """A deterministic stand-in judge: a rating or an A/B/C verdict derived from the prompt."""
-    text = json.dumps(body.get("messages", []), sort_keys=True) + str(body.get("system", ""))
+    conversation = body.get("messages", body.get("input", []))
+    system = body.get("system", body.get("instructions", ""))
+    text = json.dumps(conversation, sort_keys=True) + str(system)
     digest = int(hashlib.sha256(text.encode()).hexdigest(), 16)
     if "[[rating]]" in text:
         return f"The answer is adequate in places.\n\nRating: [[{digest % 10 + 1}]]"
@@ -253,7 +264,7 @@ class FakeOpenAIServer:
             self._script.extend(faults)
 
     def completions(self) -> list[RecordedRequest]:
-        """The recorded chat/messages requests, in arrival order."""
+        """The recorded chat/responses/messages requests, in arrival order."""
         with self._lock:
             return list(self.requests)
 
@@ -362,8 +373,10 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def _post(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
-            anthropic = self.path.rstrip("/").endswith("/messages")
-            if not (anthropic or self.path.rstrip("/").endswith("/chat/completions")):
+            path = self.path.rstrip("/")
+            anthropic = path.endswith("/messages")
+            responses = path.endswith("/responses")
+            if not (anthropic or responses or path.endswith("/chat/completions")):
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
                 return
             try:
@@ -407,12 +420,14 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                     fault = reply
             if fault is not None:
                 server._count(fault)
-                self._fault(fault, anthropic)
+                self._fault(fault, anthropic, responses)
                 return
             server._sleep(server.latency)
             assert isinstance(reply, (str, Completion))
             if anthropic:
                 self._send_json(200, _anthropic_reply(body, reply))
+            elif responses:
+                self._send_json(200, _responses_reply(body, reply))
             else:
                 self._send_json(200, _openai_reply(body, reply))
 
@@ -422,7 +437,7 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             auth = self.headers.get("Authorization") or ""
             return auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
 
-        def _fault(self, fault: Fault, anthropic: bool) -> None:
+        def _fault(self, fault: Fault, anthropic: bool, responses: bool = False) -> None:
             if fault.kind == "timeout":
                 server._sleep(fault.delay)
                 self._send_json(200, _openai_reply({}, "too late"))
@@ -431,6 +446,8 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self.connection.close()
             elif fault.kind == "malformed":
                 self._send(200, fault.body or b"<html>502 Bad Gateway</html>")
+            elif fault.kind == "empty" and responses:
+                self._send_json(200, {"id": "x", "object": "response", "output": []})
             elif fault.kind == "empty":
                 self._send_json(200, {"id": "x", "object": "chat.completion", "choices": []})
             else:
@@ -513,6 +530,56 @@ def _openai_reply(body: dict[str, Any], reply: str | Completion) -> dict[str, An
     if done.system_fingerprint is not None:
         row["system_fingerprint"] = done.system_fingerprint
     return row
+
+
+def _responses_reply(body: dict[str, Any], reply: str | Completion) -> dict[str, Any]:
+    """A Responses API reply: reasoning and message output items, status, usage."""
+    done = reply if isinstance(reply, Completion) else Completion(reply)
+    given = body.get("input", [])
+    turns = [{"content": given}] if isinstance(given, str) else given
+    prompt = _tokens(str(body.get("instructions") or "")) + sum(
+        _tokens(str(m.get("content", ""))) for m in turns
+    )
+    output: list[dict[str, Any]] = []
+    thought_text = done.reasoning_content if done.reasoning_content is not None else done.reasoning
+    if thought_text is not None:
+        summary = [{"type": "summary_text", "text": thought_text}]
+        output.append({"id": "rs_fake", "type": "reasoning", "summary": summary})
+    if done.content is not None:
+        part = {"type": "output_text", "text": done.content, "annotations": []}
+        output.append(
+            {
+                "id": "msg_fake",
+                "type": "message",
+                "role": "assistant",
+                "status": "incomplete" if done.finish_reason == "length" else "completed",
+                "content": [part],
+            }
+        )
+    thought = done.reasoning_tokens or 0
+    completion = _tokens(done.content or "") + thought
+    cut = done.finish_reason == "length"
+    return {
+        "id": "resp_fake",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": "incomplete" if cut else "completed",
+        "incomplete_details": {"reason": "max_output_tokens"} if cut else None,
+        "error": None,
+        "model": done.model or body.get("model", "fake"),
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "temperature": body.get("temperature"),
+        "reasoning": body.get("reasoning"),
+        "output": output,
+        "usage": {
+            "input_tokens": prompt,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": completion,
+            "output_tokens_details": {"reasoning_tokens": thought},
+            "total_tokens": prompt + completion,
+        },
+    }
 
 
 def _anthropic_reply(body: dict[str, Any], reply: str | Completion) -> dict[str, Any]:

@@ -15,6 +15,9 @@ Replies: the message's text, its separate reasoning (`reasoning_content` from vL
 DeepSeek; `reasoning` from OpenRouter and Ollama), the finish reason, and the provenance
 (`Reply.meta`): the model the server says answered, `system_fingerprint`, token usage with
 reasoning tokens, and the parameters sent.
+
+OpenAI's Responses API (`POST /v1/responses`) is the subclass `OpenAIResponsesBackend`
+(`mtbench.backends.openai_responses`): only the request and reply shapes differ.
 """
 
 from __future__ import annotations
@@ -85,8 +88,16 @@ class OpenAICompatBackend(RemoteBackend):
             max_retries=0,
             timeout=self.timeout,
         )
-        self._named = set(inspect.signature(client.chat.completions.create).parameters)
+        self._named = set(inspect.signature(self._create(client)).parameters)
         return client
+
+    def _create(self, client: Any) -> Any:
+        """The SDK method that sends one request (here: chat completions)."""
+        return client.chat.completions.create
+
+    def _request(self, conversation: Conversation) -> dict[str, Any]:
+        """The fields that are the request itself: the model and the conversation."""
+        return {"model": self.model_name, "messages": [dict(message) for message in conversation]}
 
     def request_params(self, params: GenerationParams) -> dict[str, Any]:
         """The parameters a request carries besides `model` and `messages`, before refusals.
@@ -108,10 +119,7 @@ class OpenAICompatBackend(RemoteBackend):
     def _attempt(self, conversation: Conversation, params: GenerationParams) -> str:
         openai = self._openai
         sent = self.adjuster.apply(self.request_params(params))
-        request: dict[str, Any] = {
-            "model": self.model_name,
-            "messages": [dict(message) for message in conversation],
-        }
+        request = self._request(conversation)
         extra = {}
         for name, value in sent.items():
             if name in self._named and name not in ("extra_body", "extra_headers"):
@@ -121,7 +129,7 @@ class OpenAICompatBackend(RemoteBackend):
         if extra:
             request["extra_body"] = extra
         try:
-            completion = self._client.chat.completions.create(**request)
+            completion = self._create(self._client)(**request)
         except openai.APITimeoutError:
             raise TransientError(f"no reply within {self.timeout:g}s") from None
         except openai.APIConnectionError as exc:
@@ -167,17 +175,10 @@ class OpenAICompatBackend(RemoteBackend):
         usage = getattr(completion, "usage", None)
         if usage is not None:
             details = getattr(usage, "completion_tokens_details", None)
-            thought = getattr(details, "reasoning_tokens", None)
-            counts = {
-                "input_tokens": getattr(usage, "prompt_tokens", None),
-                "output_tokens": getattr(usage, "completion_tokens", None),
-                "reasoning_tokens": thought,
-            }
-            meta["usage"] = {k: v for k, v in counts.items() if isinstance(v, int)}
-            self.usage.add(
-                prompt=counts["input_tokens"],
-                completion=counts["output_tokens"],
-                reasoning=thought if isinstance(thought, int) else None,
+            meta["usage"] = self._count_usage(
+                getattr(usage, "prompt_tokens", None),
+                getattr(usage, "completion_tokens", None),
+                getattr(details, "reasoning_tokens", None),
             )
         meta["params"] = dict(sent)
         # FastChat keeps the reply as sent (no strip); no text at all is an unparseable verdict.
@@ -187,6 +188,21 @@ class OpenAICompatBackend(RemoteBackend):
             reasoning=reasoning,
             meta={k: v for k, v in meta.items() if v is not None},
         )
+
+    def _count_usage(self, prompt: Any, completion: Any, reasoning: Any) -> dict[str, int]:
+        """Add a reply's reported tokens to `usage`; its `Reply.meta["usage"]` (ints only)."""
+        counts = {
+            "input_tokens": prompt,
+            "output_tokens": completion,
+            "reasoning_tokens": reasoning,
+        }
+        found = {k: v for k, v in counts.items() if isinstance(v, int)}
+        self.usage.add(
+            prompt=found.get("input_tokens"),
+            completion=found.get("output_tokens"),
+            reasoning=found.get("reasoning_tokens"),
+        )
+        return found
 
     def served_models(self) -> list[dict[str, Any]]:
         """The server's model listing (`GET {base_url}/models`): one dict per row, [] on failure.

@@ -98,8 +98,11 @@ class RequestAdjuster:
         lowered = message.lower()
         if code not in UNSUPPORTED_CODES and not any(word in lowered for word in REFUSAL_WORDS):
             return None
-        if param and param in sent and param not in FIXED_FIELDS:
-            return param
+        if param:
+            # A nested field (`reasoning.effort`) is refused with the field that holds it.
+            for name in (param, param.split(".")[0]):
+                if name in sent and name not in FIXED_FIELDS:
+                    return name
         for name in _QUOTED.findall(message):
             name = name.split(".")[-1]
             if name in sent and name not in FIXED_FIELDS:

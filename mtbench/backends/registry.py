@@ -33,6 +33,10 @@ API_KINDS = ("openai", "anthropic")
 LOCAL_KINDS = ("hf", "vllm")
 """Kinds that load a model in this process (or in each Ray replica)."""
 
+OPENAI_APIS = ("chat", "responses")
+"""The request shapes of the `openai` kind (its option `api`): chat completions (default),
+or OpenAI's Responses API (`mtbench.backends.openai_responses`)."""
+
 AUTO = "auto"
 """Not a kind: asks `resolve_kind` to choose one from the model name and path."""
 
@@ -51,7 +55,8 @@ class BackendSpec:
         timeout: Seconds one API request may take.
         max_attempts: Attempts per API call, retries included.
         options: Further keyword arguments of the backend class (the engine options of `hf`
-            and `vllm`, e.g. `dtype`, `batch_size`; the `replies` of `fake`).
+            and `vllm`, e.g. `dtype`, `batch_size`; the `replies` of `fake`); for `openai`,
+            also `api`, one of `OPENAI_APIS`, which picks the class.
         key_flag: The running command's flag that names the key variable, for messages.
         model_flag: The running command's flag that names the model, for messages.
         path_flag: The running command's flag for `model_path`, for messages.
@@ -125,16 +130,28 @@ def describe_backend(spec: BackendSpec) -> str:
     else:
         from mtbench.backends import openai_compat
 
-        api, default_url = "OpenAI-compatible API", openai_compat.OPENAI_URL
-        url_env = openai_compat.BASE_URL_ENV
+        api = (
+            "OpenAI Responses API"
+            if spec.options.get("api") == "responses"
+            else "OpenAI-compatible API"
+        )
+        default_url, url_env = openai_compat.OPENAI_URL, openai_compat.BASE_URL_ENV
     url = spec.base_url or os.environ.get(url_env) or default_url
     return f"'{spec.model}' via the {api} at {url}"
 
 
 def _open_openai(spec: BackendSpec, on_retry: RetryCallback | None) -> Backend:
+    arguments = _api_arguments(spec)
+    api = arguments.pop("api", "chat")
+    if api not in OPENAI_APIS:
+        raise ConfigError(f"unknown OpenAI API {api!r}; choose one of: {', '.join(OPENAI_APIS)}")
+    if api == "responses":
+        from mtbench.backends.openai_responses import OpenAIResponsesBackend
+
+        return OpenAIResponsesBackend(spec.model, on_retry=on_retry, **arguments)
     from mtbench.backends.openai_compat import OpenAICompatBackend
 
-    return OpenAICompatBackend(spec.model, on_retry=on_retry, **_api_arguments(spec))
+    return OpenAICompatBackend(spec.model, on_retry=on_retry, **arguments)
 
 
 def _open_anthropic(spec: BackendSpec, on_retry: RetryCallback | None) -> Backend:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from mtbench.backends.registry import OPENAI_APIS
 from mtbench.cli.common import (
     add_bench_options,
     add_logging_options,
@@ -157,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EFFORT",
         help="reasoning_effort for an OpenAI-compatible reasoning judge: minimal, low, medium, "
         "high, ... (default: not sent, the model's own)",
+    )
+    judge.add_argument(
+        "--judge-api",
+        default=JudgeConfig.judge_api,
+        choices=OPENAI_APIS,
+        help="how an OpenAI-compatible judge is asked: chat (chat completions, as FastChat) or "
+        "responses (OpenAI's Responses API, where its newest models are served) "
+        "(default: %(default)s)",
     )
     judge.add_argument(
         "--judge-thinking-budget",

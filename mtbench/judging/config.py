@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mtbench.backends.registry import OPENAI_APIS
 from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.paths import BenchPaths, file_stem
 from mtbench.errors import ConfigError
@@ -44,6 +45,8 @@ class JudgeConfig:
             the model's default (OpenAI's reasoning models accept no other).
         judge_reasoning_effort: `reasoning_effort` sent to an OpenAI-compatible judge
             (`minimal`, `low`, `medium`, `high`, ...); None: not sent.
+        judge_api: How an OpenAI-compatible judge is asked: `chat` (chat completions, as
+            FastChat) or `responses` (OpenAI's Responses API, `POST /v1/responses`).
         judge_thinking_budget: Tokens of extended thinking for an Anthropic judge; None: off.
         judge_extra_body: Further fields of every judge request's JSON body, e.g. vLLM's
             `{"chat_template_kwargs": {"enable_thinking": false}}`.
@@ -78,6 +81,7 @@ class JudgeConfig:
     max_tokens: int | None = None
     judge_temperature: float | None = 0.0
     judge_reasoning_effort: str | None = None
+    judge_api: str = "chat"
     judge_thinking_budget: int | None = None
     judge_extra_body: Mapping[str, Any] | None = None
     price_table: str | None = None
@@ -109,6 +113,10 @@ class JudgeConfig:
             raise ConfigError(
                 f"--judge-temperature must be between 0 and 2 (or 'omit'), "
                 f"got {self.judge_temperature}"
+            )
+        if self.judge_api not in OPENAI_APIS:
+            raise ConfigError(
+                f"--judge-api must be one of {', '.join(OPENAI_APIS)}, got {self.judge_api!r}"
             )
         if self.judge_thinking_budget is not None and self.judge_thinking_budget < 1024:
             raise ConfigError(

@@ -65,6 +65,15 @@ def judge_spec(options: JudgeConfig, judge_name: str, grading: str) -> BackendSp
             f"--judge-model-path is for a local judge; it cannot go with --judge-backend {kind}"
         )
     kind = resolve_kind(kind, options.judge_model, options.judge_model_path, options.judge_base_url)
+    if options.judge_api != "chat" and kind != "openai":
+        judges = {
+            "anthropic": "a Claude judge (Anthropic's Messages API)",
+            "fake": "the fake judge",
+        }
+        raise ConfigError(
+            f"--judge-api {options.judge_api} is for an OpenAI-compatible judge; this is "
+            f"{judges.get(kind, 'a local judge')} (--judge-backend {kind})"
+        )
     if kind not in API_KINDS:
         for flag, value in (
             ("--judge-base-url", options.judge_base_url),
@@ -121,9 +130,13 @@ def _backend_options(options: JudgeConfig, kind: str, grading: str) -> dict[str,
     if options.judge_temperature not in (None, 0.0):
         deliberate["temperature"] = "--judge-temperature"
     found: dict[str, object] = {"extra_body": extra, "deliberate": deliberate}
+    if options.judge_api != "chat":
+        found["api"] = options.judge_api
     if options.judge_reasoning_effort is not None:
         found["reasoning_effort"] = options.judge_reasoning_effort
-        deliberate["reasoning_effort"] = "--judge-reasoning-effort"
+        # The request field that carries it: `reasoning: {"effort": ...}` in the Responses API.
+        field = "reasoning" if options.judge_api == "responses" else "reasoning_effort"
+        deliberate[field] = "--judge-reasoning-effort"
     if options.judge_thinking_budget is not None:
         found["thinking_budget"] = options.judge_thinking_budget
         deliberate["thinking"] = "--judge-thinking-budget"
