@@ -13,6 +13,8 @@ and what to do about it, and never contain API keys.
         ├── AuthError            credentials rejected: retrying cannot help
         ├── RequestError         the request itself is invalid (400, unknown model)
         ├── RateLimitError       throttled after all retries
+        ├── TooLongError         prompt plus reply limit beyond what the model allows (costs
+        │                        that call only)
         ├── TransientError       one failed attempt that may succeed if repeated (retried by
         │                        `backends.retry`; users see it only when retries run out)
         ├── FailedQuestionsError questions whose answers failed after retries (defined beside
@@ -86,6 +88,11 @@ class RequestError(BackendError):
 
 class RateLimitError(BackendError):
     """The API kept throttling requests after every retry."""
+
+
+class TooLongError(BackendError):
+    """A request longer than the model allows: the prompt beyond its context, or a reply token
+    limit above its maximum. Costs that call only; the run goes on."""
 
 
 class TransientError(BackendError):

@@ -187,21 +187,84 @@ def test_a_think_trace_in_the_content_is_never_parsed_nor_stored_as_the_judgment
 def test_an_unclosed_trace_is_no_verdict_and_a_classic_reply_parses_as_before(data):
     def reply(body: dict[str, Any]) -> str:
         if "Hawaii" in json.dumps(body["messages"]):  # question 81's two turns
-            return "<think>\nRating: [[3]] maybe"
+            return "<THINK>\nRating: [[3]] maybe"  # stopped while thinking: no final answer
         return "  Fine.\nRating: [[8]]\n"
 
     with FakeOpenAIServer(reply=reply) as server:
-        result, _ = run(data, server, judge_model="mixed", parallel=1)
-    assert result.stats is not None and result.stats.unparsed == 2
+        with pytest.raises(BackendError, match="2 of 4 judgment"):
+            run(data, server, judge_model="mixed", parallel=1)
+    # Question 81's two calls were asked three times each, then failed: never stored as -1.
+    assert len(calls(server)) == 2 * 3 + 2
     rows = single_rows(data, "mixed")
-    assert sorted(row.score for row in rows) == [-1, -1, 8, 8]
+    assert [row.score for row in rows] == [8, 8]
     for row in rows:
-        if row.score == 8:
-            assert row.judgment == "  Fine.\nRating: [[8]]\n"  # FastChat keeps it verbatim
-            assert "reasoning" not in row.extra["judge_meta"]
-        else:
-            assert row.judgment == ""
-            assert row.extra["judge_meta"]["reasoning"] == "<think>\nRating: [[3]] maybe"
+        assert row.judgment == "  Fine.\nRating: [[8]]\n"  # FastChat keeps it verbatim
+        assert "reasoning" not in row.extra["judge_meta"]
+
+
+def test_a_judge_remarking_on_a_stray_tag_keeps_its_verdict_and_text(data):
+    text = "Good.\nRating: [[7]]\n\nNote: the answer still holds a stray `</think>` tag."
+    with FakeOpenAIServer(reply=lambda body: text) as server:
+        result, _ = run(data, server, judge_model="plain")
+    assert result.stats is not None and result.stats.unparsed == 0
+    assert {(row.score, row.judgment) for row in single_rows(data, "plain")} == {(7, text)}
+
+
+def test_a_reply_the_provider_withheld_is_fastchats_unparsed_row_not_a_reask(data):
+    def reply(body: dict[str, Any]) -> Completion:
+        return Completion("", finish_reason="content_filter")
+
+    with FakeOpenAIServer(reply=reply) as server:
+        result, err = run(data, server, judge_model="filtered")
+    assert result.stats is not None and (result.stats.unparsed, result.stats.reasked) == (4, 0)
+    assert [row.score for row in single_rows(data, "filtered")] == [-1] * 4
+    assert len(calls(server)) == 4
+    # A rerun does not ask them again: more room would not change them.
+    with FakeOpenAIServer(reply=reply) as server:
+        result, _ = run(data, server, judge_model="filtered")
+    assert result.status == "nothing_to_do"
+
+
+def test_a_server_refusing_both_names_of_the_limit_stops_at_once(data):
+    def refuse(body: dict[str, Any]) -> Refusal | None:
+        if "max_tokens" in body:
+            return Refusal(
+                "max_tokens",
+                "Unsupported parameter: 'max_tokens'. Use 'max_completion_tokens' instead.",
+            )
+        return Refusal(
+            "max_completion_tokens",
+            "Unrecognized request argument supplied: 'max_completion_tokens'. Use 'max_tokens'.",
+        )
+
+    with FakeOpenAIServer(refuse=refuse) as server:
+        with pytest.raises(RequestError, match="the reply's token limit"):
+            run(data, server, judge_model="pingpong")
+    assert len(server.completions()) == 2
+
+
+def test_extra_body_may_not_set_what_the_run_or_a_flag_decides(data):
+    for key, why in (
+        ("model", "--judge-model"),
+        ("messages", "FastChat"),
+        ("stream", "whole"),
+        ("temperature", "--judge-temperature"),
+        ("max_tokens", "--judge-max-tokens"),
+    ):
+        with pytest.raises(ConfigError, match=f"cannot set '{key}'.*{why}"):
+            judge(JudgeConfig(paths=data, judge_extra_body={key: 1}, dry_run=True))
+    with pytest.raises(ConfigError, match="--judge-temperature cannot go with --judge-thinking"):
+        judge(
+            JudgeConfig(
+                paths=data,
+                judge_model="claude-x",
+                judge_thinking_budget=2048,
+                judge_temperature=0.5,
+                dry_run=True,
+            )
+        )
+    with pytest.raises(ConfigError, match="--price-per-1k-input must be a price of 0 or more"):
+        judge(JudgeConfig(paths=data, price_per_1k_input=-1, dry_run=True))
 
 
 def test_reasoning_content_is_kept_apart_from_the_verdict(data):
@@ -317,6 +380,18 @@ def test_rows_without_a_verdict_for_lack_of_room_from_older_runs_are_judged_agai
     assert result.stats is not None and result.stats.judged == 2
     assert "2 row(s) of old_single.jsonl have no verdict because the judge's reply" in err
     assert len(calls(server)) == 2
+
+
+def test_the_cost_is_the_price_of_the_snapshot_that_answered(data):
+    def snapshot(body: dict[str, Any]) -> Completion:
+        return Completion(judge_reply(body), model="gpt-4o-2024-05-13")
+
+    with FakeOpenAIServer(reply=snapshot) as server:
+        result, err = run(data, server, judge_model="gpt-4o")
+    stats = result.stats
+    assert stats is not None and stats.judge_models == {"gpt-4o-2024-05-13": 4}
+    expected = (stats.prompt_tokens * 0.005 + stats.completion_tokens * 0.015) / 1000
+    assert f"${expected:,.2f} for the reported tokens ($0.005 / $0.015 per 1k" in err
 
 
 def test_a_price_table_prices_the_reported_usage(data, tmp_path):

@@ -69,3 +69,15 @@ def test_what_the_user_chose_is_not_dropped_but_may_be_renamed():
     message = "Unsupported parameter: 'max_tokens'. Use 'max_completion_tokens' instead."
     assert adjuster.learn(FASTCHAT, message, "max_tokens")
     assert adjuster.apply(FASTCHAT)["max_completion_tokens"] == 2048
+
+
+def test_the_token_limit_is_renamed_but_never_dropped():
+    adjuster = RequestAdjuster()
+    rename = "Unsupported parameter: 'max_tokens'. Use 'max_completion_tokens' instead."
+    assert adjuster.learn(FASTCHAT, rename, "max_tokens", "unsupported_parameter")
+    sent = adjuster.apply(FASTCHAT)
+    # A server that then refuses the new name too (or asks for the old one back) stops the run.
+    back = "Unrecognized request argument supplied: 'max_completion_tokens'. Use 'max_tokens'."
+    with pytest.raises(ValueError, match="'max_completion_tokens', the reply's token limit"):
+        adjuster.learn(sent, back, "max_completion_tokens", "unsupported_parameter")
+    assert adjuster.apply(FASTCHAT) == sent

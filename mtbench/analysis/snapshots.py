@@ -48,11 +48,18 @@ def recorded(snapshots: Mapping[str, int]) -> dict[str, int]:
 
 
 def mixed_snapshots_warning(snapshots: Mapping[str, int]) -> str | None:
-    """The warning for numbers that pool several judge snapshots; None for one or none."""
+    """The warning for numbers that pool several judge snapshots, or a recorded snapshot with
+    calls that record none (an older run's, whose judge cannot be told); None otherwise."""
     named = len(recorded(snapshots))
-    if named < 2:
-        return None
-    return (
-        f"this file mixes {named} judge snapshots; scores from different snapshots may not be "
-        "comparable (rejudge with one, or split the file)"
-    )
+    if named >= 2:
+        return (
+            f"this file mixes {named} judge snapshots; scores from different snapshots may not "
+            "be comparable (rejudge with one, or split the file)"
+        )
+    missing = snapshots.get(NOT_RECORDED, 0)
+    if named == 1 and missing:
+        return (
+            f"{missing} judge call(s) in this file record no snapshot (FastChat's or an older "
+            "run's): they may come from another judge version than the rest"
+        )
+    return None

@@ -30,7 +30,12 @@ ANTHROPIC_URL = "https://api.anthropic.com"
 BASE_URL_ENV = "ANTHROPIC_BASE_URL"
 DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
 
-STOP_REASONS = {"max_tokens": "length", "end_turn": "stop", "stop_sequence": "stop"}
+STOP_REASONS = {
+    "max_tokens": "length",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "refusal": "content_filter",
+}
 """Anthropic's `stop_reason`s in OpenAI's `finish_reason` words (`Reply.finish_reason`)."""
 
 

@@ -10,7 +10,8 @@ says so once, and applies the change to every later request of the run, so each 
 one request per run, not one per call.
 
 What the user chose deliberately (a flag such as `--judge-temperature 0.7`) is never dropped:
-its refusal stops the run with a message naming the flag.
+its refusal stops the run with a message naming the flag. Nor is the token limit (`LIMITS`):
+a server that refuses both of its names stops the run.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ REFUSAL_WORDS = (
 UNSUPPORTED_CODES = ("unsupported_parameter", "unsupported_value")
 """OpenAI's error codes for a parameter (or value) the model does not support."""
 
+LIMITS = frozenset({"max_tokens", "max_completion_tokens", "max_output_tokens"})
+"""The reply's token limit: renamed where the server says how, never dropped (a run without a
+limit would cost without bound)."""
+
 RENAMES = {"max_tokens": "max_completion_tokens"}
 """Refused parameters sent again under another name, when the server's message names it."""
 
@@ -71,9 +76,9 @@ class RequestAdjuster:
         with self._lock:
             sent: dict[str, Any] = {}
             for name, value in params.items():
-                if name in self.dropped:
-                    continue
-                sent[self.renamed.get(name, name)] = value
+                name = self.renamed.get(name, name)
+                if name not in self.dropped:
+                    sent[name] = value
             return sent
 
     def refused(
@@ -139,6 +144,11 @@ class RequestAdjuster:
                 raise ValueError(
                     f"the server refuses '{name}', set by {self.deliberate[name]}; "
                     "leave that flag out"
+                )
+            elif name in LIMITS:
+                raise ValueError(
+                    f"the server refuses '{name}', the reply's token limit, and names no "
+                    "replacement; a judge without a limit is not run"
                 )
             else:
                 self.dropped.add(name)

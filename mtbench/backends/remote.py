@@ -36,7 +36,7 @@ from mtbench.backends.retry import (
     call_with_retry,
     parse_retry_after,
 )
-from mtbench.errors import AuthError, BackendError, ConfigError, RequestError
+from mtbench.errors import AuthError, BackendError, ConfigError, RequestError, TooLongError
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +135,10 @@ def classify_status(
             f"{where} rejected the API key in ${key_env} ({said}); set a valid key in ${key_env}"
         )
     if status in (400, 413, 422) and any(hint in lowered for hint in _CONTEXT_HINTS):
-        return BackendError(f"prompt too long for model '{model}' ({said})")
+        return TooLongError(f"prompt too long for model '{model}' ({said})")
     if status in (400, 422) and _LIMIT_TOO_LARGE.search(lowered):
         # A larger limit asked for a reply that ran out of room: this call only.
-        return BackendError(f"model '{model}' allows no reply this long ({said})")
+        return TooLongError(f"model '{model}' allows no reply this long ({said})")
     if is_model_not_found(status, code):
         return RequestError(unknown_model_message(model, where, said, served, model_flag))
     return RequestError(f"{where} rejected the request for model '{model}' ({said})")

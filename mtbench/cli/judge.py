@@ -241,8 +241,12 @@ def _temperature(text: str) -> float | None:
 
 def _json_object(text: str) -> dict[str, Any]:
     """`--judge-extra-body`: a JSON object."""
+
+    def no_constant(name: str) -> None:
+        raise ValueError(f"{name} is not valid JSON")
+
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=no_constant)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not valid JSON ({exc})") from None
     if not isinstance(value, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,25 @@ from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.paths import BenchPaths, file_stem
 from mtbench.errors import ConfigError
 from mtbench.judging.matches import ANSWER_REASONING
+
+RESERVED_BODY_FIELDS = {
+    "model": "the judge is --judge-model (its name files the results)",
+    "messages": "the judge prompt is FastChat's",
+    "input": "the judge prompt is FastChat's",
+    "instructions": "the judge prompt is FastChat's",
+    "system": "the judge prompt is FastChat's",
+    "stream": "mtbench reads whole replies",
+    "n": "one verdict per call, as FastChat",
+    "temperature": "use --judge-temperature",
+    "max_tokens": "use --judge-max-tokens",
+    "max_completion_tokens": "use --judge-max-tokens",
+    "max_output_tokens": "use --judge-max-tokens",
+    "reasoning_effort": "use --judge-reasoning-effort",
+    "reasoning": "use --judge-reasoning-effort",
+    "thinking": "use --judge-thinking-budget",
+}
+"""Request fields `--judge-extra-body` may not set, and why: what the run is (model, prompt,
+one whole reply) and what a flag sets, so that the plan and the rows say what was sent."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +143,25 @@ class JudgeConfig:
                 "--judge-thinking-budget must be at least 1024 tokens (Anthropic's minimum), "
                 f"got {self.judge_thinking_budget}"
             )
-        if self.judge_extra_body is not None and not isinstance(self.judge_extra_body, Mapping):
-            raise ConfigError("--judge-extra-body must be a JSON object")
+        if self.judge_extra_body is not None:
+            if not isinstance(self.judge_extra_body, Mapping):
+                raise ConfigError("--judge-extra-body must be a JSON object")
+            for key in self.judge_extra_body:
+                if key in RESERVED_BODY_FIELDS:
+                    raise ConfigError(
+                        f"--judge-extra-body cannot set '{key}': {RESERVED_BODY_FIELDS[key]}"
+                    )
+        if self.judge_thinking_budget is not None and self.judge_temperature not in (None, 0.0):
+            raise ConfigError(
+                "--judge-temperature cannot go with --judge-thinking-budget: Anthropic allows "
+                "only its default temperature with extended thinking (none is sent)"
+            )
+        for flag, price in (
+            ("--price-per-1k-input", self.price_per_1k_input),
+            ("--price-per-1k-output", self.price_per_1k_output),
+        ):
+            if price is not None and not (math.isfinite(price) and price >= 0):
+                raise ConfigError(f"{flag} must be a price of 0 or more, got {price}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ConfigError(f"--judge-max-tokens must be at least 1, got {self.max_tokens}")
         if self.answer_reasoning not in ANSWER_REASONING:

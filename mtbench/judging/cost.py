@@ -55,6 +55,9 @@ KNOWN_PRICES: dict[str, tuple[float, float]] = {
     "claude-3-5-haiku-20241022": (0.0008, 0.004),
     "claude-3-haiku-20240307": (0.00025, 0.00125),
     "claude-sonnet-4-20250514": (0.003, 0.015),
+    "claude-sonnet-4-5": (0.003, 0.015),
+    "claude-haiku-4-5": (0.001, 0.005),
+    "gpt-5.1": (0.00125, 0.01),
     "claude-opus-4-20250514": (0.015, 0.075),
     "claude-opus-4-1-20250805": (0.015, 0.075),
 }

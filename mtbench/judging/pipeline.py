@@ -22,7 +22,13 @@ from mtbench.errors import BackendError, DataError
 from mtbench.judging import cost
 from mtbench.judging.config import JudgeConfig
 from mtbench.judging.judge_backend import preflight
-from mtbench.judging.plan import JudgePlan, describe_plan, make_plan, render_prompt
+from mtbench.judging.plan import (
+    JudgePlan,
+    choose_price,
+    describe_plan,
+    make_plan,
+    render_prompt,
+)
 from mtbench.judging.runner import JudgeStats, run_matches
 
 logger = logging.getLogger(__name__)
@@ -99,7 +105,10 @@ def summary_lines(stats: JudgeStats, plan: JudgePlan, adjustments: Sequence[str]
             f"(not written, counted as failed): raise --judge-max-tokens (now {plan.max_tokens})"
         )
     if stats.stopped or stats.lost_calls:
-        lines.append(f"  lost:       {stats.lost_calls} call(s) in flight when the run stopped")
+        lines.append(
+            f"  lost:       {stats.lost_calls} call(s) under way when the run stopped (sent, or "
+            "waiting for a slot)"
+        )
     for note in adjustments:
         lines.append(f"  request:    {note}")
     if stats.tokens_reported:
@@ -110,9 +119,13 @@ def summary_lines(stats: JudgeStats, plan: JudgePlan, adjustments: Sequence[str]
             f"  tokens:     {stats.prompt_tokens:,} input + {stats.completion_tokens:,} output"
             f"{thinking} (as the API reported)"
         )
-        spent = cost.reported_cost(
-            stats.prompt_tokens, stats.completion_tokens, plan.price, plan.price_source
-        )
+        price, source = plan.price, plan.price_source
+        if len(stats.judge_models) == 1:
+            # Priced as the snapshot that answered, where its price is known.
+            (served,) = stats.judge_models
+            if served != plan.backend.model and choose_price(plan, served)[0] is not None:
+                price, source = choose_price(plan, served)
+        spent = cost.reported_cost(stats.prompt_tokens, stats.completion_tokens, price, source)
         if spent:
             lines.append(f"  cost:       {spent}")
     if stats.last_error:

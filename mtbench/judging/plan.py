@@ -24,6 +24,7 @@ from mtbench.judging import checks, cost
 from mtbench.judging.config import JudgeConfig
 from mtbench.judging.judge_backend import FAKE_JUDGE, default_max_tokens, judge_spec
 from mtbench.judging.matches import Match, build_matches, grading_kind, make_judges, needs_reference
+from mtbench.judging.replies import ran_out_of_room
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,15 @@ class JudgePlan:
         )
 
 
-def choose_price(plan: JudgePlan) -> tuple[tuple[float, float] | None, str]:
+def choose_price(
+    plan: JudgePlan, model: str | None = None
+) -> tuple[tuple[float, float] | None, str]:
+    """The judge's price per 1k (input, output) tokens and its source (`cost.choose_price`).
+
+    Args:
+        plan: The run (its flags, price table and backend kind).
+        model: Price this model name instead of the requested one (the snapshot that answered).
+    """
     options = plan.options
     if plan.backend.kind in LOCAL_KINDS:
         return (0.0, 0.0), "local model"
@@ -103,7 +112,7 @@ def choose_price(plan: JudgePlan) -> tuple[tuple[float, float] | None, str]:
         return (0.0, 0.0), "fake backend"
     table = cost.load_price_table(options.price_table) if options.price_table else None
     return cost.choose_price(
-        plan.backend.model, options.price_per_1k_input, options.price_per_1k_output, table
+        model or plan.backend.model, options.price_per_1k_input, options.price_per_1k_output, table
     )
 
 
@@ -204,14 +213,14 @@ def _existing_keys(output: Path, mode: str, notices: list[str]) -> set[tuple[obj
     loader = load_single_judgments if grading_kind(mode) == "single" else load_pair_judgments
     keys = set()
     api_errors = 0
-    reasked = 0
+    reasked: set[tuple[object, ...]] = set()
     for row in loader(output):
         replies = [row.judgment] if hasattr(row, "judgment") else [row.g1_judgment, row.g2_judgment]  # type: ignore[attr-defined]
-        if not row.parsed and any(
-            not reply.strip() or meta.get("finish_reason") == "length"
+        if any(
+            ran_out_of_room(reply, meta.get("finish_reason"), row.parsed)
             for reply, meta in zip(replies, row.metas, strict=False)
         ):
-            reasked += 1
+            reasked.add(row.key)
             continue
         keys.add(row.key)
         api_errors += "$ERROR$" in replies
@@ -220,9 +229,10 @@ def _existing_keys(output: Path, mode: str, notices: list[str]) -> set[tuple[obj
             f"{api_errors} row(s) of {output.name} hold FastChat's $ERROR$ (a failed API call) and "
             "count as judged; delete those lines to judge them again"
         )
+    reasked -= keys  # a later row of the same match has its verdict
     if reasked:
         notices.append(
-            f"{reasked} row(s) of {output.name} have no verdict because the judge's reply was "
+            f"{len(reasked)} row(s) of {output.name} have no verdict because the judge's reply was "
             "empty or cut at the token limit; they are judged again"
         )
     return keys
@@ -333,9 +343,10 @@ def describe_request(plan: JudgePlan) -> str:
     """The judge's sampling as asked for: `temperature 0, max 2048 tokens` for FastChat's."""
     options = plan.options
     temperature = options.judge_temperature
+    omitted = temperature is None or bool(options.judge_thinking_budget)
     parts = [
         "temperature not sent (the model's default)"
-        if temperature is None and plan.backend.kind not in LOCAL_KINDS
+        if omitted and plan.backend.kind not in LOCAL_KINDS
         else f"temperature {temperature or 0:g}",
         f"max {plan.max_tokens} tokens",
     ]

@@ -7,10 +7,11 @@ the text itself (`<think>...</think>`). The verdict is read from the final answe
 (`mtbench.data.judgments.JUDGE_META`), never in the stored `judgment` text, and never parsed.
 
 A reply that ends with no verdict because the judge ran out of room (the server says
-`finish_reason: length`) or sent nothing at all is not a judgment: `out_of_room` tells the
-runner to ask again, with more room where the limit was the cause, and to count it as a failed
-call if it never fits. A complete reply that simply lacks a verdict keeps FastChat's rule
-(score -1 / winner `error`, written and counted).
+`finish_reason: length`) or gave no final answer at all (nothing, or only thinking) is not a
+judgment: `out_of_room` tells the runner to ask again, with more room where the limit was the
+cause, and to count it as a failed call if it never fits. A complete reply that simply lacks a
+verdict keeps FastChat's rule (score -1 / winner `error`, written and counted), and so does a
+reply the provider withheld (`content_filter`, a refusal): more room cannot change it.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ class JudgeReply:
 
     @property
     def empty(self) -> bool:
-        """Whether the judge sent no text at all (thinking aside)."""
-        return not self.raw.strip()
+        """Whether the reply has no final answer (no text at all, or only thinking)."""
+        return not self.judgment.strip()
 
 
 def read_reply(reply: str, params: GenerationParams) -> JudgeReply:
@@ -92,14 +93,32 @@ def read_reply(reply: str, params: GenerationParams) -> JudgeReply:
     return JudgeReply(judgment, raw, meta)
 
 
-def out_of_room(reply: JudgeReply, parsed: bool) -> bool:
-    """Whether a reply without a verdict is a failed call rather than a judgment.
+WITHHELD = ("content_filter", "refusal")
+"""Finish reasons of a reply the provider withheld: no more room would change it."""
+
+
+def ran_out_of_room(judgment: str, finish_reason: str | None, parsed: bool) -> bool:
+    """Whether a reply (or a stored row's) without a verdict is a failed call, not a judgment.
+
+    The one rule for new replies (`out_of_room`) and for rows older runs wrote (the plan asks
+    those again): no verdict, and cut at the token limit or with an empty final answer (unless
+    the provider withheld it).
 
     Args:
-        reply: The reply.
+        judgment: The final answer (a row's `judgment`).
+        finish_reason: Why the reply ended, if known.
         parsed: Whether a verdict was read from it.
     """
-    return not parsed and (reply.cut or reply.empty)
+    if parsed:
+        return False
+    if finish_reason == "length":
+        return True
+    return not judgment.strip() and finish_reason not in WITHHELD
+
+
+def out_of_room(reply: JudgeReply, parsed: bool) -> bool:
+    """`ran_out_of_room` for a reply just received."""
+    return ran_out_of_room(reply.judgment, reply.meta.get("finish_reason"), parsed)
 
 
 def more_room(params: GenerationParams, reply: JudgeReply) -> GenerationParams:
@@ -114,19 +133,34 @@ def more_room(params: GenerationParams, reply: JudgeReply) -> GenerationParams:
 
 
 def no_verdict_error(
-    reply: JudgeReply, params: GenerationParams, first_limit: int
+    reply: JudgeReply, params: GenerationParams, first_limit: int, refused: str = ""
 ) -> NoVerdictError:
-    """The failure of a call that never fitted, with what to do about it."""
-    tries = REASKS + 1
+    """The failure of a call that never fitted, with what to do about it.
+
+    Args:
+        reply: The last reply.
+        params: The sampling of the last request.
+        first_limit: The run's `--judge-max-tokens`.
+        refused: Why the server refused a request with more room, if it did.
+    """
+    think_less = "or let the judge think less (--judge-reasoning-effort, --judge-thinking-budget)"
+    if refused:
+        return NoVerdictError(
+            f"the judge's reply ran out of room before a verdict, and a larger limit "
+            f"({params.max_new_tokens} tokens) was refused: {refused}; {think_less}",
+            cut=reply.cut,
+        )
+    tries = f"{REASKS + 1} times" if REASKS else "once"
     if reply.cut:
         return NoVerdictError(
-            f"the judge's reply was cut at the token limit before a verdict, {tries} times "
+            f"the judge's reply was cut at the token limit before a verdict, {tries} "
             f"(last limit {params.max_new_tokens} tokens); raise --judge-max-tokens "
-            f"(now {first_limit}) or lower the judge's reasoning effort",
+            f"(now {first_limit}) {think_less}",
             cut=True,
         )
     return NoVerdictError(
-        f"the judge replied with no text, {tries} times; a thinking judge may have spent its "
-        f"whole budget thinking: raise --judge-max-tokens (now {first_limit})",
+        f"the judge's reply had no final answer (empty, or only thinking), {tries}; a thinking "
+        f"judge may have spent its budget: raise --judge-max-tokens (now {first_limit}) "
+        f"{think_less}",
         cut=False,
     )

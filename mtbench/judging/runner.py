@@ -37,7 +37,14 @@ from mtbench.backends.calls import CallPool, FailureStreak, open_pool
 from mtbench.backends.calls import failure_streak as calls_failure_streak
 from mtbench.data.jsonl import JsonlAppender
 from mtbench.data.judgments import JUDGE_META, NO_SCORE, PairJudgment, SingleJudgment
-from mtbench.errors import AuthError, BackendError, DataError, MTBenchError, RequestError
+from mtbench.errors import (
+    AuthError,
+    BackendError,
+    DataError,
+    MTBenchError,
+    RequestError,
+    TooLongError,
+)
 from mtbench.judging.matches import Match
 from mtbench.judging.replies import (
     REASKS,
@@ -76,6 +83,7 @@ class JudgeStats:
         prompt_tokens: Input tokens reported by the API.
         completion_tokens: Output tokens reported by the API (reasoning included).
         reasoning_tokens: Of those, reasoning tokens, where the API reported them.
+        judge_models: Calls per model the server said answered (dated snapshots), where it did.
         tokens_reported: Whether the API reported token usage.
         interrupted: The run was stopped by Ctrl-C.
         stopped: The run ended early (Ctrl-C or an error that stops it).
@@ -98,6 +106,7 @@ class JudgeStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
+    judge_models: dict[str, int] = field(default_factory=dict)
     tokens_reported: bool = False
     interrupted: bool = False
     stopped: bool = False
@@ -210,6 +219,10 @@ class _Collector:
 
     def done(self, call: Call, reply: JudgeReply) -> None:
         self.stats.calls_done += 1
+        served = reply.meta.get("model")
+        if isinstance(served, str):
+            models = self.stats.judge_models
+            models[served] = models.get(served, 0) + 1
         self.streak.succeeded()
         if call.index in self.failed:
             return
@@ -437,14 +450,20 @@ def _run_threads(
     def ask(call: Call) -> JudgeReply:
         setting = params
         match = matches[call.index]
-        for round_ in range(REASKS + 1):
-            reply = read_reply(backend.generate([call.messages(matches)], setting)[0], setting)
+        reply = read_reply(backend.generate([call.messages(matches)], setting)[0], setting)
+        for _ in range(REASKS):
             if not out_of_room(reply, verdict_parsed(match, reply.judgment, call.swapped)):
                 return reply
-            if round_ < REASKS:
-                with lock:
-                    stats.reasked += 1
-                setting = more_room(setting, reply)
+            with lock:
+                stats.reasked += 1
+            setting = more_room(setting, reply)
+            try:
+                raw = backend.generate([call.messages(matches)], setting)[0]
+            except TooLongError as error:  # the larger limit is more than the model allows
+                raise no_verdict_error(reply, setting, params.max_new_tokens, str(error)) from None
+            reply = read_reply(raw, setting)
+        if not out_of_room(reply, verdict_parsed(match, reply.judgment, call.swapped)):
+            return reply
         raise no_verdict_error(reply, setting, params.max_new_tokens)
 
     pool: CallPool[JudgeReply] = open_pool(backend, parallel, "judge", most=len(calls))

@@ -130,7 +130,11 @@ def as_json(report: ScoreReport) -> dict[str, Any]:
         "input_file": str(report.input_file),
         "baseline": report.baseline,
         "bootstrap": bootstrap_json(report.bootstrap),
-        "judge_snapshots": dict(report.judge_snapshots),
+        **(
+            {"judge_snapshots": dict(report.judge_snapshots)}
+            if recorded(report.judge_snapshots)
+            else {}  # FastChat's files record none: their JSON stays as it was
+        ),
         "accounting": {
             "rows": report.accounting.rows,
             "used": report.accounting.used,
