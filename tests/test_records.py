@@ -68,8 +68,12 @@ def test_third_party_judgments():
     [
         ('{"category": "math", "turns": ["q"]}', ":2: missing field 'question_id'"),
         (
+            '{"question_id": 82.0, "category": "math", "turns": ["q"]}',
+            ":2: field 'question_id' must be an integer or a string, got 82.0",
+        ),
+        (
             '{"question_id": "82", "category": "math", "turns": ["q"]}',
-            ":2: field 'question_id' must be an integer",
+            ":2: question_id '82' is a string, but line 1's is an integer",
         ),
         (
             '{"question_id": 82, "category": "math", "turns": []}',

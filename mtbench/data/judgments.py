@@ -16,11 +16,14 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from mtbench.data._rows import RowReader
+from mtbench.data._rows import RowReader, SameIdKind
 from mtbench.data.jsonl import read_jsonl
 from mtbench.errors import ConfigError
+
+if TYPE_CHECKING:  # questions -> paths -> judgments: a run-time import would be circular
+    from mtbench.data.questions import QuestionId
 
 MODES = ("single", "pairwise-baseline", "pairwise-all")
 """The grading modes of `mtbench-judge` and `mtbench-show` (FastChat's `--mode`)."""
@@ -84,7 +87,7 @@ class SingleJudgment:
         extra: Fields beyond FastChat's, kept as they are (`judge_meta`, see `JUDGE_META`).
     """
 
-    question_id: int
+    question_id: QuestionId
     model: str
     judge: tuple[str, str]
     user_prompt: str
@@ -142,7 +145,7 @@ class PairJudgment:
         extra: Fields beyond FastChat's, kept as they are (`g1_judge_meta`, `g2_judge_meta`).
     """
 
-    question_id: int
+    question_id: QuestionId
     model_1: str
     model_2: str
     g1_winner: str
@@ -251,7 +254,7 @@ def parse_single(row: dict[str, Any], path: Path, line: int) -> SingleJudgment:
     """Validate one single-grading row."""
     fields = RowReader(row, path, line)
     return SingleJudgment(
-        question_id=fields.integer("question_id"),
+        question_id=fields.question_id(),
         model=fields.string("model"),
         judge=_judge_field(fields),
         user_prompt=fields.string("user_prompt", optional=True) or "",
@@ -271,7 +274,7 @@ def parse_pair(row: dict[str, Any], path: Path, line: int) -> PairJudgment:
     else:
         g1, g2 = _winner_field(fields, "g1_winner"), _winner_field(fields, "g2_winner")
     return PairJudgment(
-        question_id=fields.integer("question_id"),
+        question_id=fields.question_id(),
         model_1=fields.string("model_1"),
         model_2=fields.string("model_2"),
         g1_winner=g1,
@@ -292,7 +295,8 @@ def load_single_judgments(path: str | Path) -> Iterator[SingleJudgment]:
 
     Raises:
         DataError: if the file is missing or unreadable, or naming the line of a row that is not
-            valid JSON or not a valid judgment row (raised when iteration reaches it).
+            valid JSON or not a valid judgment row, or of the first id of the other kind in a
+            file that mixes integer and string question ids (raised when iteration reaches it).
     """
     return _parse_file(Path(path), parse_single)
 
@@ -302,7 +306,8 @@ def load_pair_judgments(path: str | Path) -> Iterator[PairJudgment]:
 
     Raises:
         DataError: if the file is missing or unreadable, or naming the line of a row that is not
-            valid JSON or not a valid judgment row (raised when iteration reaches it).
+            valid JSON or not a valid judgment row, or of the first id of the other kind in a
+            file that mixes integer and string question ids (raised when iteration reaches it).
     """
     return _parse_file(Path(path), parse_pair)
 
@@ -313,9 +318,12 @@ Judgment = TypeVar("Judgment", SingleJudgment, PairJudgment)
 def _parse_file(
     path: Path, parse: Callable[[dict[str, Any], Path, int], Judgment]
 ) -> Iterator[Judgment]:
-    """Each row of a judgment file, parsed, as iteration reaches it."""
+    """Each row of a judgment file, parsed, as iteration reaches it; ids all of one kind."""
+    kinds = SameIdKind(path)
     for line, row in read_jsonl(path):
-        yield parse(row, path, line)
+        judgment = parse(row, path, line)
+        kinds.check(judgment.question_id, line)
+        yield judgment
 
 
 def first_parsed(
