@@ -55,6 +55,18 @@ class RowReader:
     def string(self, key: str, optional: bool = False) -> Any:
         return self._typed(key, optional, _is_string, "a string")
 
+    def unread(self, key: str, kind: str) -> Any:
+        """A field FastChat never reads: its value if it is of `kind`, else None (never an error).
+
+        FastChat runs a file whatever such a field holds, so neither do we refuse it for that.
+
+        Args:
+            key: The field.
+            kind: `string`, `integer` or `number`.
+        """
+        value = self.row.get(key)
+        return value if _UNREAD_KINDS[kind](value) else None
+
     def strings(self, key: str, optional: bool = False, non_empty: bool = True) -> Any:
         value = self._typed(key, optional, _is_strings, "a list of strings")
         if value is None:
@@ -120,3 +132,10 @@ def _is_string(value: Any) -> bool:
 
 def _is_strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+_UNREAD_KINDS: dict[str, Callable[[Any], bool]] = {
+    "string": _is_string,
+    "integer": _is_integer,
+    "number": _is_number,
+}

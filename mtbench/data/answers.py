@@ -85,16 +85,18 @@ def parse_answer(row: dict[str, Any], path: Path, line: int) -> Answer:
         inner = RowReader(raw, path, line)
         try:
             turns = inner.strings("turns")
-            index = inner.integer("index", optional=True)
         except DataError as exc:
             raise fields.fail(f"choices[{position}]: {exc.reason}") from None
+        index = inner.unread("index", "integer")
         choices.append(Choice(index=position if index is None else index, turns=turns))
-    tstamp = fields.number("tstamp", optional=True)
+    # FastChat reads only `question_id` and `choices[0].turns` of a row: the other fields are
+    # taken when well-typed and never make a file it runs fail here.
+    tstamp = fields.unread("tstamp", "number")
     return Answer(
         question_id=fields.question_id(),
-        model_id=fields.string("model_id", optional=True) or path.stem,
+        model_id=fields.unread("model_id", "string") or path.stem,
         choices=tuple(choices),
-        answer_id=fields.string("answer_id", optional=True) or "",
+        answer_id=fields.unread("answer_id", "string") or "",
         tstamp=float(tstamp) if tstamp is not None else 0.0,
         extra={k: v for k, v in row.items() if k not in ANSWER_FIELDS},
     )

@@ -251,23 +251,30 @@ def _winner_field(fields: RowReader, key: str) -> str:
 
 
 def parse_single(row: dict[str, Any], path: Path, line: int) -> SingleJudgment:
-    """Validate one single-grading row."""
+    """Validate one single-grading row.
+
+    Fields no FastChat reader uses (`user_prompt`, `tstamp`) are taken when well-typed and are
+    never a reason to refuse a row; the others are checked as FastChat's readers need them.
+    """
     fields = RowReader(row, path, line)
     return SingleJudgment(
         question_id=fields.question_id(),
         model=fields.string("model"),
         judge=_judge_field(fields),
-        user_prompt=fields.string("user_prompt", optional=True) or "",
+        user_prompt=fields.unread("user_prompt", "string") or "",
         judgment=fields.string("judgment", optional=True) or "",
         score=fields.number("score"),
         turn=fields.integer("turn"),
-        tstamp=fields.number("tstamp", optional=True) or 0.0,
+        tstamp=fields.unread("tstamp", "number") or 0.0,
         extra={k: v for k, v in row.items() if k not in SINGLE_FIELDS},
     )
 
 
 def parse_pair(row: dict[str, Any], path: Path, line: int) -> PairJudgment:
-    """Validate one pairwise row; FastChat's older single-`winner` rows count for both games."""
+    """Validate one pairwise row; FastChat's older single-`winner` rows count for both games.
+
+    As in `parse_single`, the prompts and `tstamp` (never read by FastChat) are not checked.
+    """
     fields = RowReader(row, path, line)
     if "g1_winner" not in row and "winner" in row:
         g1 = g2 = _winner_field(fields, "winner")
@@ -280,12 +287,12 @@ def parse_pair(row: dict[str, Any], path: Path, line: int) -> PairJudgment:
         g1_winner=g1,
         g2_winner=g2,
         judge=_judge_field(fields),
-        g1_user_prompt=fields.string("g1_user_prompt", optional=True) or "",
+        g1_user_prompt=fields.unread("g1_user_prompt", "string") or "",
         g1_judgment=fields.string("g1_judgment", optional=True) or "",
-        g2_user_prompt=fields.string("g2_user_prompt", optional=True) or "",
+        g2_user_prompt=fields.unread("g2_user_prompt", "string") or "",
         g2_judgment=fields.string("g2_judgment", optional=True) or "",
         turn=fields.integer("turn", optional=True) or 1,
-        tstamp=fields.number("tstamp", optional=True) or 0.0,
+        tstamp=fields.unread("tstamp", "number") or 0.0,
         extra={k: v for k, v in row.items() if k not in PAIR_FIELDS and k != "winner"},
     )
 

@@ -92,7 +92,7 @@ def load_questions(
             question_id=fields.question_id(),
             category=fields.string("category"),
             turns=fields.strings("turns"),
-            reference=fields.strings("reference", optional=True, non_empty=False),
+            reference=_reference(fields),
             required_temperature=fields.number("required_temperature", optional=True),
         )
         kinds.check(question.question_id, line)
@@ -103,6 +103,19 @@ def load_questions(
         seen[question.question_id] = line
         questions.append(question)
     return questions[begin:end]
+
+
+def _reference(fields: RowReader) -> tuple[str, ...] | None:
+    """`reference`: only FastChat's browser shows it, so its shape is never a reason to refuse.
+
+    A list of texts is taken as is and one text as a list of one; any other value is left out.
+    """
+    value = fields.row.get("reference")
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
 
 
 def question_categories(path: str | Path) -> dict[QuestionId, str] | None:
