@@ -68,8 +68,12 @@ def test_third_party_judgments():
     [
         ('{"category": "math", "turns": ["q"]}', ":2: missing field 'question_id'"),
         (
+            '{"question_id": 82.0, "category": "math", "turns": ["q"]}',
+            ":2: field 'question_id' must be an integer or a string, got 82.0",
+        ),
+        (
             '{"question_id": "82", "category": "math", "turns": ["q"]}',
-            ":2: field 'question_id' must be an integer",
+            ":2: question_id '82' is a string, but line 1's is an integer",
         ),
         (
             '{"question_id": 82, "category": "math", "turns": []}',
@@ -115,3 +119,28 @@ def test_reorg_keeps_last_answer_per_question_sorted(tmp_path):
     reorg_answer_file(path)
     assert path.read_text().splitlines() == [rows[2], rows[0]]
     assert load_answer_file(path)[81].turns == ("new",)
+
+
+def test_fields_fastchat_never_reads_do_not_refuse_a_file(tmp_path):
+    """FastChat runs files whatever these hold, so a value of another type is no error here."""
+    questions = tmp_path / "question.jsonl"
+    questions.write_text(
+        '{"question_id": 81, "category": "math", "turns": ["q"], "reference": "one text"}\n'
+        '{"question_id": 82, "category": "math", "turns": ["q"], "reference": {"a": 1}}\n'
+    )
+    assert [q.reference for q in load_questions(questions)] == [("one text",), None]
+    answers = tmp_path / "m.jsonl"
+    answers.write_text(
+        '{"question_id": 81, "answer_id": 7, "model_id": ["x"], "tstamp": "yesterday",'
+        ' "choices": [{"index": "first", "turns": ["a"]}]}\n'
+    )
+    answer = load_answer_file(answers)[81]
+    assert (answer.answer_id, answer.model_id, answer.tstamp) == ("", "m", 0.0)
+    assert answer.choices[0].index == 0 and answer.turns == ("a",)
+    judged = tmp_path / "j_single.jsonl"
+    judged.write_text(
+        '{"question_id": 81, "model": "m", "judge": ["gpt-4", "single-v1"], "user_prompt": null,'
+        ' "judgment": "[[5]]", "score": 5, "turn": 1, "tstamp": "now"}\n'
+    )
+    (row,) = load_single_judgments(judged)
+    assert (row.score, row.user_prompt, row.tstamp) == (5, "", 0.0)

@@ -20,13 +20,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from mtbench.data.questions import QuestionId
 from mtbench.data.votes import TIE, Vote, VoteSource, load_all_votes
 from mtbench.errors import ConfigError
 
 FASTCHAT_JUDGES = ("gpt4-pair", "human")
 """FastChat's default `--judges`."""
 
-Match = tuple[int, str, str]
+Match = tuple[QuestionId, str, str]
 """(question_id, first model, second model) with the models in sorted order."""
 
 

@@ -20,12 +20,12 @@ from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
 from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.judgments import first_parsed, load_single_judgments
 from mtbench.data.paths import BenchPaths, file_stem, require_file
-from mtbench.data.questions import CATEGORIES, question_categories
+from mtbench.data.questions import CATEGORIES, QuestionId, id_order, question_categories
 from mtbench.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
-Item = tuple[int, int]
+Item = tuple[QuestionId, int]
 """(question_id, turn)."""
 
 DEFAULT_TOP = 10
@@ -185,7 +185,7 @@ def _status(run: RunScores, item: Item) -> str | None:
 def compare_runs(
     a: RunScores,
     b: RunScores,
-    categories: dict[int, str] | None = None,
+    categories: dict[QuestionId, str] | None = None,
     bootstrap: BootstrapSpec | None = BootstrapSpec(),
     top: int = DEFAULT_TOP,
 ) -> Comparison:
@@ -206,7 +206,8 @@ def compare_runs(
     universe = set(a.scores) | a.unparsed | set(b.scores) | b.unparsed
     left_out: dict[str, int] = {}
     rows = []
-    for item in sorted(universe):
+    # Two files may key their questions by ids of different kinds: `id_order` sorts both.
+    for item in sorted(universe, key=lambda item: (id_order(item[0]), item[1])):
         statuses = (("A", _status(a, item)), ("B", _status(b, item)))
         why = [f"{name}: {status}" for name, status in statuses if status]
         if why:

@@ -32,7 +32,7 @@ from mtbench.data.judgments import (
     load_single_judgments,
 )
 from mtbench.data.paths import BenchPaths, require_file
-from mtbench.data.questions import CATEGORIES, question_categories
+from mtbench.data.questions import CATEGORIES, QuestionId, question_categories
 from mtbench.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class PositionReport:
 
 
 def position_consistency(
-    judgments: Iterable[PairJudgment], categories: Mapping[int, str] | None = None
+    judgments: Iterable[PairJudgment], categories: Mapping[QuestionId, str] | None = None
 ) -> PositionReport:
     """Position consistency from pairwise judgments made in both orders.
 
@@ -191,7 +191,9 @@ def score_verdict(score_1: float, score_2: float, tie_margin: float = 0.0) -> st
     return "model_1" if score_1 > score_2 else "model_2"
 
 
-def _single_scores(judgments: Iterable[SingleJudgment]) -> dict[tuple[int, int, str], float]:
+def _single_scores(
+    judgments: Iterable[SingleJudgment],
+) -> dict[tuple[QuestionId, int, str], float]:
     """Parsed scores by (question_id, turn, model): one per item, as `mtbench-show` counts them."""
     kept, _ = first_parsed(judgments, key=lambda j: (j.question_id, j.turn, j.model))
     return {(j.question_id, j.turn, j.model): float(j.score) for j in kept if j.parsed}

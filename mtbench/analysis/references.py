@@ -20,7 +20,7 @@ import pandas as pd
 
 from mtbench.data.answers import load_answer_file
 from mtbench.data.paths import BenchPaths
-from mtbench.data.questions import question_categories
+from mtbench.data.questions import QuestionId, question_categories
 from mtbench.errors import ConfigError, DataError
 
 DEFAULT_WIDTH = 70
@@ -46,7 +46,7 @@ def resolve_reference(paths: BenchPaths, name_or_path: str) -> Path:
     )
 
 
-def load_reference_turns(path: str | Path) -> dict[int, tuple[str, ...]]:
+def load_reference_turns(path: str | Path) -> dict[QuestionId, tuple[str, ...]]:
     """Reference turns by question id (the first choice, as the judge uses)."""
     return {qid: answer.turns for qid, answer in load_answer_file(path).items()}
 
@@ -109,8 +109,8 @@ class ReferenceDiff:
     b: Path
     changes: pd.DataFrame
     identical: int
-    only_a: list[int]
-    only_b: list[int]
+    only_a: list[QuestionId]
+    only_b: list[QuestionId]
     questions_a: int
     questions_b: int
 
@@ -118,7 +118,7 @@ class ReferenceDiff:
 def diff_references(
     path_a: str | Path,
     path_b: str | Path,
-    categories: dict[int, str] | None = None,
+    categories: dict[QuestionId, str] | None = None,
     width: int = DEFAULT_WIDTH,
     ignore_whitespace: bool = False,
 ) -> ReferenceDiff:

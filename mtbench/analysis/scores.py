@@ -40,7 +40,7 @@ from mtbench.data.judgments import (
     load_single_judgments,
 )
 from mtbench.data.paths import BenchPaths, require_file
-from mtbench.data.questions import CATEGORIES, question_categories
+from mtbench.data.questions import CATEGORIES, QuestionId, question_categories
 from mtbench.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -321,7 +321,7 @@ def _single_report(
     judgments: Iterable[SingleJudgment],
     model_list: Sequence[str] | None,
     bootstrap: BootstrapSpec | None,
-    categories: dict[int, str] | None,
+    categories: dict[QuestionId, str] | None,
 ) -> ScoreReport:
     kept, frame, accounting = _single_rows(judgments, model_list)
     if frame.empty:
@@ -370,7 +370,7 @@ def _pairwise_report(
     baseline: str | None,
     model_list: Sequence[str] | None,
     bootstrap: BootstrapSpec | None,
-    categories: dict[int, str] | None,
+    categories: dict[QuestionId, str] | None,
 ) -> ScoreReport:
     kept, frame, accounting = _pairwise_rows(judgments, baseline, model_list)
     if frame.empty:

@@ -23,6 +23,7 @@ from typing import Any
 
 from mtbench.data.download import Progress as DownloadProgress
 from mtbench.data.manifest import RemoteFile
+from mtbench.data.questions import QuestionId
 
 LOG_INTERVAL = 30.0
 """Seconds between progress lines when stderr is not a terminal (a log file)."""
@@ -170,10 +171,10 @@ class GenerationBar(_BarOwner):
         self._tokens += count
         self._draw()
 
-    def question_done(self, question_id: int) -> None:
+    def question_done(self, question_id: QuestionId) -> None:
         self._draw(1)
 
-    def question_failed(self, question_id: int) -> None:
+    def question_failed(self, question_id: QuestionId) -> None:
         self._failed += 1
         self._draw(1)
 

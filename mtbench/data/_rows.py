@@ -42,6 +42,10 @@ class RowReader:
             raise self.fail(f"field '{key}' must be {kind}, got {value!r:.60}")
         return value
 
+    def question_id(self, key: str = "question_id") -> Any:
+        """A question id: a JSON integer or string (`mtbench.data.questions.QuestionId`)."""
+        return self._typed(key, False, is_question_id, "an integer or a string")
+
     def integer(self, key: str, optional: bool = False) -> Any:
         return self._typed(key, optional, _is_integer, "an integer")
 
@@ -51,6 +55,18 @@ class RowReader:
     def string(self, key: str, optional: bool = False) -> Any:
         return self._typed(key, optional, _is_string, "a string")
 
+    def unread(self, key: str, kind: str) -> Any:
+        """A field FastChat never reads: its value if it is of `kind`, else None (never an error).
+
+        FastChat runs a file whatever such a field holds, so neither do we refuse it for that.
+
+        Args:
+            key: The field.
+            kind: `string`, `integer` or `number`.
+        """
+        value = self.row.get(key)
+        return value if _UNREAD_KINDS[kind](value) else None
+
     def strings(self, key: str, optional: bool = False, non_empty: bool = True) -> Any:
         value = self._typed(key, optional, _is_strings, "a list of strings")
         if value is None:
@@ -58,6 +74,47 @@ class RowReader:
         if non_empty and not value:
             raise self.fail(f"field '{key}' must not be empty")
         return tuple(value)
+
+
+class SameIdKind:
+    """Refuses a file whose question ids mix integers and strings.
+
+    FastChat sorts a file's ids as given (`reorg_answer_file`, `clean_judgment.py`), which raises
+    `TypeError` on a mix; so does every table here that orders questions.
+
+    Args:
+        path: The file being read.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._first: tuple[str, int] | None = None
+
+    def check(self, question_id: Any, line: int) -> None:
+        """Remember the first id's kind; raise `DataError` at the first id of the other kind."""
+        kind = id_kind(question_id)
+        if self._first is None:
+            self._first = (kind, line)
+            return
+        first_kind, first_line = self._first
+        if kind != first_kind:
+            raise DataError(
+                f"question_id {question_id!r:.60} is {kind}, but line {first_line}'s is "
+                f"{first_kind}: a file must not mix integer and string question ids (they cannot "
+                "be sorted together; FastChat would crash on them too)",
+                self.path,
+                line,
+            )
+
+
+def id_kind(question_id: Any) -> str:
+    """`a string` or `an integer`: the two kinds of question id, which do not mix."""
+    return "a string" if isinstance(question_id, str) else "an integer"
+
+
+def is_question_id(value: Any) -> bool:
+    """A JSON integer (not true/false) or a JSON string: what FastChat can key and sort by."""
+    return isinstance(value, str) or _is_integer(value)
 
 
 # JSON's true and false are ints to Python; a field that wants a number does not take them.
@@ -75,3 +132,10 @@ def _is_string(value: Any) -> bool:
 
 def _is_strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+_UNREAD_KINDS: dict[str, Callable[[Any], bool]] = {
+    "string": _is_string,
+    "integer": _is_integer,
+    "number": _is_number,
+}

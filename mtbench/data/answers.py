@@ -16,8 +16,9 @@ from typing import Any
 
 import shortuuid
 
-from mtbench.data._rows import RowReader
+from mtbench.data._rows import RowReader, SameIdKind
 from mtbench.data.jsonl import read_jsonl, read_jsonl_raw, write_jsonl_atomic
+from mtbench.data.questions import QuestionId
 from mtbench.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class Answer:
         extra: Any further fields of the row, kept as they are (e.g. generation settings).
     """
 
-    question_id: int
+    question_id: QuestionId
     model_id: str
     choices: tuple[Choice, ...]
     answer_id: str = field(default_factory=shortuuid.uuid)
@@ -84,33 +85,38 @@ def parse_answer(row: dict[str, Any], path: Path, line: int) -> Answer:
         inner = RowReader(raw, path, line)
         try:
             turns = inner.strings("turns")
-            index = inner.integer("index", optional=True)
         except DataError as exc:
             raise fields.fail(f"choices[{position}]: {exc.reason}") from None
+        index = inner.unread("index", "integer")
         choices.append(Choice(index=position if index is None else index, turns=turns))
-    tstamp = fields.number("tstamp", optional=True)
+    # FastChat reads only `question_id` and `choices[0].turns` of a row: the other fields are
+    # taken when well-typed and never make a file it runs fail here.
+    tstamp = fields.unread("tstamp", "number")
     return Answer(
-        question_id=fields.integer("question_id"),
-        model_id=fields.string("model_id", optional=True) or path.stem,
+        question_id=fields.question_id(),
+        model_id=fields.unread("model_id", "string") or path.stem,
         choices=tuple(choices),
-        answer_id=fields.string("answer_id", optional=True) or "",
+        answer_id=fields.unread("answer_id", "string") or "",
         tstamp=float(tstamp) if tstamp is not None else 0.0,
         extra={k: v for k, v in row.items() if k not in ANSWER_FIELDS},
     )
 
 
-def load_answer_file(path: str | Path) -> dict[int, Answer]:
+def load_answer_file(path: str | Path) -> dict[QuestionId, Answer]:
     """Load one answer file keyed by question id; a later row for a question wins.
 
     Raises:
         DataError: if the file is missing or unreadable, or naming the line of a row that is not
-            valid JSON or not a valid answer row.
+            valid JSON or not a valid answer row, or of the first id of the other kind in a file
+            that mixes integer and string question ids.
     """
     path = Path(path)
-    answers: dict[int, Answer] = {}
+    answers: dict[QuestionId, Answer] = {}
+    kinds = SameIdKind(path)
     repeated = 0
     for line, row in read_jsonl(path):
         answer = parse_answer(row, path, line)
+        kinds.check(answer.question_id, line)
         repeated += answer.question_id in answers
         answers[answer.question_id] = answer
     if repeated:
@@ -122,7 +128,7 @@ def load_answer_file(path: str | Path) -> dict[int, Answer]:
     return answers
 
 
-def load_model_answers(directory: str | Path) -> dict[str, dict[int, Answer]]:
+def load_model_answers(directory: str | Path) -> dict[str, dict[QuestionId, Answer]]:
     """Load every `*.jsonl` of a directory, keyed by file stem, then question id.
 
     A missing directory gives an empty mapping; callers report what they needed from it.
@@ -139,12 +145,17 @@ def reorg_answer_file(path: str | Path) -> None:
     Raw line text is preserved; the rewrite is atomic, so a crash leaves the old file intact.
     """
     path = Path(path)
-    latest: dict[int, str] = {}
+    latest: dict[QuestionId, str] = {}
+    kinds = SameIdKind(path)
     for line, raw, row in read_jsonl_raw(path):
-        latest[RowReader(row, path, line).integer("question_id")] = raw
+        question_id = RowReader(row, path, line).question_id()
+        kinds.check(question_id, line)
+        latest[question_id] = raw
     write_jsonl_atomic(path, (latest[qid] for qid in sorted(latest)))
 
 
-def missing_answers(answers: dict[int, Answer], question_ids: Iterable[int]) -> list[int]:
+def missing_answers(
+    answers: dict[QuestionId, Answer], question_ids: Iterable[QuestionId]
+) -> list[QuestionId]:
     """Return the question ids, in the given order, that have no answer."""
     return [qid for qid in question_ids if qid not in answers]

@@ -16,11 +16,14 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from mtbench.data._rows import RowReader
+from mtbench.data._rows import RowReader, SameIdKind
 from mtbench.data.jsonl import read_jsonl
 from mtbench.errors import ConfigError
+
+if TYPE_CHECKING:  # questions -> paths -> judgments: a run-time import would be circular
+    from mtbench.data.questions import QuestionId
 
 MODES = ("single", "pairwise-baseline", "pairwise-all")
 """The grading modes of `mtbench-judge` and `mtbench-show` (FastChat's `--mode`)."""
@@ -84,7 +87,7 @@ class SingleJudgment:
         extra: Fields beyond FastChat's, kept as they are (`judge_meta`, see `JUDGE_META`).
     """
 
-    question_id: int
+    question_id: QuestionId
     model: str
     judge: tuple[str, str]
     user_prompt: str
@@ -142,7 +145,7 @@ class PairJudgment:
         extra: Fields beyond FastChat's, kept as they are (`g1_judge_meta`, `g2_judge_meta`).
     """
 
-    question_id: int
+    question_id: QuestionId
     model_1: str
     model_2: str
     g1_winner: str
@@ -248,41 +251,48 @@ def _winner_field(fields: RowReader, key: str) -> str:
 
 
 def parse_single(row: dict[str, Any], path: Path, line: int) -> SingleJudgment:
-    """Validate one single-grading row."""
+    """Validate one single-grading row.
+
+    Fields no FastChat reader uses (`user_prompt`, `tstamp`) are taken when well-typed and are
+    never a reason to refuse a row; the others are checked as FastChat's readers need them.
+    """
     fields = RowReader(row, path, line)
     return SingleJudgment(
-        question_id=fields.integer("question_id"),
+        question_id=fields.question_id(),
         model=fields.string("model"),
         judge=_judge_field(fields),
-        user_prompt=fields.string("user_prompt", optional=True) or "",
+        user_prompt=fields.unread("user_prompt", "string") or "",
         judgment=fields.string("judgment", optional=True) or "",
         score=fields.number("score"),
         turn=fields.integer("turn"),
-        tstamp=fields.number("tstamp", optional=True) or 0.0,
+        tstamp=fields.unread("tstamp", "number") or 0.0,
         extra={k: v for k, v in row.items() if k not in SINGLE_FIELDS},
     )
 
 
 def parse_pair(row: dict[str, Any], path: Path, line: int) -> PairJudgment:
-    """Validate one pairwise row; FastChat's older single-`winner` rows count for both games."""
+    """Validate one pairwise row; FastChat's older single-`winner` rows count for both games.
+
+    As in `parse_single`, the prompts and `tstamp` (never read by FastChat) are not checked.
+    """
     fields = RowReader(row, path, line)
     if "g1_winner" not in row and "winner" in row:
         g1 = g2 = _winner_field(fields, "winner")
     else:
         g1, g2 = _winner_field(fields, "g1_winner"), _winner_field(fields, "g2_winner")
     return PairJudgment(
-        question_id=fields.integer("question_id"),
+        question_id=fields.question_id(),
         model_1=fields.string("model_1"),
         model_2=fields.string("model_2"),
         g1_winner=g1,
         g2_winner=g2,
         judge=_judge_field(fields),
-        g1_user_prompt=fields.string("g1_user_prompt", optional=True) or "",
+        g1_user_prompt=fields.unread("g1_user_prompt", "string") or "",
         g1_judgment=fields.string("g1_judgment", optional=True) or "",
-        g2_user_prompt=fields.string("g2_user_prompt", optional=True) or "",
+        g2_user_prompt=fields.unread("g2_user_prompt", "string") or "",
         g2_judgment=fields.string("g2_judgment", optional=True) or "",
         turn=fields.integer("turn", optional=True) or 1,
-        tstamp=fields.number("tstamp", optional=True) or 0.0,
+        tstamp=fields.unread("tstamp", "number") or 0.0,
         extra={k: v for k, v in row.items() if k not in PAIR_FIELDS and k != "winner"},
     )
 
@@ -292,7 +302,8 @@ def load_single_judgments(path: str | Path) -> Iterator[SingleJudgment]:
 
     Raises:
         DataError: if the file is missing or unreadable, or naming the line of a row that is not
-            valid JSON or not a valid judgment row (raised when iteration reaches it).
+            valid JSON or not a valid judgment row, or of the first id of the other kind in a
+            file that mixes integer and string question ids (raised when iteration reaches it).
     """
     return _parse_file(Path(path), parse_single)
 
@@ -302,7 +313,8 @@ def load_pair_judgments(path: str | Path) -> Iterator[PairJudgment]:
 
     Raises:
         DataError: if the file is missing or unreadable, or naming the line of a row that is not
-            valid JSON or not a valid judgment row (raised when iteration reaches it).
+            valid JSON or not a valid judgment row, or of the first id of the other kind in a
+            file that mixes integer and string question ids (raised when iteration reaches it).
     """
     return _parse_file(Path(path), parse_pair)
 
@@ -313,9 +325,12 @@ Judgment = TypeVar("Judgment", SingleJudgment, PairJudgment)
 def _parse_file(
     path: Path, parse: Callable[[dict[str, Any], Path, int], Judgment]
 ) -> Iterator[Judgment]:
-    """Each row of a judgment file, parsed, as iteration reaches it."""
+    """Each row of a judgment file, parsed, as iteration reaches it; ids all of one kind."""
+    kinds = SameIdKind(path)
     for line, row in read_jsonl(path):
-        yield parse(row, path, line)
+        judgment = parse(row, path, line)
+        kinds.check(judgment.question_id, line)
+        yield judgment
 
 
 def first_parsed(

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mtbench.data._rows import is_question_id
 from mtbench.data.jsonl import read_jsonl
 from mtbench.data.judgments import PairJudgment, first_parsed, load_pair_judgments
 from mtbench.data.paths import require_file
+from mtbench.data.questions import QuestionId
 from mtbench.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ class Vote:
         turn: 1 or 2.
     """
 
-    question_id: int
+    question_id: QuestionId
     model_a: str
     model_b: str
     winner: str
@@ -96,9 +98,12 @@ def _vote(raw: Any, path: Path, where: str, label: str | None) -> Vote:
     for key in ("question_id", "model_a", "model_b", "winner", "judge", "turn"):
         if key not in raw:
             raise fail(f"missing field '{key}'")
-    for key in ("question_id", "turn"):
-        if isinstance(raw[key], bool) or not isinstance(raw[key], int):
-            raise fail(f"field '{key}' must be an integer, got {raw[key]!r:.40}")
+    if not is_question_id(raw["question_id"]):
+        raise fail(
+            f"field 'question_id' must be an integer or a string, got {raw['question_id']!r:.40}"
+        )
+    if isinstance(raw["turn"], bool) or not isinstance(raw["turn"], int):
+        raise fail(f"field 'turn' must be an integer, got {raw['turn']!r:.40}")
     for key in ("model_a", "model_b", "winner"):
         if not isinstance(raw[key], str):
             raise fail(f"field '{key}' must be a string, got {raw[key]!r:.40}")

@@ -29,7 +29,7 @@ from mtbench.backends.conv_templates import get_conv_template
 from mtbench.backends.registry import LOCAL_KINDS, BackendSpec, open_backend
 from mtbench.data.answers import Answer, Choice, reorg_answer_file
 from mtbench.data.jsonl import JsonlAppender
-from mtbench.data.questions import Question, load_questions
+from mtbench.data.questions import Question, QuestionId, load_questions
 from mtbench.errors import BackendError, ConfigError, DataError
 from mtbench.generation.config import GenConfig, Placement, plan_placement
 from mtbench.generation.engines import Engine, LocalEngine, ThreadEngine
@@ -49,9 +49,9 @@ class Progress(Protocol):
 
     def tokens(self, count: int) -> None: ...
 
-    def question_done(self, question_id: int) -> None: ...
+    def question_done(self, question_id: QuestionId) -> None: ...
 
-    def question_failed(self, question_id: int) -> None: ...
+    def question_failed(self, question_id: QuestionId) -> None: ...
 
     def close(self) -> None: ...
 
@@ -66,7 +66,7 @@ class GenSummary:
     already_done: int = 0
     regenerated: int = 0
     """Questions regenerated because their answers were made with other settings."""
-    failed: dict[int, str] = field(default_factory=dict)
+    failed: dict[QuestionId, str] = field(default_factory=dict)
     tokens: int | None = None
     seconds: float = 0.0
     """Wall time of the whole run."""

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.data.answers import Answer, load_answer_file
-from mtbench.data.questions import Question
+from mtbench.data.questions import Question, QuestionId, id_kind
+from mtbench.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -44,16 +45,32 @@ class Plan:
     """The selected questions split by what happens to them."""
 
     todo: list[Question]
-    done: list[int] = field(default_factory=list)
-    stale: list[int] = field(default_factory=list)
+    done: list[QuestionId] = field(default_factory=list)
+    stale: list[QuestionId] = field(default_factory=list)
     """Questions regenerated because their answer was made with other settings."""
 
 
 def make_plan(
     questions: list[Question], answer_file: Path, settings: dict[str, Any], overwrite: bool
 ) -> Plan:
-    """Decide which selected questions need generating (see the module docstring)."""
-    existing: dict[int, Answer] = load_answer_file(answer_file) if answer_file.exists() else {}
+    """Decide which selected questions need generating (see the module docstring).
+
+    Raises:
+        DataError: if the answer file's question ids are of the other kind (integer or string)
+            than the questions': appending would leave a file that cannot be sorted.
+    """
+    existing: dict[QuestionId, Answer] = (
+        load_answer_file(answer_file) if answer_file.exists() else {}
+    )
+    if existing and questions:
+        answered, asked = next(iter(existing)), questions[0].question_id
+        if id_kind(answered) != id_kind(asked):
+            raise DataError(
+                f"its question_id {answered!r:.40} is {id_kind(answered)} but the question file's "
+                f"{asked!r:.40} is {id_kind(asked)}, and one file must not mix the two kinds; "
+                "use another --model-id or --answer-file",
+                answer_file,
+            )
     plan = Plan(todo=[])
     foreign = 0
     changes: dict[str, tuple[Any, Any]] = {}

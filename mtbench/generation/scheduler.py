@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from mtbench.backends.base import GenerationParams, Message, finish_reason, reply_reasoning
 from mtbench.backends.calls import FailureStreak
-from mtbench.data.questions import Question
+from mtbench.data.questions import Question, QuestionId
 from mtbench.errors import AuthError, BackendError, RequestError
 from mtbench.generation.engines import Engine, Result
 from mtbench.generation.reasoning import split_reasoning
@@ -88,7 +88,7 @@ class GenStats:
     calls: int = 0
     tokens: int | None = None
     """Generated tokens, when the backend counts them."""
-    failed: dict[int, str] = field(default_factory=dict)
+    failed: dict[QuestionId, str] = field(default_factory=dict)
     """Question ids whose generation failed, with the reason."""
 
 
@@ -142,7 +142,7 @@ class Scheduler:
         groups: list[Group],
         on_question: Callable[[list[Task]], None],
         on_tokens: Callable[[int], None] = lambda n: None,
-        on_failed: Callable[[int], None] = lambda qid: None,
+        on_failed: Callable[[QuestionId], None] = lambda qid: None,
     ):
         self.engine = engine
         self.fresh = deque(groups)
@@ -151,7 +151,7 @@ class Scheduler:
         self.on_tokens = on_tokens
         self.on_failed = on_failed
         self.stats = GenStats()
-        self._pending: dict[int, list[Task]] = {}
+        self._pending: dict[QuestionId, list[Task]] = {}
         for group in groups:
             for task in group.tasks:
                 self._pending.setdefault(task.question.question_id, []).append(task)
@@ -212,7 +212,7 @@ class Scheduler:
             tasks = sorted(self._pending.pop(qid), key=lambda t: t.choice)
             self.on_question(tasks)
 
-    def _fail(self, qid: int, reason: str) -> None:
+    def _fail(self, qid: QuestionId, reason: str) -> None:
         if qid not in self.stats.failed:
             self.stats.failed[qid] = reason
             self._pending.pop(qid, None)

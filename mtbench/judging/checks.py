@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mtbench.backends.reasoning import split_reasoning
 from mtbench.data.answers import Answer
-from mtbench.data.questions import Question
+from mtbench.data.questions import Question, QuestionId, id_kind
 from mtbench.errors import DataError
 
 GENERATION_ERRORS = ("ERROR", "$ERROR$")
@@ -42,19 +42,33 @@ class AnswerFlag:
     """
 
     model: str
-    question_id: int
+    question_id: QuestionId
     turn: int
     problem: str
 
 
-def _ids(ids: Sequence[int]) -> str:
+def _ids(ids: Sequence[QuestionId]) -> str:
     shown = ", ".join(str(i) for i in ids[:_SHOW])
     return shown + (f", ... ({len(ids)} in all)" if len(ids) > _SHOW else "")
 
 
+def _kind_hint(have: Mapping[QuestionId, Answer], missing: Sequence[QuestionId]) -> str:
+    """Why an id looks missing when a file keys its answers by ids of the other kind."""
+    if not have or not missing:
+        return ""
+    theirs = next(iter(have))
+    if id_kind(theirs) == id_kind(missing[0]):
+        return ""
+    asked = missing[0]
+    return (
+        f" (its ids are of the other kind: {theirs!r:.40} is {id_kind(theirs)}, "
+        f"{asked!r:.40} {id_kind(asked)})"
+    )
+
+
 def check_answers(
     questions: Sequence[Question],
-    answers: Mapping[str, Mapping[int, Answer]],
+    answers: Mapping[str, Mapping[QuestionId, Answer]],
     models: Iterable[str],
     answer_file: Mapping[str, Path],
 ) -> None:
@@ -82,7 +96,9 @@ def check_answers(
             if q.question_id in have and len(have[q.question_id].turns) < len(q.turns)
         ]
         if missing:
-            problems.append(f"'{model}' has no answer to question(s) {_ids(missing)}")
+            problems.append(
+                f"'{model}' has no answer to question(s) {_ids(missing)}{_kind_hint(have, missing)}"
+            )
         if short:
             problems.append(
                 f"'{model}' answers fewer turns than asked in question(s) {_ids(short)}"
@@ -97,7 +113,7 @@ def check_answers(
 
 
 def check_references(
-    questions: Sequence[Question], references: Mapping[int, Answer], path: Path
+    questions: Sequence[Question], references: Mapping[QuestionId, Answer], path: Path
 ) -> None:
     """Require a two-turn reference answer for every question that needs one.
 
@@ -111,7 +127,7 @@ def check_references(
     ]
     if missing:
         raise DataError(
-            f"no reference answer to question(s) {_ids(missing)}; "
+            f"no reference answer to question(s) {_ids(missing)}{_kind_hint(references, missing)}; "
             "choose another reference set with --ref-answer-model",
             path,
         )
@@ -138,7 +154,7 @@ def _capped(answer: Answer, turn: int) -> bool:
 
 def flag_answers(
     questions: Sequence[Question],
-    answers: Mapping[str, Mapping[int, Answer]],
+    answers: Mapping[str, Mapping[QuestionId, Answer]],
     models: Iterable[str],
 ) -> list[AnswerFlag]:
     """List answer turns that are empty, generation errors, cut at the token limit, or hold a trace.
@@ -175,7 +191,7 @@ def describe_flags(flags: Sequence[AnswerFlag], answer_reasoning: str = "keep") 
         answer_reasoning: `--answer-reasoning`; with `strip`, turns with a trace are judged
             without it.
     """
-    grouped: dict[tuple[str, str], list[int]] = {}
+    grouped: dict[tuple[str, str], list[QuestionId]] = {}
     for flag in flags:
         grouped.setdefault((flag.model, flag.problem), []).append(flag.question_id)
     lines = []

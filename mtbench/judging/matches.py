@@ -26,7 +26,7 @@ from mtbench.backends.reasoning import split_reasoning
 from mtbench.data.answers import Answer
 from mtbench.data.judge_prompts import JudgePrompt
 from mtbench.data.judgments import MODES, grading_kind
-from mtbench.data.questions import Question
+from mtbench.data.questions import Question, QuestionId
 from mtbench.errors import ConfigError, DataError
 from mtbench.judging.verdicts import OUTPUT_FORMATS
 
@@ -206,12 +206,12 @@ def needs_reference(question: Question) -> bool:
 
 def build_matches(
     questions: Sequence[Question],
-    answers: Mapping[str, Mapping[int, Answer]],
+    answers: Mapping[str, Mapping[QuestionId, Answer]],
     judges: Mapping[str, Judge],
     mode: str,
     models: Sequence[str],
     baseline: str | None = None,
-    references: Mapping[int, Answer] | None = None,
+    references: Mapping[QuestionId, Answer] | None = None,
     answer_reasoning: str = "keep",
 ) -> list[Match]:
     """Every match of a run, in FastChat's order.
@@ -269,7 +269,7 @@ def build_matches(
     return matches
 
 
-def _reference(references: Mapping[int, Answer] | None, question: Question) -> Answer:
+def _reference(references: Mapping[QuestionId, Answer] | None, question: Question) -> Answer:
     """The reference answer a math judge needs; a clear error instead of a TypeError/KeyError."""
     if references is None or question.question_id not in references:
         raise ConfigError(

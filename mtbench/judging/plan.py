@@ -18,7 +18,7 @@ from mtbench.data.defaults import FALLBACK_REFERENCES
 from mtbench.data.judge_prompts import load_judge_prompts
 from mtbench.data.judgments import load_pair_judgments, load_single_judgments
 from mtbench.data.paths import BenchPaths, file_stem, require_file
-from mtbench.data.questions import Question, load_questions
+from mtbench.data.questions import Question, QuestionId, load_questions
 from mtbench.errors import ConfigError, DataError
 from mtbench.judging import checks, cost
 from mtbench.judging.config import JudgeConfig
@@ -168,7 +168,7 @@ def _references(
     judge_name: str,
     questions: Sequence[Question],
     notices: list[str],
-) -> tuple[dict[int, Answer], Path | None]:
+) -> tuple[dict[QuestionId, Answer], Path | None]:
     needing = [q for q in questions if needs_reference(q)]
     if not needing:
         return {}, None

@@ -260,7 +260,7 @@ class _Collector:
         for call in calls:
             match = self.matches[call.index]
             logger.warning(
-                "question %d, %s, turn %d: %s (left for the next run)",
+                "question %s, %s, turn %d: %s (left for the next run)",
                 match.question.question_id,
                 " vs ".join(match.models),
                 match.turn,

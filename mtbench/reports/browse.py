@@ -43,7 +43,7 @@ from mtbench.data.judgments import (
     load_single_judgments,
 )
 from mtbench.data.paths import BenchPaths
-from mtbench.data.questions import CATEGORIES, load_questions
+from mtbench.data.questions import CATEGORIES, QuestionId, load_questions
 from mtbench.errors import DataError
 from mtbench.reports.scores import accounting_line, as_json
 
@@ -175,7 +175,7 @@ def build_page_data(
     }
 
 
-def _answer_turns(rows: dict[int, Answer]) -> dict[str, list[str]]:
+def _answer_turns(rows: dict[QuestionId, Answer]) -> dict[str, list[str]]:
     return {str(qid): list(answer.turns) for qid, answer in sorted(rows.items())}
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from mtbench.analysis.references import ReferenceDiff, list_references
 from mtbench.data.paths import BenchPaths
+from mtbench.data.questions import QuestionId
 from mtbench.reports.tables import Sections, records
 
 
 def diff_sections(diff: ReferenceDiff) -> Sections:
     """The diff for output: text blocks per changed turn; a table in the other formats."""
 
-    def listing(ids: list[int]) -> str:
+    def listing(ids: list[QuestionId]) -> str:
         return ", ".join(map(str, ids)) or "none"
 
     both = diff.questions_a - len(diff.only_a)

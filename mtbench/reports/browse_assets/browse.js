@@ -77,8 +77,14 @@
     return box;
   }
 
+  // Question ids are JSON integers or strings (never both in one file), so their text is unique.
   function question(id) {
-    return DATA.questions.find(function (q) { return q.id === id; }) || null;
+    if (id === null || id === undefined) return null;
+    return DATA.questions.find(function (q) { return String(q.id) === String(id); }) || null;
+  }
+
+  function questionHash(q) {
+    return "q=" + encodeURIComponent(String(q.id));
   }
 
   function visibleQuestions() {
@@ -315,7 +321,7 @@
     list.textContent = "";
     for (const q of visibleQuestions()) {
       const label = q.id + " · " + q.category + " · " + q.turns[0].slice(0, 128);
-      list.appendChild(el("li", {}, el("a", { href: "#q=" + q.id, text: label, title: q.turns[0],
+      list.appendChild(el("li", {}, el("a", { href: "#" + questionHash(q), text: label, title: q.turns[0],
         class: q.id === state.question ? "current" : "", "data-qid": String(q.id) })));
     }
   }
@@ -384,7 +390,7 @@
     const go = function (step) {
       return function () {
         const next = list[at + step];
-        if (next) location.hash = "q=" + next.id;
+        if (next) location.hash = questionHash(next);
       };
     };
     view.setAttribute("data-qid", String(q.id));
@@ -434,11 +440,14 @@
   }
 
   function readHash() {
-    const match = /(?:^#|&)q=(\d+)/.exec(location.hash);
-    const id = match ? Number(match[1]) : null;
-    if (id !== null && question(id)) {
-      state.question = id;
-      const q = question(id);
+    const match = /(?:^#|&)q=([^&]*)/.exec(location.hash);
+    let id = null;
+    if (match) {
+      try { id = decodeURIComponent(match[1]); } catch (e) { id = null; }
+    }
+    const q = question(id);
+    if (q) {
+      state.question = q.id;
       if (state.category !== "all" && q.category !== state.category) {
         state.category = "all";
         document.getElementById("category-filter").value = "all";
