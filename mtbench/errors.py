@@ -7,6 +7,9 @@ and what to do about it, and never contain API keys.
     MTBenchError
     ├── ConfigError              a bad flag, option or combination of them
     ├── DataError                a missing or malformed data file (names file and line)
+    │   ├── WriteError           the disk or the folder refused a write (defined in
+    │   │                        `data.writable`, which also checks output before a run)
+    │   └── FileInUseError       another run holds the output file (defined in `data.run_lock`)
     ├── MissingDependencyError   an optional package is not installed (names the extra)
     ├── DownloadError            an official file could not be fetched or fails its checksum
     └── BackendError             a model or API backend failed

@@ -22,6 +22,7 @@ from mtbench.cli.common import (
 from mtbench.data.defaults import DEFAULT_BASELINE
 from mtbench.data.judgments import MODES
 from mtbench.data.paths import file_stem
+from mtbench.data.writable import check_writable
 from mtbench.errors import ConfigError
 from mtbench.reports.scores import render_report
 
@@ -88,6 +89,8 @@ def _compare(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     if args.compare:
         return _compare(args)
+    if args.plot:
+        check_writable(args.plot, "the plot")  # before the bootstrap, not after
     report = build_report(
         bench_paths(args),
         mode=args.mode,

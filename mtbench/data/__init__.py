@@ -5,6 +5,8 @@
     defaults    the judge, baseline and reference set every command falls back on
     jsonl       reading rows with file:line errors; crash-safe appends under a lock
     atomic      replacing a whole file in one rename
+    run_lock    one run at a time per output file (`RunLock`), naming the run that holds it
+    writable    checking that output can be written before any work; one line when it fails
     questions, answers, judgments, judge_prompts, votes   the records, validated on load
     manifest, download   the official files, where they come from, and fetching them
 

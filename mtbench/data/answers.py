@@ -19,6 +19,7 @@ import shortuuid
 from mtbench.data._rows import RowReader, SameIdKind
 from mtbench.data.jsonl import read_jsonl, read_jsonl_raw, write_jsonl_atomic
 from mtbench.data.questions import QuestionId
+from mtbench.data.writable import WriteError, write_error
 from mtbench.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,9 @@ def reorg_answer_file(path: str | Path) -> None:
     """Sort an answer file by question id, keeping the last row of each question (as FastChat).
 
     Raw line text is preserved; the rewrite is atomic, so a crash leaves the old file intact.
+
+    Raises:
+        WriteError: the disk or the folder refused the new file; every row is still in the old.
     """
     path = Path(path)
     latest: dict[QuestionId, str] = {}
@@ -151,7 +155,12 @@ def reorg_answer_file(path: str | Path) -> None:
         question_id = RowReader(row, path, line).question_id()
         kinds.check(question_id, line)
         latest[question_id] = raw
-    write_jsonl_atomic(path, (latest[qid] for qid in sorted(latest)))
+    try:
+        write_jsonl_atomic(path, (latest[qid] for qid in sorted(latest)))
+    except WriteError as exc:
+        raise write_error(
+            exc.cause, path, "the sorted answer file", "every answer is kept in it, unsorted", ""
+        ) from None
 
 
 def missing_answers(

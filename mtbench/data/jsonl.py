@@ -7,10 +7,13 @@ Writes are append-only. A run killed in the middle of a write can leave a last l
 newline; the next reader skips that torn line with a warning, and the next writer cuts it off
 before appending, so a row is never half-written and never duplicated. A last line that is
 complete JSON but lacks its newline (some published files end that way) is kept and terminated.
+A write that the disk refuses (full, read-only) is cut back at once, so a failed run leaves whole
+rows only, and fails with one `WriteError` that says how many rows it kept.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.data.atomic import write_atomic
+from mtbench.data.writable import WriteError, write_error
 from mtbench.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -137,53 +141,87 @@ def _repair_locked(handle: Any, path: Path) -> bool:
 class JsonlAppender:
     """Append rows to a JSON Lines file, one complete line per write, safe across threads.
 
-    The file (and its directory) is created on first use; a torn last line is repaired first.
-    Each row is written with one `write` call under an exclusive file lock and flushed to disk,
-    so a crash loses at most the row being written and other processes never interleave.
+    The file (and its folder) is created on first use; a torn last line is repaired first.
+    Each row is written under an exclusive file lock and flushed to disk, so a crash loses at
+    most the row being written and other processes never interleave. A write the disk refuses
+    (full, read-only) is cut back to the last complete line and raised as one `WriteError`
+    saying how many rows this appender wrote; `close()` never raises a second error after it.
 
     Args:
         path: The file to append to.
         durable: Also `fsync` after every row (survives power loss, costs a few ms a row).
+        what: What the rows are, for the error message (`judgments`, `answers`).
+
+    Attributes:
+        rows_written: Rows this appender has written.
     """
 
-    def __init__(self, path: str | Path, durable: bool = True):
+    def __init__(self, path: str | Path, durable: bool = True, what: str = "rows"):
         self.path = Path(path)
         self.durable = durable
+        self.what = what
+        self.rows_written = 0
         self._lock = threading.Lock()
         self._handle: Any = None
 
     def _open(self) -> Any:
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path, "a+b")
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            # Unbuffered: a failed write leaves nothing in a buffer for close() to retry.
+            handle = open(self.path, "a+b", buffering=0)
             try:
-                _repair_locked(handle, self.path)
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    _repair_locked(handle, self.path)
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            except BaseException:
+                handle.close()
+                raise
             self._handle = handle
         return self._handle
 
     def append(self, row: Mapping[str, Any]) -> None:
-        """Write one row as one line."""
+        """Write one row as one line.
+
+        Raises:
+            WriteError: the disk or the folder refused the write; the file still ends with a
+                complete line.
+        """
         line = (dumps(row) + "\n").encode("utf-8")
         with self._lock:
-            handle = self._open()
+            try:
+                handle = self._open()
+            except OSError as exc:
+                raise self._failed(exc) from None
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                handle.write(line)
-                handle.flush()
-                if self.durable:
-                    os.fsync(handle.fileno())
+                start = os.fstat(handle.fileno()).st_size
+                try:
+                    _write_all(handle, line)
+                    if self.durable:
+                        os.fsync(handle.fileno())
+                except OSError as exc:
+                    _cut(handle, start, self.path)
+                    raise self._failed(exc) from None
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+            self.rows_written += 1
+
+    def _failed(self, exc: OSError) -> WriteError:
+        return write_error(
+            exc, self.path, self.what, f"{self.rows_written} row(s) written so far are kept"
+        )
 
     def close(self) -> None:
-        """Close the file (appending again reopens it)."""
+        """Close the file (appending again reopens it); never raises."""
         with self._lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                try:
+                    handle.close()
+                except OSError as exc:  # nothing is buffered, so nothing is lost
+                    logger.warning("%s: error closing the file: %s", self.path, exc)
 
     def __enter__(self) -> JsonlAppender:
         return self
@@ -192,6 +230,28 @@ class JsonlAppender:
         self.close()
 
 
-def write_jsonl_atomic(path: str | Path, lines: Iterable[str]) -> None:
-    """Replace a file with the given lines (each without its newline) in one atomic step."""
-    write_atomic(path, (line.encode("utf-8") + b"\n" for line in lines))
+def _write_all(handle: Any, data: bytes) -> None:
+    """Write all of `data` to an unbuffered file (a full disk can take only part of it)."""
+    view = memoryview(data)
+    while view:
+        written = handle.write(view)
+        if not written:
+            raise OSError(errno.EIO, "the write made no progress")
+        view = view[written:]
+
+
+def _cut(handle: Any, size: int, path: Path) -> None:
+    """Truncate back to `size`, the end of the last complete line, after a failed write."""
+    try:
+        os.ftruncate(handle.fileno(), size)
+    except OSError as exc:  # the next reader skips the torn line, the next writer cuts it
+        logger.warning("%s: could not remove a partly written line: %s", path, exc)
+
+
+def write_jsonl_atomic(path: str | Path, lines: Iterable[str], what: str = "the file") -> None:
+    """Replace a file with the given lines (each without its newline) in one atomic step.
+
+    Raises:
+        WriteError: the disk or the folder refused the write (the old file is unchanged).
+    """
+    write_atomic(path, (line.encode("utf-8") + b"\n" for line in lines), what)

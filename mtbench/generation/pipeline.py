@@ -3,11 +3,14 @@
 The flow (FastChat's `fastchat/llm_judge/gen_model_answer.py`: `run_eval`, `get_model_answers`,
 `reorg_answer_file`; made faster and safer):
 
-1. load and slice the questions; decide what is missing for this model id and settings (`plan`);
+1. load and slice the questions; check that the answer file can be written and lock it for this
+   run (`mtbench.data.run_lock`: a second run on it stops at once, naming this one); decide what
+   is missing for this model id and settings (`plan`);
 2. open the backend once (`backend_spec` -> `mtbench.backends.registry`): load a local model
    (once per Ray replica), or connect to an API;
 3. generate in groups, turn by turn (`scheduler`), writing each question's row as soon as all
-   its choices are finished (`JsonlAppender`: one complete line per write, flushed);
+   its choices are finished (`JsonlAppender`: one complete line per write, flushed; a write the
+   disk refuses stops the run with one `WriteError`, leaving no torn line);
 4. always, even after Ctrl-C or an error: sort the file by question id, one row per question;
 5. questions that failed after retries are raised at the end (`FailedQuestionsError`), once
    everything else is written.
@@ -30,7 +33,9 @@ from mtbench.backends.registry import LOCAL_KINDS, BackendSpec, open_backend
 from mtbench.data.answers import Answer, Choice, reorg_answer_file
 from mtbench.data.jsonl import JsonlAppender
 from mtbench.data.questions import Question, QuestionId, load_questions
-from mtbench.errors import BackendError, ConfigError, DataError
+from mtbench.data.run_lock import RunLock
+from mtbench.data.writable import WriteError, check_writable
+from mtbench.errors import BackendError, ConfigError
 from mtbench.generation.config import GenConfig, Placement, plan_placement
 from mtbench.generation.engines import Engine, LocalEngine, ThreadEngine
 from mtbench.generation.plan import SETTINGS_FIELD, Plan, make_plan
@@ -144,10 +149,13 @@ def generate_answers(
         What was generated and skipped (`failed` is empty: failures raise).
 
     Raises:
-        ConfigError, DataError, MissingDependencyError: before any model is loaded.
+        ConfigError, DataError, MissingDependencyError: before any model is loaded, among them
+            an answer file that cannot be written, and `FileInUseError` when another run
+            holds it.
         FailedQuestionsError: some questions failed after retries; the others were written and
             the file is sorted (the error's `summary` tells what was done). A rerun retries them.
         BackendError: when generation keeps failing and the run stops.
+        WriteError: when the disk refuses a row (the rows written so far are kept).
     """
     started = time.monotonic()
     config.validate()
@@ -158,18 +166,27 @@ def generate_answers(
         from mtbench.backends.hf_loading import resolve_model_path
 
         resolve_model_path(config.model_path, config.cache_dir, convert=False)  # fail early
+    check_writable(answer_file, "the answer file")
+    # Held from reading what is done to the final re-sort: see `mtbench.data.run_lock`.
+    with RunLock(answer_file):
+        return _generate(config, backend, progress, questions, answer_file, started)
+
+
+def _generate(
+    config: GenConfig,
+    backend: Backend | None,
+    progress: Progress | None,
+    questions: list[Question],
+    answer_file: Path,
+    started: float,
+) -> GenSummary:
+    """`generate_answers` once the answer file is locked for this run."""
     settings = config.settings()
     if backend is not None:
         settings["backend"] = type(backend).__name__
         if backend.format is not None:
             settings["prompt"] = backend.format.description
     plan = make_plan(questions, answer_file, settings, config.overwrite)
-    try:
-        answer_file.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(
-            f"cannot create the answer file's folder: {exc.strerror}", answer_file
-        ) from None
     summary = GenSummary(
         answer_file,
         selected=len(questions),
@@ -182,7 +199,8 @@ def generate_answers(
         summary.seconds = time.monotonic() - started
         return summary
     engine = _make_engine(config, backend, len(plan.todo) * config.num_choices)
-    appender = JsonlAppender(answer_file)
+    appender = JsonlAppender(answer_file, what="answers")
+    failing = True
     try:
         tasks = _make_tasks(config, plan.todo)
         groups = make_groups(
@@ -192,7 +210,7 @@ def generate_answers(
         model_id = config.resolved_model_id
 
         def write(done: list[Task]) -> None:
-            appender.append(_row(done, model_id, settings))
+            appender.append(_row(done, model_id, settings))  # a failed write: one WriteError
             summary.generated += 1
             if progress:
                 progress.question_done(done[0].question.question_id)
@@ -213,13 +231,19 @@ def generate_answers(
             summary.generation_seconds = time.monotonic() - generating
         summary.failed = stats.failed
         summary.tokens = stats.tokens
+        failing = False
     finally:
         appender.close()
         try:
             engine.close()
         finally:
-            if answer_file.exists():
-                reorg_answer_file(answer_file)
+            try:
+                if answer_file.exists():
+                    reorg_answer_file(answer_file)
+            except WriteError as exc:
+                if not failing:
+                    raise
+                logger.info("%s", exc)  # the error that stopped the run is the one to show
     summary.seconds = time.monotonic() - started
     if summary.failed:
         raise FailedQuestionsError(summary)

@@ -2,23 +2,25 @@
 
 Plan (load, check, count, estimate) → show the plan → `--dry-run` stops here with one rendered
 prompt → confirm (only if the caller asks) → open the judge and make one test call → run →
-summary. Judgments already in the output file are skipped, so a rerun resumes.
+summary. Judgments already in the output file are skipped, so a rerun resumes. Except for a dry
+run, the output file is checked for writing and locked for this run before the plan reads it
+(`mtbench.data.run_lock`), so a second run on it stops before it judges anything twice.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal, TextIO
 
 from mtbench.backends.base import GenerationParams
 from mtbench.backends.registry import open_backend
 from mtbench.backends.retry import RetryCallback
-from mtbench.errors import BackendError, DataError
+from mtbench.data.run_lock import RunLock
+from mtbench.data.writable import check_writable
+from mtbench.errors import BackendError
 from mtbench.judging import cost
 from mtbench.judging.config import JudgeConfig
 from mtbench.judging.judge_backend import preflight
@@ -27,6 +29,7 @@ from mtbench.judging.plan import (
     choose_price,
     describe_plan,
     make_plan,
+    output_file,
     render_prompt,
 )
 from mtbench.judging.runner import JudgeStats, run_matches
@@ -54,24 +57,6 @@ class JudgeResult:
     status: JudgeStatus
     plan: JudgePlan
     stats: JudgeStats | None = None
-
-
-def check_writable(path: Path) -> None:
-    """Fail before any judge call if the judgment file could not be written.
-
-    Raises:
-        DataError: naming the file or the folder that is in the way.
-    """
-    if path.is_dir():
-        raise DataError("is a folder, expected the judgment file", path)
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise DataError("is a file, expected a folder for the judgment file", parent)
-    target = path if path.exists() else parent
-    if not os.access(target, os.W_OK):
-        raise DataError("cannot write the judgment file here; check the permissions", target)
 
 
 def summary_lines(stats: JudgeStats, plan: JudgePlan, adjustments: Sequence[str] = ()) -> list[str]:
@@ -163,28 +148,46 @@ def judge(
         How the call ended (`status`), the plan, and for a finished run its statistics.
 
     Raises:
-        ConfigError, DataError: before any call, for bad options or data.
+        ConfigError, DataError: before any call, for bad options or data, an output that cannot
+            be written, or one that another run holds (`FileInUseError`).
         AuthError, RequestError: when the judge refuses the key, model or request.
         BackendError: when judgments failed (after the summary; rerun to retry them).
+        WriteError: when the disk refuses a row (after the summary; the rows written are kept).
     """
     out = out or sys.stdout
     err = err or sys.stderr
-    plan = make_plan(options)
     if options.dry_run:
+        plan = make_plan(options)
         print(describe_plan(plan), file=out)
         sample = plan.pending[0] if plan.pending else (plan.matches[0] if plan.matches else None)
         if sample is not None:
             print(render_prompt(sample), file=out)
         return JudgeResult("dry_run", plan)
-    print(describe_plan(plan), file=err)
-    if not plan.pending:
-        print(f"Nothing to do: all {len(plan.matches)} match(es) are in {plan.output}.", file=err)
-        return JudgeResult("nothing_to_do", plan)
-    if confirm is not None and not confirm(plan):
-        print("Cancelled; nothing was judged.", file=err)
-        return JudgeResult("cancelled", plan)
+    options.validate()
+    output = output_file(options)
+    check_writable(output, "the judgment file")
+    # Held from reading what is judged to the last row: see `mtbench.data.run_lock`.
+    with RunLock(output):
+        plan = make_plan(options)
+        print(describe_plan(plan), file=err)
+        if not plan.pending:
+            print(f"Nothing to do: all {len(plan.matches)} match(es) are in {output}.", file=err)
+            return JudgeResult("nothing_to_do", plan)
+        if confirm is not None and not confirm(plan):
+            print("Cancelled; nothing was judged.", file=err)
+            return JudgeResult("cancelled", plan)
+        return _run(plan, err, on_progress, on_retry, stats)
 
-    check_writable(plan.output)
+
+def _run(
+    plan: JudgePlan,
+    err: TextIO,
+    on_progress: Callable[[JudgeStats], None] | None,
+    on_retry: RetryCallback | None,
+    stats: JudgeStats | None,
+) -> JudgeResult:
+    """Open the judge, judge `plan.pending` and print the summary (the output is locked)."""
+    options = plan.options
     backend = open_backend(plan.backend, on_retry=on_retry)
     stats = stats if stats is not None else JudgeStats()
     stats.skipped = plan.done

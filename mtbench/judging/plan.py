@@ -238,6 +238,11 @@ def _existing_keys(output: Path, mode: str, notices: list[str]) -> set[tuple[obj
     return keys
 
 
+def output_file(options: JudgeConfig) -> Path:
+    """The judgment file a run writes: `{judge}_single.jsonl` or `{judge}_pair.jsonl`."""
+    return options.paths.judgment_file(judge_label(options), options.mode)
+
+
 def make_plan(options: JudgeConfig) -> JudgePlan:
     """Load and check everything a run needs, and work out what is left to judge.
 
@@ -290,7 +295,7 @@ def make_plan(options: JudgeConfig) -> JudgePlan:
             "answers with a <think> reasoning trace are judged with it, as FastChat does; "
             "--answer-reasoning strip judges them with the trace removed"
         )
-    output = paths.judgment_file(judge_name, options.mode)
+    output = output_file(options)
     done = _existing_keys(output, options.mode, notices)
     pending = [match for match in matches if match.key not in done]
     return JudgePlan(

@@ -40,7 +40,6 @@ from mtbench.data.judgments import JUDGE_META, NO_SCORE, PairJudgment, SingleJud
 from mtbench.errors import (
     AuthError,
     BackendError,
-    DataError,
     MTBenchError,
     RequestError,
     TooLongError,
@@ -233,13 +232,7 @@ class _Collector:
             return
         del self.replies[call.index]
         row = judgment_row(match, [games[False], games[True]] if match.pairwise else [games[False]])
-        try:
-            self.writer.append(row)
-        except OSError as exc:
-            raise DataError(
-                f"cannot write judgments ({exc.strerror or exc}); rows written so far are kept",
-                self.writer.path,
-            ) from None
+        self.writer.append(row)  # a failed write raises one WriteError, leaving no torn line
         self.stats.judged += 1
         self.stats.unparsed += _unparsed(row)
 
@@ -306,6 +299,7 @@ def run_matches(
     Raises:
         AuthError, RequestError: at once, when no call can succeed.
         BackendError: when the judge keeps failing (see `failure_streak`).
+        WriteError: when the disk refuses a row (the rows written so far are kept).
         KeyboardInterrupt: re-raised after marking `stats.interrupted`.
     """
     stats = stats if stats is not None else JudgeStats()
@@ -326,7 +320,7 @@ def run_matches(
             on_progress(stats)
 
     streak = failure_streak or calls_failure_streak(backend, parallel)
-    writer = JsonlAppender(output)
+    writer = JsonlAppender(output, what="judgments")
     unit = "judge calls" if backend.concurrent else "batches of judge calls"
     collector = _Collector(matches, writer, stats, streak, unit)
     tokens_before = _tokens(usage)

@@ -44,6 +44,7 @@ from mtbench.data.judgments import (
 )
 from mtbench.data.paths import BenchPaths
 from mtbench.data.questions import CATEGORIES, QuestionId, load_questions
+from mtbench.data.writable import check_writable
 from mtbench.errors import DataError
 from mtbench.reports.scores import accounting_line, as_json
 
@@ -323,10 +324,15 @@ def write_browse_report(
     """Build the page and write it atomically (default `{data}/{bench}/report.html`).
 
     Arguments as for `build_page_data`; `output` is the HTML file to write.
+
+    Raises:
+        DataError: as `build_page_data`, and before any work when `output` cannot be written
+            (`WriteError` when the write itself fails; an older report is then unchanged).
     """
-    data = build_page_data(paths, judge_model, baseline_model, model_list, bootstrap)
     path = Path(output) if output is not None else default_output(paths)
-    size = write_atomic(path, [render_html(data).encode("utf-8")])
+    check_writable(path, "the report")
+    data = build_page_data(paths, judge_model, baseline_model, model_list, bootstrap)
+    size = write_atomic(path, [render_html(data).encode("utf-8")], "the report")
     return BrowseResult(
         path, size, tuple(data["models"]), len(data["questions"]), tuple(data["meta"]["notes"])
     )

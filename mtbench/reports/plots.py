@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
 import pandas as pd
 
 from mtbench.analysis.scores import ScoreReport
-from mtbench.errors import MissingDependencyError
+from mtbench.data.atomic import write_atomic
+from mtbench.errors import ConfigError, MissingDependencyError
 
 
 def radar_plot(report: ScoreReport, path: str | Path) -> Path:
@@ -43,15 +45,22 @@ def radar_chart(categories: pd.DataFrame, path: str | Path, title: str, scale_ma
 
     Raises:
         MissingDependencyError: without matplotlib (the `plot` extra).
+        ConfigError: for a file name whose ending names no image format matplotlib writes.
+        WriteError: when the file cannot be written (an older one is then unchanged).
     """
+    path = Path(path)
+    image_format = path.suffix.lstrip(".").lower() or "png"
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.backend_bases import FigureCanvasBase
     except ImportError:
         raise MissingDependencyError("matplotlib", "plot", "--plot") from None
 
+    if image_format not in FigureCanvasBase.get_supported_filetypes():
+        raise ConfigError(f"{path}: cannot save a chart as .{image_format}; use a .png file name")
     labels = list(categories.index)
     angles = [2 * math.pi * i / len(labels) for i in range(len(labels))]
     figure, axes = plt.subplots(figsize=(7, 7), subplot_kw={"projection": "polar"})
@@ -64,8 +73,8 @@ def radar_chart(categories: pd.DataFrame, path: str | Path, title: str, scale_ma
     axes.set_ylim(0, scale_max)
     axes.set_title(title, pad=20)
     axes.legend(loc="upper right", bbox_to_anchor=(1.3, 1.1), fontsize="small")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120, bbox_inches="tight")
+    image = io.BytesIO()
+    figure.savefig(image, format=image_format, dpi=120, bbox_inches="tight")
     plt.close(figure)
+    write_atomic(path, [image.getvalue()], "the plot")
     return path
