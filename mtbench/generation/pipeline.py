@@ -231,7 +231,13 @@ def _make_tasks(config: GenConfig, questions: list[Question]) -> list[Task]:
         Task(
             question=question,
             choice=choice,
-            params=choice_params(question, choice, config.max_new_token, config.force_temperature),
+            params=choice_params(
+                question,
+                choice,
+                config.max_new_token,
+                config.force_temperature,
+                seed=config.choice_seed(choice),
+            ),
             system_message=config.system_message,
             strip_reasoning=config.reasoning == "strip",
         )
