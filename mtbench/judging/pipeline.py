@@ -165,7 +165,9 @@ def judge(
         return JudgeResult("dry_run", plan)
     print(describe_plan(plan), file=err)
     if not plan.pending:
-        print(f"Nothing to do: all {len(plan.matches)} match(es) are in {plan.output}.", file=err)
+        # Never claim that 0 matches are in a file that may not exist.
+        done = f"all {len(plan.matches)} match(es) are in {plan.output}"
+        print(f"Nothing to do: {done if plan.matches else 'no match to judge'}.", file=err)
         return JudgeResult("nothing_to_do", plan)
     if confirm is not None and not confirm(plan):
         print("Cancelled; nothing was judged.", file=err)
