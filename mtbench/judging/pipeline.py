@@ -18,6 +18,7 @@ from typing import Literal, TextIO
 from mtbench.backends.base import GenerationParams
 from mtbench.backends.registry import open_backend
 from mtbench.backends.retry import RetryCallback
+from mtbench.data.judgments import SCORE_SCALE
 from mtbench.errors import BackendError, DataError
 from mtbench.judging import cost
 from mtbench.judging.config import JudgeConfig
@@ -88,6 +89,12 @@ def summary_lines(stats: JudgeStats, plan: JudgePlan, adjustments: Sequence[str]
         f"({stats.failed_calls} call(s) failed after retries)",
         f"  retries:    {stats.retries}",
     ]
+    if stats.out_of_scale:
+        low, high = SCORE_SCALE
+        lines.append(
+            f"  off scale:  {stats.out_of_scale} score(s) outside the judge prompt's {low}-{high} "
+            "scale, kept as FastChat keeps them (mtbench-show flags them)"
+        )
     if stats.reasked:
         lines.append(
             f"  re-asked:   {stats.reasked} time(s) after a reply ran out of room before its "
