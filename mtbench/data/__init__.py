@@ -5,6 +5,7 @@
     defaults    the judge, baseline and reference set every command falls back on
     jsonl       reading rows with file:line errors; crash-safe appends under a lock
     atomic      replacing a whole file in one rename
+    leftovers   temporary files a killed process left, and removing them safely
     questions, answers, judgments, judge_prompts, votes   the records, validated on load
     manifest, download   the official files, where they come from, and fetching them
 

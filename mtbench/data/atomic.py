@@ -6,19 +6,25 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from mtbench.data.leftovers import create_temp, remove_unheld
+
 
 def write_atomic(path: str | Path, chunks: Iterable[bytes]) -> int:
     """Write `chunks` to a temporary file beside `path`, flush it to disk, rename it over `path`.
+
+    The temporary file is `.{name}.{pid}_{random}.tmp`; one that a killed process left is removed
+    by the next write of the same file (`mtbench.data.leftovers`).
 
     Returns:
         The number of bytes written.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    remove_unheld(path, "tmp")  # what a killed writer of this file left
+    fd, tmp = create_temp(path, "tmp")
     size = 0
     try:
-        with open(tmp, "wb") as handle:
+        with open(fd, "wb") as handle:
             for chunk in chunks:
                 size += handle.write(chunk)
             handle.flush()
