@@ -70,6 +70,10 @@ def test_answers_every_turn_with_fastchat_rules(bench, server):
         {"role": "user", "content": question_81["turns"][1]},
     ]
     assert turn1.body["model"] == MODEL and turn1.body["max_tokens"] == 1024
+    # Exactly FastChat's request (gen_api_answer): no seed, nothing else either.
+    fastchat_fields = ["model", "messages", "n", "temperature", "max_tokens"]
+    assert all(sorted(r.body) == sorted(fastchat_fields) for r in requests)
+    assert turn1.body["n"] == 1
     temperatures = {
         r.messages[0]["content"]: r.body["temperature"] for r in requests if len(r.messages) == 1
     }
@@ -91,6 +95,26 @@ def test_system_message_forced_temperature_and_token_limit(bench, server):
     for request in server.completions():
         assert request.messages[0] == {"role": "system", "content": "Be brief."}
         assert request.body["temperature"] == 0.3 and request.body["max_tokens"] == 64
+
+
+def test_seed_is_sent_only_when_asked_for_and_counts_as_a_setting(bench, server):
+    assert gen(bench, server, "--question-end", "1", "--model-id", "plain").returncode == 0
+    assert all("seed" not in r.body for r in server.completions())
+    plain = rows(bench.answer_file("plain"))[0]["generation"]
+    assert "seed" not in plain
+    before = len(server.completions())
+    seeded = gen(
+        bench, server, "--question-end", "1", "--model-id", "plain", "--seed", "7",
+        "--num-choices", "2",
+    )  # fmt: skip
+    assert seeded.returncode == 0, seeded.stderr
+    assert "1 regenerated after a settings change" in seeded.stdout
+    sent = server.completions()[before:]
+    # Choice i carries seed + i, on both turns.
+    assert sorted(r.body["seed"] for r in sent) == [7, 7, 8, 8]
+    assert rows(bench.answer_file("plain"))[0]["generation"]["seed"] == 7
+    negative = gen(bench, server, "--question-end", "1", "--seed", "-1")
+    assert negative.returncode == 1 and "--seed must not be negative, got -1" in negative.stderr
 
 
 def test_throttling_and_server_errors_are_retried_and_nothing_is_lost(bench, server):

@@ -90,6 +90,18 @@ def test_choices_are_seeded_by_index(bench, smollm2_backend):
 
 
 @pytest.mark.model
+def test_seed_n_seeds_choice_i_with_n_plus_i(bench, smollm2_backend):
+    generate_answers(
+        config_for(bench, "default", question_end=1, num_choices=2), backend=smollm2_backend
+    )
+    generate_answers(config_for(bench, "seed-1", question_end=1, seed=1), backend=smollm2_backend)
+    [default] = load_answer_file(bench.answer_file("default")).values()
+    [seeded] = load_answer_file(bench.answer_file("seed-1")).values()
+    assert seeded.choices[0].turns == default.choices[1].turns  # seed 1 + choice 0 = choice 1
+    assert seeded.extra["generation"]["seed"] == 1 and "seed" not in default.extra["generation"]
+
+
+@pytest.mark.model
 def test_overwrite_regenerates_and_a_settings_change_regenerates(bench, smollm2_backend):
     config = config_for(bench, "ow", **GREEDY)
     generate_answers(config, backend=smollm2_backend)

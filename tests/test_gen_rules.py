@@ -56,6 +56,28 @@ def test_greedy_below_1e_4_and_seed_is_the_choice_index(questions):
     assert not params.greedy and params.seed == 2 and params.max_new_tokens == 64
     assert GenerationParams(temperature=0.00009).greedy
     assert not GenerationParams(temperature=0.0001).greedy
+    assert choice_params(stem, 2, 64, seed=None).seed is None
+    assert choice_params(stem, 2, 64, seed=9).seed == 9
+
+
+@pytest.mark.parametrize(
+    ("backend", "seed", "seeds", "recorded"),
+    [
+        ("hf", None, [0, 1, 2], None),  # FastChat's gen_model_answer: torch.manual_seed(i)
+        ("vllm", None, [0, 1, 2], None),
+        ("hf", 0, [0, 1, 2], None),  # the same seeds: rows need not be regenerated
+        ("hf", 5, [5, 6, 7], 5),
+        ("openai", None, [None, None, None], None),  # FastChat's gen_api_answer sends none
+        ("anthropic", None, [None, None, None], None),
+        ("fake", None, [None, None, None], None),
+        ("openai", 0, [0, 1, 2], 0),
+        ("openai", 3, [3, 4, 5], 3),
+    ],
+)
+def test_choice_seeds_follow_fastchat_unless_seed_is_given(backend, seed, seeds, recorded):
+    config = GenConfig("x", "m", backend=backend, seed=seed)
+    assert [config.choice_seed(i) for i in range(3)] == seeds
+    assert config.settings().get("seed") == recorded
 
 
 # --- reasoning traces ---

@@ -11,14 +11,20 @@ done per turn and per category, and the items that moved most are listed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
 from mtbench.data.defaults import DEFAULT_JUDGE
-from mtbench.data.judgments import first_parsed, load_single_judgments
+from mtbench.data.judgments import (
+    first_parsed,
+    load_single_judgments,
+    out_of_scale,
+    out_of_scale_counts,
+    out_of_scale_warning,
+)
 from mtbench.data.paths import BenchPaths, file_stem, require_file
 from mtbench.data.questions import CATEGORIES, QuestionId, id_order, question_categories
 from mtbench.errors import ConfigError, DataError
@@ -102,11 +108,14 @@ class RunScores:
         spec: The file and model.
         scores: Parsed scores by (question_id, turn); the first parsed row of an item counts.
         unparsed: Items judged but without a parsable score (-1 in every row).
+        out_of_scale: Items whose score lies outside the judge prompt's scale
+            (`SCORE_SCALE`); compared like any other, as FastChat keeps them, and counted.
     """
 
     spec: RunSpec
     scores: dict[Item, float]
     unparsed: frozenset[Item]
+    out_of_scale: frozenset[Item] = frozenset()
 
 
 def load_run(spec: RunSpec) -> RunScores:
@@ -148,7 +157,12 @@ def load_run(spec: RunSpec) -> RunScores:
         logger.warning(
             "%s: %d repeated judgment(s) of %s; the first parsed counts", spec.file, repeated, model
         )
-    return RunScores(RunSpec(spec.file, model), scores, unparsed)
+    off_scale = [j for j in kept if out_of_scale(j)]
+    warning = out_of_scale_warning(out_of_scale_counts(off_scale))
+    if warning:
+        logger.warning("%s: %s", spec.file, warning)
+    items = frozenset((j.question_id, j.turn) for j in off_scale)
+    return RunScores(RunSpec(spec.file, model), scores, unparsed, items)
 
 
 @dataclass(frozen=True)
@@ -165,6 +179,8 @@ class Comparison:
         movers: The `top` items with the largest |diff| (ties: by question, then turn).
         left_out: Items not compared, by reason, with counts.
         bootstrap: The resampling used (None: no intervals).
+        out_of_scale: Compared items whose score lies outside the judge prompt's scale, per
+            run (`A`, `B`); only runs that have some.
     """
 
     a: RunSpec
@@ -174,6 +190,7 @@ class Comparison:
     movers: pd.DataFrame
     left_out: dict[str, int]
     bootstrap: BootstrapSpec | None
+    out_of_scale: dict[str, int] = field(default_factory=dict)
 
 
 def _status(run: RunScores, item: Item) -> str | None:
@@ -236,7 +253,13 @@ def compare_runs(
         ["size", "question_id", "turn"], ascending=[False, True, True], kind="stable"
     )
     movers = order.drop(columns="size").head(max(top, 0)).reset_index(drop=True)
-    return Comparison(a.spec, b.spec, items, groups, movers, left_out, bootstrap)
+    compared = {(row["question_id"], row["turn"]) for row in rows}
+    off_scale = {
+        name: len(run.out_of_scale & compared)
+        for name, run in (("A", a), ("B", b))
+        if run.out_of_scale & compared
+    }
+    return Comparison(a.spec, b.spec, items, groups, movers, left_out, bootstrap, off_scale)
 
 
 def _groups(

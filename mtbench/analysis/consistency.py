@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,6 +30,8 @@ from mtbench.data.judgments import (
     first_parsed,
     load_pair_judgments,
     load_single_judgments,
+    out_of_scale_counts,
+    out_of_scale_warning,
 )
 from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import CATEGORIES, QuestionId, question_categories
@@ -173,6 +175,8 @@ class SinglePairReport:
         per_game: Whether each order was compared on its own.
         single_file: The single-grading file read, if any.
         pair_file: The pairwise file read, if any.
+        out_of_scale: Single scores outside the judge prompt's scale (`SCORE_SCALE`) per
+            model, among the scores read; they make verdicts like any other.
     """
 
     table: pd.DataFrame
@@ -182,6 +186,7 @@ class SinglePairReport:
     per_game: bool
     single_file: Path | None = None
     pair_file: Path | None = None
+    out_of_scale: dict[str, int] = field(default_factory=dict)
 
 
 def score_verdict(score_1: float, score_2: float, tie_margin: float = 0.0) -> str:
@@ -193,10 +198,18 @@ def score_verdict(score_1: float, score_2: float, tie_margin: float = 0.0) -> st
 
 def _single_scores(
     judgments: Iterable[SingleJudgment],
-) -> dict[tuple[QuestionId, int, str], float]:
-    """Parsed scores by (question_id, turn, model): one per item, as `mtbench-show` counts them."""
+) -> tuple[dict[tuple[QuestionId, int, str], float], dict[str, int]]:
+    """Parsed scores by (question_id, turn, model): one per item, as `mtbench-show` counts them.
+
+    Also the `out_of_scale_counts` of those scores, logged as a warning when there are some.
+    """
     kept, _ = first_parsed(judgments, key=lambda j: (j.question_id, j.turn, j.model))
-    return {(j.question_id, j.turn, j.model): float(j.score) for j in kept if j.parsed}
+    off_scale = out_of_scale_counts(kept)
+    warning = out_of_scale_warning(off_scale)
+    if warning:
+        logger.warning("single scores: %s", warning)
+    scores = {(j.question_id, j.turn, j.model): float(j.score) for j in kept if j.parsed}
+    return scores, off_scale
 
 
 def single_pair_consistency(
@@ -213,7 +226,7 @@ def single_pair_consistency(
         tie_margin: Score differences up to this count as a tie (0: only equal scores).
         per_game: Compare each order's verdict instead of the combined one.
     """
-    scores = _single_scores(singles)
+    scores, off_scale = _single_scores(singles)
     rows, repeated = first_parsed(pairs)
     left_out: dict[str, int] = {}
     if repeated:
@@ -254,7 +267,9 @@ def single_pair_consistency(
     for key, count in frame.groupby(["pairwise", "single"]).size().items():
         pairwise, single = cast(tuple[str, str], key)
         confusion.loc[pairwise, single] = int(count)
-    return SinglePairReport(table, confusion, left_out, tie_margin, per_game)
+    return SinglePairReport(
+        table, confusion, left_out, tie_margin, per_game, out_of_scale=off_scale
+    )
 
 
 def _agreement_row(frame: pd.DataFrame) -> dict[str, float]:

@@ -11,15 +11,16 @@ both; `win_rate_adjusted = (win + 0.5 * tie) / n`.
 Beyond FastChat, nothing is silently mixed or hidden: repeated judgments (from re-runs) count
 once (`first_parsed`; FastChat counts every copy), and the numbers of dropped, repeated and
 filtered rows are returned in an `Accounting`. `build_report` adds what FastChat leaves out: a
-per-category table, bootstrap confidence intervals, and the judge snapshots the counted rows
-come from (with a warning when there are several). `mtbench.reports.scores` renders a
-`ScoreReport` as text, CSV, JSON or Markdown.
+per-category table, bootstrap confidence intervals, the judge snapshots the counted rows come
+from (with a warning when there are several), and the scores outside the judge prompt's 1-10
+scale (kept, as FastChat keeps them, but counted per model with a warning).
+`mtbench.reports.scores` renders a `ScoreReport` as text, CSV, JSON or Markdown.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
@@ -38,6 +39,8 @@ from mtbench.data.judgments import (
     grading_kind,
     load_pair_judgments,
     load_single_judgments,
+    out_of_scale_counts,
+    out_of_scale_warning,
 )
 from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import CATEGORIES, QuestionId, question_categories
@@ -57,6 +60,8 @@ class Accounting:
         filtered: Rows left out by `--model-list` or the baseline.
         used: Rows that made it into the tables.
         inconsistent: Pairwise only: rows whose two orders disagree (counted as ties).
+        out_of_scale: Single only: used rows whose score lies outside the judge prompt's
+            scale (`SCORE_SCALE`), per model; kept in the tables, as FastChat keeps them.
     """
 
     rows: int
@@ -65,6 +70,7 @@ class Accounting:
     filtered: int
     used: int
     inconsistent: int = 0
+    out_of_scale: Mapping[str, int] = field(default_factory=dict)
 
 
 SINGLE_COLUMNS = ["model", "score", "turn", "question_id"]
@@ -98,6 +104,8 @@ def select_single(
     """Rows for the single-mode tables: columns `model`, `score`, `turn`, `question_id`.
 
     Drops unparsed rows (score -1), then rows of models outside `model_list`, then repeats.
+    Scores outside the judge prompt's scale are kept (FastChat's rule), counted in the
+    accounting's `out_of_scale` and logged as a warning.
     """
     _, frame, accounting = _single_rows(judgments, model_list)
     return frame, accounting
@@ -109,7 +117,12 @@ def _single_rows(
     """`select_single`, with the rows kept (for what the frame leaves out, e.g. provenance)."""
     kept, accounting = _select(judgments, lambda j: model_list is None or j.model in model_list)
     rows = [[j.model, j.score, j.turn, j.question_id] for j in kept]
-    return kept, pd.DataFrame(rows, columns=SINGLE_COLUMNS), accounting
+    off_scale = out_of_scale_counts(kept)
+    warning = out_of_scale_warning(off_scale)
+    if warning:
+        logger.warning("%s", warning)
+    frame = pd.DataFrame(rows, columns=SINGLE_COLUMNS)
+    return kept, frame, replace(accounting, out_of_scale=off_scale)
 
 
 def single_turn_table(frame: pd.DataFrame, turn: int) -> pd.DataFrame:

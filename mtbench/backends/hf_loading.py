@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from mtbench.data.leftovers import temp_paths
 from mtbench.errors import ConfigError, MissingDependencyError, first_line
 
 logger = logging.getLogger(__name__)
@@ -130,28 +131,67 @@ def convert_gguf_cached(
     `path_flag` is the flag named when the file cannot be converted (as `convert_gguf`).
 
     Concurrent callers wait for one conversion (file lock); the folder appears atomically, so an
-    interrupted conversion leaves nothing half-written behind.
+    interrupted conversion leaves nothing half-written behind. A conversion is staged in
+    `.{folder}.{pid}.tmp` while the lock is held; a process killed mid-conversion (`kill -9`,
+    the OOM killer) leaves that folder behind, several times the GGUF file's size, and the
+    next caller that holds the lock removes it (no live process can be writing it then).
     """
     gguf_file = Path(gguf_file).expanduser()
     folder = gguf_cache_folder(gguf_file, cache_dir)
+    lock_path = folder.with_name(folder.name + ".lock")
     if folder.is_dir():
+        if temp_paths(folder, "tmp"):
+            _clean_up_if_free(folder, lock_path)
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+    with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        # Holding the lock, no other live process is converting this entry.
+        _remove_staging_leftovers(folder)
         if folder.is_dir():
             return folder
         logger.warning(
             "converting %s once into %s (later runs load it from there)", gguf_file, folder
         )
         staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
         try:
             convert_gguf(gguf_file, staging, path_flag=path_flag)
             os.replace(staging, folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _clean_up_if_free(folder: Path, lock_path: Path) -> None:
+    """`_remove_staging_leftovers` if the conversion lock is free; else its holder does it."""
+    try:
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _remove_staging_leftovers(folder)
+    except OSError:  # busy, or a cache we may only read: leave it
+        pass
+
+
+def _remove_staging_leftovers(folder: Path) -> list[Path]:
+    """Remove the staging folders of killed conversions of `folder`; hold its lock to call this.
+
+    Returns:
+        The folders removed.
+    """
+    removed = [path for path in temp_paths(folder, "tmp") if path.is_dir()]
+    sizes = 0
+    for path in removed:
+        sizes += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        shutil.rmtree(path, ignore_errors=True)
+    if removed:
+        logger.warning(
+            "removed %d folder(s) (%.0f MB) left in %s by an interrupted conversion of the same "
+            "file",
+            len(removed),
+            sizes / 1e6,
+            folder.parent,
+        )
+    return removed
 
 
 def convert_gguf(

@@ -102,8 +102,9 @@ class OpenAICompatBackend(RemoteBackend):
     def request_params(self, params: GenerationParams) -> dict[str, Any]:
         """The parameters a request carries besides `model` and `messages`, before refusals.
 
-        FastChat's `n`, `temperature` (unless None), `max_tokens`, in its order; then `seed`,
-        `reasoning_effort` and the extra body fields where given.
+        FastChat's `n`, `temperature` (unless None), `max_tokens`, in its order; then `seed`
+        (only when the caller set one: `mtbench-gen --seed`, never by default, since FastChat
+        sends none), `reasoning_effort` and the extra body fields where given.
         """
         wanted: dict[str, Any] = {"n": 1}
         if params.temperature is not None:

@@ -147,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="one sampling temperature for every question instead of FastChat's per-category table",
     )
     questions.add_argument(
+        "--seed",
+        type=int,
+        default=GenConfig.seed,
+        metavar="N",
+        help="seed choice i with N + i; with an API backend this adds a 'seed' field to every "
+        "request, which FastChat never sends (default: local models seed choice i with i, as "
+        "FastChat; API requests carry no seed)",
+    )
+    questions.add_argument(
         "--num-choices",
         type=int,
         default=GenConfig.num_choices,

@@ -7,6 +7,7 @@
     atomic      replacing a whole file in one rename
     run_lock    one run at a time per output file (`RunLock`), naming the run that holds it
     writable    checking that output can be written before any work; one line when it fails
+    leftovers   temporary files a killed process left, and removing them safely
     questions, answers, judgments, judge_prompts, votes   the records, validated on load
     manifest, download   the official files, where they come from, and fetching them
 

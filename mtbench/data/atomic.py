@@ -7,11 +7,15 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from mtbench.data.leftovers import create_temp, remove_unheld
 from mtbench.data.writable import write_error
 
 
 def write_atomic(path: str | Path, chunks: Iterable[bytes], what: str = "the file") -> int:
     """Write `chunks` to a temporary file beside `path`, flush it to disk, rename it over `path`.
+
+    The temporary file is `.{name}.{pid}_{random}.tmp`; one that a killed process left is removed
+    by the next write of the same file (`mtbench.data.leftovers`).
 
     Args:
         path: The file to replace (or create).
@@ -26,12 +30,14 @@ def write_atomic(path: str | Path, chunks: Iterable[bytes], what: str = "the fil
             temporary file is left.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     existed = path.exists()
     size = 0
+    tmp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as handle:
+        remove_unheld(path, "tmp")  # what a killed writer of this file left
+        fd, tmp = create_temp(path, "tmp")
+        with open(fd, "wb") as handle:
             for chunk in chunks:
                 size += handle.write(chunk)
             handle.flush()
@@ -41,6 +47,7 @@ def write_atomic(path: str | Path, chunks: Iterable[bytes], what: str = "the fil
         kept = "the file is unchanged" if existed else "nothing was written"
         raise write_error(exc, path, what, kept, then="rerun") from None
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
     return size

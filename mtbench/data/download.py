@@ -2,9 +2,10 @@
 
 Each file is streamed to a temporary file beside its target, hashed on the way, and renamed over
 the target only when its sha256 matches the manifest: a failed, corrupted or interrupted download
-never leaves a partial or wrong file where a reader would take it. A file already present with the
-right checksum is skipped, so a rerun is cheap and fetches only what is missing. A present file
-whose checksum differs is reported and left alone unless `force` is set.
+never leaves a partial or wrong file where a reader would take it (and the temporary file of a
+killed download is removed by the next download of that file, `mtbench.data.leftovers`). A file
+already present with the right checksum is skipped, so a rerun is cheap and fetches only what is
+missing. A present file whose checksum differs is reported and left alone unless `force` is set.
 
 HTTP uses only the standard library (`urllib.request`), which honours `HTTPS_PROXY`/`HTTP_PROXY`/
 `NO_PROXY` from the environment and follows the Hugging Face redirects to its CDN.
@@ -29,6 +30,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from mtbench._version import __version__
+from mtbench.data.leftovers import hold, remove_unheld
 from mtbench.data.manifest import RemoteFile
 from mtbench.data.paths import DEFAULT_BENCH, BenchPaths
 from mtbench.errors import ConfigError, DataError, DownloadError
@@ -256,9 +258,11 @@ def _fetch_once(
             header = response.headers.get("Content-Length")
             length = int(header) if header and header.isdigit() else None
             progress.begin(file, length)
+            remove_unheld(target, "part")  # what a killed download of this file left
             fd, temp_name = tempfile.mkstemp(
                 dir=target.parent, prefix=f".{target.name}.", suffix=".part"
             )
+            hold(fd)
             digest = hashlib.sha256()
             with os.fdopen(fd, "wb") as out:
                 while chunk := _read(response, url, timeout):

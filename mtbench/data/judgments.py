@@ -6,14 +6,15 @@ FastChat keeps them, and left out of the results with a count.
 
 The rules every reader of these files shares live here, so that `mtbench-show`, `-browse`,
 `-agreement` and `--compare` count alike: the grading modes and their file kinds (`MODES`,
-`grading_kind`), one row per repeated judgment (`first_parsed`), and both orders of a pairwise
-match as one verdict (`combined_verdict`, `PairJudgment.combined`).
+`grading_kind`), one row per repeated judgment (`first_parsed`), both orders of a pairwise
+match as one verdict (`combined_verdict`, `PairJudgment.combined`), and single scores outside
+the judge prompt's scale (`SCORE_SCALE`, `out_of_scale`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,6 +37,14 @@ WINNERS = ("model_1", "model_2", "tie", "error")
 
 NO_SCORE = -1
 """The score FastChat stores when no rating could be parsed from the judge's reply."""
+
+SCORE_SCALE = (1, 10)
+"""The rating scale the single-grading judge prompts ask for: FastChat's four (`single-v1`,
+`single-math-v1` and their `-multi-turn` versions in `judge_prompts.jsonl`) all say "you must
+rate the response on a scale of 1 to 10". A parsed score outside it (`[[0]]`, `[[11]]`,
+`[[100]]`) is kept and counted in the means, as FastChat keeps it, but every reader counts it
+and names its models (`out_of_scale`, `out_of_scale_counts`), since one `[[100]]` moves a
+model's mean more than any real difference between models."""
 
 SINGLE_FIELDS = (
     "question_id",
@@ -194,6 +203,42 @@ class PairJudgment:
             "tstamp": self.tstamp,
             **self.extra,
         }
+
+
+def score_out_of_scale(score: float) -> bool:
+    """Whether a stored single score is a parsed rating outside `SCORE_SCALE` (-1 is not)."""
+    low, high = SCORE_SCALE
+    return score != NO_SCORE and not low <= score <= high
+
+
+def out_of_scale(row: SingleJudgment) -> bool:
+    """Whether a single-grading row holds a parsed score outside `SCORE_SCALE`."""
+    return score_out_of_scale(row.score)
+
+
+def out_of_scale_counts(rows: Iterable[SingleJudgment]) -> dict[str, int]:
+    """Rows with a score outside `SCORE_SCALE`, per model (sorted by name); {} if none."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if out_of_scale(row):
+            counts[row.model] = counts.get(row.model, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def out_of_scale_warning(counts: Mapping[str, int]) -> str | None:
+    """The warning every reader gives for `out_of_scale_counts`, None when there are none.
+
+    E.g. `3 score(s) outside the judge prompt's 1-10 scale, kept as FastChat keeps them (they
+    count in the means): model-a (2), model-b (1)`.
+    """
+    if not counts:
+        return None
+    low, high = SCORE_SCALE
+    models = ", ".join(f"{model} ({count})" for model, count in counts.items())
+    return (
+        f"{sum(counts.values())} score(s) outside the judge prompt's {low}-{high} scale, kept "
+        f"as FastChat keeps them (they count in the means): {models}"
+    )
 
 
 def _meta(value: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from mtbench.data._rows import RowReader, SameIdKind
 from mtbench.data._rows import id_kind as id_kind  # public here, with QuestionId
 from mtbench.data.jsonl import read_jsonl
 from mtbench.data.paths import require_file
+from mtbench.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +77,13 @@ def load_questions(
 ) -> list[Question]:
     """Load and validate a question file, then take the `[begin:end]` slice (as FastChat).
 
-    Blank lines are skipped (FastChat fails on them).
+    Blank lines are skipped (FastChat fails on them). The slice may select nothing: the caller
+    knows which of its flags made it.
 
     Raises:
         DataError: naming the file and line of a malformed row, a repeated question id, or the
-            first id of the other kind in a file that mixes integer and string ids.
+            first id of the other kind in a file that mixes integer and string ids; or naming
+            the file when it holds no question at all (empty, or blank lines only).
     """
     path = require_file(Path(path), "question file")
     questions: list[Question] = []
@@ -102,6 +105,13 @@ def load_questions(
             )
         seen[question.question_id] = line
         questions.append(question)
+    if not questions:
+        raise DataError(
+            "no questions: the file is empty (or holds only blank lines); restore it, e.g. "
+            "with `mtbench-download --what questions --force` (same --data-dir), or point "
+            "--data-dir at a bench that has questions",
+            path,
+        )
     return questions[begin:end]
 
 

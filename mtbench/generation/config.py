@@ -42,7 +42,7 @@ class GenConfig:
         question_end: Slice end.
         answer_file: Output file (default `{data_dir}/{bench}/model_answer/{model_id}.jsonl`).
         max_new_token: Token limit of every turn.
-        num_choices: Completions per question (choice `i` is seeded with `i`).
+        num_choices: Completions per question (each seeded as `seed` says).
         backend: `hf` (transformers), `vllm`, `openai` (an OpenAI-compatible server),
             `anthropic` (Anthropic's API) or `fake` (scripted replies, for smoke runs); with the
             last three, `model_path` is the model name sent to the server (or reported).
@@ -50,6 +50,11 @@ class GenConfig:
         system_message: System message sent first in every conversation.
         reasoning: `strip` moves `<think>` traces out of judged answers; `keep` leaves them.
         force_temperature: One temperature for every question instead of FastChat's table.
+        seed: Seed of choice 0; choice `i` gets `seed + i` (`choice_seed`). None: a local
+            model's choice `i` is seeded with `i`, as FastChat's `gen_model_answer` seeds torch,
+            and an API request carries no `seed` field, as FastChat's `gen_api_answer` sends
+            none (a server such as vLLM samples differently when given one). Given, API
+            requests carry `seed + i` (an opt-in; a server may ignore it).
         overwrite: Regenerate selected questions that already have answers.
         batch_size: Conversations per batch (None: automatic).
         num_gpus_per_model: GPUs per model replica.
@@ -84,6 +89,7 @@ class GenConfig:
     system_message: str | None = None
     reasoning: str = "strip"
     force_temperature: float | None = None
+    seed: int | None = None
     overwrite: bool = False
     batch_size: int | None = None
     num_gpus_per_model: int = 1
@@ -111,6 +117,12 @@ class GenConfig:
     def loads_model(self) -> bool:
         """Whether a model is loaded here (or on Ray replicas): not an API, not the fake."""
         return self.backend in LOCAL_KINDS
+
+    def choice_seed(self, choice: int) -> int | None:
+        """The sampling seed of choice `choice` (see `seed`); None: send no seed."""
+        if self.seed is not None:
+            return self.seed + choice
+        return choice if self.loads_model else None
 
     @property
     def resolved_model_id(self) -> str:
@@ -170,6 +182,8 @@ class GenConfig:
             raise ConfigError(f"--dtype {self.dtype}: choose one of {', '.join(DTYPES)}")
         if self.timeout <= 0:
             raise ConfigError(f"--timeout must be positive, got {self.timeout:g}")
+        if self.seed is not None and self.seed < 0:
+            raise ConfigError(f"--seed must not be negative, got {self.seed}")
         if self.force_temperature is not None and self.force_temperature < 0:
             raise ConfigError(
                 f"--force-temperature must not be negative, got {self.force_temperature}"
@@ -276,6 +290,9 @@ class GenConfig:
             "force_temperature": self.force_temperature,
             "backend": self.backend,
         }
+        if self.seed is not None and not (self.loads_model and self.seed == 0):
+            # Recorded only where it changes the seeds, so rows made without --seed match.
+            sampling["seed"] = self.seed
         if not self.loads_model:
             # The server renders prompts and picks weights; the base URL may change between
             # runs (another host serving the same model) without making answers stale.

@@ -120,9 +120,31 @@ class FailedQuestionsError(BackendError):
 
 
 def load_selected_questions(config: GenConfig) -> tuple[list[Question], Path]:
-    """The selected questions and the answer file of a run."""
+    """The selected questions and the answer file of a run.
+
+    Raises:
+        DataError: for a question file without questions (or malformed).
+        ConfigError: when `--question-begin`/`--question-end` select no question.
+    """
     paths = config.paths
-    questions = load_questions(paths.question_file, config.question_begin, config.question_end)
+    every = load_questions(paths.question_file)
+    questions = every[config.question_begin : config.question_end]
+    if not questions:
+        ids = [question.question_id for question in every]
+        flags = " ".join(
+            f"{flag} {value}"
+            for flag, value in (
+                ("--question-begin", config.question_begin),
+                ("--question-end", config.question_end),
+            )
+            if value is not None
+        )
+        raise ConfigError(
+            f"--question-begin/--question-end select no question ({flags}): "
+            f"{paths.question_file} has {len(every)} question(s), and the slice counts "
+            f"positions in it (0 to {len(every) - 1}), not question ids "
+            f"({min(ids)} to {max(ids)})"
+        )
     if config.answer_file:
         answer_file = Path(config.answer_file).expanduser()
     else:
@@ -255,7 +277,13 @@ def _make_tasks(config: GenConfig, questions: list[Question]) -> list[Task]:
         Task(
             question=question,
             choice=choice,
-            params=choice_params(question, choice, config.max_new_token, config.force_temperature),
+            params=choice_params(
+                question,
+                choice,
+                config.max_new_token,
+                config.force_temperature,
+                seed=config.choice_seed(choice),
+            ),
             system_message=config.system_message,
             strip_reasoning=config.reasoning == "strip",
         )
@@ -393,8 +421,6 @@ def show_prompt(config: GenConfig) -> str:
     """
     config.validate()
     questions, _ = load_selected_questions(config)
-    if not questions:
-        raise ConfigError("--question-begin/--question-end select no question")
     task = Task(questions[0], 0, choice_params(questions[0], 0, 1), config.system_message)
     if not config.loads_model:
         return json.dumps(list(task.conversation()), indent=2, ensure_ascii=False)

@@ -33,6 +33,7 @@ RESUME_KEYS = (
     "num_choices",
     "reasoning",
     "force_temperature",
+    "seed",
 )
 """Settings that change what an answer is; the others (backend, dtype, batch size) do not.
 

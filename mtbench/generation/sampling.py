@@ -1,6 +1,13 @@
-"""How each question is sampled: FastChat's per-category temperatures and per-choice seeds."""
+"""How each question is sampled: FastChat's per-category temperatures and per-choice seeds.
+
+Seeds follow FastChat's two scripts: `gen_model_answer` seeds torch with the choice index, and
+`gen_api_answer` sends no seed at all; `GenConfig.choice_seed` decides which one a run follows
+(and `--seed N` opts into `N + choice` for both).
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from mtbench.backends.base import GenerationParams
 from mtbench.data.questions import Question
@@ -37,14 +44,27 @@ def question_temperature(question: Question, force_temperature: float | None = N
 
 
 def choice_params(
-    question: Question, choice: int, max_new_tokens: int, force_temperature: float | None = None
+    question: Question,
+    choice: int,
+    max_new_tokens: int,
+    force_temperature: float | None = None,
+    *,
+    seed: int | None | Literal["choice"] = "choice",
 ) -> GenerationParams:
-    """The sampling parameters of one choice: seeded by the choice index, as FastChat seeds it.
+    """The sampling parameters of one choice.
 
     A temperature below 1e-4 means greedy decoding (`GenerationParams.greedy`).
+
+    Args:
+        question: The question.
+        choice: The choice index.
+        max_new_tokens: The token limit of a turn.
+        force_temperature: One temperature for every question (`--force-temperature`).
+        seed: The choice's seed (`GenConfig.choice_seed`), None for no seed; `choice` (the
+            default): the choice index, as FastChat's `gen_model_answer` seeds a local model.
     """
     return GenerationParams(
         max_new_tokens=max_new_tokens,
         temperature=question_temperature(question, force_temperature),
-        seed=choice,
+        seed=choice if seed == "choice" else seed,
     )

@@ -18,6 +18,7 @@ from typing import Literal, TextIO
 from mtbench.backends.base import GenerationParams
 from mtbench.backends.registry import open_backend
 from mtbench.backends.retry import RetryCallback
+from mtbench.data.judgments import SCORE_SCALE
 from mtbench.data.run_lock import RunLock
 from mtbench.data.writable import check_writable
 from mtbench.errors import BackendError
@@ -79,6 +80,12 @@ def summary_lines(stats: JudgeStats, plan: JudgePlan, adjustments: Sequence[str]
         f"({stats.failed_calls} call(s) failed after retries)",
         f"  retries:    {stats.retries}",
     ]
+    if stats.out_of_scale:
+        low, high = SCORE_SCALE
+        lines.append(
+            f"  off scale:  {stats.out_of_scale} score(s) outside the judge prompt's {low}-{high} "
+            "scale, kept as FastChat keeps them (mtbench-show flags them)"
+        )
     if stats.reasked:
         lines.append(
             f"  re-asked:   {stats.reasked} time(s) after a reply ran out of room before its "
@@ -171,7 +178,9 @@ def judge(
         plan = make_plan(options)
         print(describe_plan(plan), file=err)
         if not plan.pending:
-            print(f"Nothing to do: all {len(plan.matches)} match(es) are in {output}.", file=err)
+            # Never claim that 0 matches are in a file that may not exist.
+            done = f"all {len(plan.matches)} match(es) are in {output}"
+            print(f"Nothing to do: {done if plan.matches else 'no match to judge'}.", file=err)
             return JudgeResult("nothing_to_do", plan)
         if confirm is not None and not confirm(plan):
             print("Cancelled; nothing was judged.", file=err)

@@ -36,7 +36,13 @@ from mtbench.backends.base import Backend, GenerationParams, Message, Usage
 from mtbench.backends.calls import CallPool, FailureStreak, open_pool
 from mtbench.backends.calls import failure_streak as calls_failure_streak
 from mtbench.data.jsonl import JsonlAppender
-from mtbench.data.judgments import JUDGE_META, NO_SCORE, PairJudgment, SingleJudgment
+from mtbench.data.judgments import (
+    JUDGE_META,
+    NO_SCORE,
+    PairJudgment,
+    SingleJudgment,
+    score_out_of_scale,
+)
 from mtbench.errors import (
     AuthError,
     BackendError,
@@ -73,6 +79,8 @@ class JudgeStats:
         calls_done: Calls finished (successfully or not).
         judged: Rows written.
         unparsed: Rows written whose verdict could not be parsed (score -1 / winner `error`).
+        out_of_scale: Single rows written with a score outside the prompt's scale
+            (`SCORE_SCALE`, e.g. `[[0]]` or `[[11]]`), kept as FastChat keeps them.
         failed: Matches not written because a call failed after retries.
         failed_calls: Calls that failed after retries.
         no_verdict: Of those, calls whose reply ran out of room before a verdict (cut at the
@@ -97,6 +105,7 @@ class JudgeStats:
     calls_done: int = 0
     judged: int = 0
     unparsed: int = 0
+    out_of_scale: int = 0
     failed: int = 0
     failed_calls: int = 0
     no_verdict: int = 0
@@ -235,6 +244,7 @@ class _Collector:
         self.writer.append(row)  # a failed write raises one WriteError, leaving no torn line
         self.stats.judged += 1
         self.stats.unparsed += _unparsed(row)
+        self.stats.out_of_scale += "score" in row and score_out_of_scale(row["score"])
 
     def call_failed(self, calls: Sequence[Call], error: BaseException) -> None:
         """One backend call failed after retries: one judge call, or a local batch of them.

@@ -12,6 +12,7 @@ import pandas as pd
 
 from mtbench.analysis.agreement import JudgeAgreement
 from mtbench.analysis.consistency import PositionReport, SinglePairReport
+from mtbench.data.judgments import out_of_scale_warning
 from mtbench.reports.tables import Sections, clean, records
 
 
@@ -109,6 +110,9 @@ def single_pair_sections(result: SinglePairReport) -> Sections:
     ]
     left = ", ".join(f"{n} {why}" for why, n in result.left_out.items()) or "none"
     footer = [f"Left out: {left}."]
+    warning = out_of_scale_warning(result.out_of_scale)
+    if warning:
+        footer.append(f"warning: {warning}.")
     tables = {
         "Agreement": result.table,
         "Verdicts: pairwise (rows) by single scores (columns)": result.confusion,
@@ -124,5 +128,6 @@ def single_pair_sections(result: SinglePairReport) -> Sections:
             for p, row in result.confusion.to_dict(orient="index").items()
         },
         "left_out": result.left_out,
+        "out_of_scale": result.out_of_scale,
     }
     return Sections(header, tables, footer, data)

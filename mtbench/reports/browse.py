@@ -41,6 +41,7 @@ from mtbench.data.judgments import (
     first_parsed,
     load_pair_judgments,
     load_single_judgments,
+    out_of_scale_warning,
 )
 from mtbench.data.paths import BenchPaths
 from mtbench.data.questions import CATEGORIES, QuestionId, load_questions
@@ -146,6 +147,11 @@ def build_page_data(
             notes.append(f"{model}: no answer to {len(absent)} of {len(qids)} questions.")
     for note in notes:
         logger.warning("%s", note)
+    # On the page only: `build_report` has logged it already.
+    report = single["report"] if single else None
+    scale = out_of_scale_warning(report["accounting"]["out_of_scale"]) if report else None
+    if scale:
+        notes.append(f"Single grading: {scale}.")
     categories = [c for c in CATEGORIES if any(q.category == c for q in questions)]
     categories += sorted({q.category for q in questions} - set(categories))
     return {

@@ -12,6 +12,7 @@ from typing import cast
 import pandas as pd
 
 from mtbench.analysis.compare import Comparison
+from mtbench.data.judgments import SCORE_SCALE
 from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title, records
 
 
@@ -34,6 +35,13 @@ def comparison_sections(comparison: Comparison) -> Sections:
         f"{summary} (mean A {overall['mean_a']:.4f}, mean B {overall['mean_b']:.4f} "
         "on the compared items)",
     ]
+    if comparison.out_of_scale:
+        low, high = SCORE_SCALE
+        counts = ", ".join(f"{run} {n}" for run, n in comparison.out_of_scale.items())
+        header.append(
+            f"warning: compared items with a score outside the judge prompt's {low}-{high} "
+            f"scale, kept as FastChat keeps them: {counts}."
+        )
     title = interval_title(
         "Mean score difference (B - A)", comparison.bootstrap, method="paired bootstrap"
     )
@@ -48,6 +56,7 @@ def comparison_sections(comparison: Comparison) -> Sections:
         "bootstrap": bootstrap_json(comparison.bootstrap),
         "compared": compared,
         "left_out": comparison.left_out,
+        "out_of_scale": comparison.out_of_scale,
         "diff": clean(overall["diff"]),
         "groups": records(groups),
         "movers": records(comparison.movers.set_index("question_id")),

@@ -1,7 +1,9 @@
 """Render a `ScoreReport` (`mtbench-show`) as FastChat-style text, CSV, JSON or Markdown.
 
 The `table` format prints FastChat's `show_result` output first, unchanged (pandas' own printing
-of the same tables), then the additions: intervals, the category table and the row accounting.
+of the same tables), then the additions: intervals, the category table and the row accounting,
+with a warning line for scores outside the judge prompt's scale (JSON: `accounting.out_of_scale`,
+per model).
 Markdown and JSON carry the additions only; CSV is one row per model with the categories as
 columns. Everything but the FastChat part and the CSV is rendered by `reports.tables`.
 
@@ -21,6 +23,7 @@ import pandas as pd
 
 from mtbench.analysis.scores import Accounting, ScoreReport
 from mtbench.analysis.snapshots import mixed_snapshots_warning, recorded
+from mtbench.data.judgments import out_of_scale_warning
 from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title
 
 
@@ -104,6 +107,9 @@ def score_sections(report: ScoreReport) -> Sections:
         measure = "mean score" if report.mode == "single" else "adjusted win rate"
         tables[f"Per category ({measure}, both turns)"] = report.categories
     footer = [accounting_line(report.accounting, report.mode)]
+    warning = out_of_scale_warning(report.accounting.out_of_scale)
+    if warning:
+        footer.append(f"warning: {warning}.")
     header = snapshot_lines(report.judge_snapshots, report.mode)
     return Sections(header, tables, footer, as_json(report))
 
@@ -142,6 +148,7 @@ def as_json(report: ScoreReport) -> dict[str, Any]:
             "duplicates": report.accounting.duplicates,
             "filtered": report.accounting.filtered,
             "inconsistent": report.accounting.inconsistent,
+            "out_of_scale": dict(report.accounting.out_of_scale),
         },
         "models": models,
     }
