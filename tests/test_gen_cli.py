@@ -5,9 +5,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import time
+from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import require_modules, run_cli, unused_port
+
+HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def assert_one_line_error(result, *fragments: str, code: int = 1) -> str:
@@ -104,6 +108,55 @@ def test_missing_model_path(bench):
     )
     assert_one_line_error(result, "--model-path /no/such/model: no such file or folder")
     assert not bench.answer_file("m").exists()
+
+
+def no_hub(tmp_path: Path) -> dict[str, str]:
+    """An environment whose hub refuses every connection, with an empty hub cache."""
+    return {
+        "HF_ENDPOINT": f"http://127.0.0.1:{unused_port()}",
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_HUB_OFFLINE": "0",
+        **{name: "" for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")},
+    }
+
+
+@pytest.mark.parametrize("offline", ["0", "1"])
+def test_a_hub_id_without_the_hub_fails_at_once_in_one_line(bench, tmp_path, offline):
+    require_modules("torch", "transformers")
+    env = {**no_hub(tmp_path), "HF_HUB_OFFLINE": offline}
+    started = time.monotonic()
+    result = run_cli(
+        "gen", "--model-path", HUB_ID, "--model-id", "x", "--data-dir", str(bench.data_dir),
+        env=env,
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    why = "HF_HUB_OFFLINE is set" if offline == "1" else "the Hugging Face hub cannot be reached"
+    assert_one_line_error(
+        result, f"--model-path {HUB_ID}: {why}", "not in the local hub cache",
+        "HF_HUB_OFFLINE=1", "a local model folder or a .gguf file",
+    )  # fmt: skip
+    assert result.stderr.count("\n") == 1, result.stderr  # no retry chatter before it
+    assert elapsed < 30  # transformers alone retried for about 49 s
+    assert not bench.answer_file("x").exists()
+
+
+@pytest.mark.model
+def test_a_cached_hub_model_loads_without_the_hub(bench, tmp_path, smollm2_model):
+    env = no_hub(tmp_path)
+    snapshot = Path(env["HF_HOME"], "hub", "models--" + HUB_ID.replace("/", "--"))
+    commit = "0" * 40
+    (snapshot / "refs").mkdir(parents=True)
+    (snapshot / "refs" / "main").write_text(commit)
+    (snapshot / "snapshots" / commit).mkdir(parents=True)
+    for item in smollm2_model.iterdir():
+        (snapshot / "snapshots" / commit / item.name).symlink_to(item)
+    result = run_cli(
+        "gen", "--model-path", HUB_ID, "--model-id", "x", "--data-dir", str(bench.data_dir),
+        "--question-end", "1", "--max-new-token", "4", env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Retry" not in result.stderr and "thrown while requesting" not in result.stderr
+    assert result.stdout.startswith("1 question(s) generated, ")
 
 
 def test_missing_question_file(tmp_path):

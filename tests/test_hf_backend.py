@@ -233,7 +233,10 @@ def test_gguf_conversion_is_cached_and_keyed_by_transformers_version(
 
 
 @pytest.mark.model
-def test_model_path_errors_name_the_path(tmp_path, smollm2_model):
+def test_model_path_errors_name_the_path(tmp_path, smollm2_model, monkeypatch):
+    from mtbench.backends import hf_loading
+
+    monkeypatch.setattr(hf_loading, "hub_reachable", lambda: None)  # as if online
     with pytest.raises(ConfigError, match="--model-path /no/such/model: no such file or folder"):
         resolve_model_path("/no/such/model")
     empty = tmp_path / "weights"

@@ -157,7 +157,9 @@ def generate_answers(
     if backend is None and config.loads_model:
         from mtbench.backends.hf_loading import resolve_model_path
 
-        resolve_model_path(config.model_path, config.cache_dir, convert=False)  # fail early
+        resolve_model_path(  # fail early
+            config.model_path, config.cache_dir, convert=False, revision=config.revision
+        )
     settings = config.settings()
     if backend is not None:
         settings["backend"] = type(backend).__name__
@@ -285,7 +287,12 @@ def _ray_engine(
             task_count, placement.gpus_per_replica, placement.cpus_per_replica, placement.use_ray
         )
     # Convert a GGUF file here, once, before the replicas load it.
-    spec = replace(spec, model_path=resolve_model_path(config.model_path, config.cache_dir))
+    spec = replace(
+        spec,
+        model_path=resolve_model_path(
+            config.model_path, config.cache_dir, revision=config.revision
+        ),
+    )
     logger.info(
         "starting %d replica(s) on Ray (%d GPU(s), %d CPU(s) each)",
         placement.replicas,
