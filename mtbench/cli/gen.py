@@ -125,7 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="slice start into the question file (an index, not an id)",
     )
     questions.add_argument(
-        "--question-end", type=int, default=GenConfig.question_end, help="slice end"
+        "--question-end",
+        type=int,
+        default=GenConfig.question_end,
+        help="slice end into the question file, exclusive: --question-end 3 takes the first 3",
     )
     questions.add_argument(
         "--answer-file",
