@@ -30,7 +30,7 @@ from mtbench.backends.registry import LOCAL_KINDS, BackendSpec, open_backend
 from mtbench.data.answers import Answer, Choice, reorg_answer_file
 from mtbench.data.jsonl import JsonlAppender
 from mtbench.data.questions import Question, load_questions
-from mtbench.errors import BackendError, ConfigError, DataError
+from mtbench.errors import AuthError, BackendError, ConfigError, DataError, RequestError
 from mtbench.generation.config import GenConfig, Placement, plan_placement
 from mtbench.generation.engines import Engine, LocalEngine, ThreadEngine
 from mtbench.generation.plan import SETTINGS_FIELD, Plan, make_plan
@@ -72,6 +72,8 @@ class GenSummary:
     """Wall time of the whole run."""
     generation_seconds: float = 0.0
     """Wall time from the first batch to the last (model loading excluded)."""
+    unfinished: int = 0
+    """Questions the run never finished because it stopped early (a backend that is down)."""
 
     def line(self) -> str:
         """One line for the end of a run."""
@@ -82,6 +84,8 @@ class GenSummary:
             parts.append(f"{self.regenerated} regenerated after a settings change")
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
+        if self.unfinished:
+            parts.append(f"{self.unfinished} unfinished")
         rate = ""
         if self.tokens is not None and self.generation_seconds > 0:
             per_second = self.tokens / self.generation_seconds
@@ -111,6 +115,24 @@ class FailedQuestionsError(BackendError):
         super().__init__(
             f"{len(summary.failed)} question(s) failed ({ids}): {first}; they have no "
             "answer row, so a rerun retries them"
+        )
+
+
+class GenerationStoppedError(FailedQuestionsError):
+    """The run stopped early because the backend kept failing (`calls.FailureStreak`).
+
+    Every answer finished before the stop was written; `summary.failed` holds the questions
+    whose calls failed and `summary.unfinished` counts the ones never finished, so a rerun of
+    the same command generates exactly those.
+    """
+
+    def __init__(self, summary: GenSummary, cause: BackendError):
+        self.summary = summary
+        missing = len(summary.failed) + summary.unfinished
+        BackendError.__init__(
+            self,
+            f"generation stopped: {cause}; {summary.generated} question(s) written, "
+            f"{missing} still to generate: rerun the same command to resume",
         )
 
 
@@ -147,7 +169,9 @@ def generate_answers(
         ConfigError, DataError, MissingDependencyError: before any model is loaded.
         FailedQuestionsError: some questions failed after retries; the others were written and
             the file is sorted (the error's `summary` tells what was done). A rerun retries them.
-        BackendError: when generation keeps failing and the run stops.
+            `GenerationStoppedError`, a subclass, when generation kept failing and the run
+            stopped early (its summary counts the `unfinished` questions too).
+        AuthError, RequestError: the backend refused the key or the request.
     """
     started = time.monotonic()
     config.validate()
@@ -184,6 +208,7 @@ def generate_answers(
         summary.seconds = time.monotonic() - started
         return summary
     engine = _make_engine(config, backend, len(plan.todo) * config.num_choices)
+    stopped: BackendError | None = None
     appender = JsonlAppender(answer_file)
     try:
         tasks = _make_tasks(config, plan.todo)
@@ -211,6 +236,10 @@ def generate_answers(
             progress.generation_started()
         try:
             stats = scheduler.run()
+        except (AuthError, RequestError):
+            raise  # a rejected key or request: nothing was generated, one line says it all
+        except BackendError as exc:
+            stopped, stats = exc, scheduler.stats  # the backend looks down: report, then raise
         finally:
             summary.generation_seconds = time.monotonic() - generating
         summary.failed = stats.failed
@@ -223,6 +252,9 @@ def generate_answers(
             if answer_file.exists():
                 reorg_answer_file(answer_file)
     summary.seconds = time.monotonic() - started
+    if stopped is not None:
+        summary.unfinished = len(plan.todo) - summary.generated - len(summary.failed)
+        raise GenerationStoppedError(summary, stopped) from stopped
     if summary.failed:
         raise FailedQuestionsError(summary)
     return summary
