@@ -22,7 +22,7 @@ from mtbench.cli.common import (
     config_from_args,
     run_command,
 )
-from mtbench.data.defaults import FALLBACK_REFERENCES
+from mtbench.data.defaults import DEFAULT_JUDGE, FALLBACK_REFERENCES
 from mtbench.data.judgments import MODES
 from mtbench.judging.config import JudgeConfig
 from mtbench.judging.judge_backend import JUDGE_BACKENDS
@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     fastchat.add_argument(
         "--judge-model",
         default=JudgeConfig.judge_model,
-        help="the judge model requested from the API; any name works (default: %(default)s)",
+        help=f"the judge model requested from the API; any name works (default: "
+        f"{DEFAULT_JUDGE}; with --judge-base-url, required: the model that server serves)",
     )
     fastchat.add_argument(
         "--baseline-model",

@@ -25,7 +25,10 @@ class JudgeConfig:
         paths: The data directory and bench (default: `$MTBENCH_DATA_DIR`, else `./data`;
             `mt_bench`).
         judge_file: The judge prompt file (None: the data directory's `judge_prompts.jsonl`).
-        judge_model: The judge model requested from the API.
+        judge_model: The judge model requested from the API; None: FastChat's `gpt-4`
+            (`requested_model`), except with a `judge_base_url`, whose served model must be
+            named (a server of one's own rarely serves `gpt-4`, and its results would be filed
+            as GPT-4's).
         judge_name: The judge's name in the output (`judge[0]`, the file name); None: derived
             from the model name or path.
         mode: `single`, `pairwise-baseline` or `pairwise-all`.
@@ -65,7 +68,7 @@ class JudgeConfig:
 
     paths: BenchPaths = field(default_factory=BenchPaths.resolve)
     judge_file: str | None = None
-    judge_model: str = DEFAULT_JUDGE
+    judge_model: str | None = None
     judge_name: str | None = None
     mode: str = "single"
     baseline_model: str = DEFAULT_BASELINE
@@ -93,12 +96,28 @@ class JudgeConfig:
     preflight: bool = True
     answer_reasoning: str = "keep"
 
+    @property
+    def requested_model(self) -> str:
+        """The judge model asked for: `judge_model`, else FastChat's default (`gpt-4`)."""
+        return self.judge_model or DEFAULT_JUDGE
+
     def validate(self) -> None:
         """Reject impossible values, naming the flag.
 
         Raises:
             ConfigError: the first problem found.
         """
+        if (
+            self.judge_base_url
+            and not self.judge_model
+            and not self.judge_model_path
+            and self.judge_backend in ("auto", "openai", "anthropic")
+        ):
+            raise ConfigError(
+                f"--judge-base-url {self.judge_base_url} needs --judge-model NAME, the model "
+                "that server serves (its /models lists them): judgments are filed and priced "
+                f"under that name, not as the default {DEFAULT_JUDGE}'s"
+            )
         if self.parallel < 1:
             raise ConfigError(f"--parallel must be at least 1, got {self.parallel}")
         if self.batch_size < 1:

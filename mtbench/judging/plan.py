@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mtbench.backends.registry import LOCAL_KINDS, BackendSpec, describe_backend
+from mtbench.backends.registry import (
+    LOCAL_KINDS,
+    BackendSpec,
+    api_url,
+    describe_backend,
+    provider_api,
+)
 from mtbench.data.answers import Answer, load_answer_file
 from mtbench.data.defaults import FALLBACK_REFERENCES
 from mtbench.data.judge_prompts import load_judge_prompts
@@ -96,15 +102,28 @@ class JudgePlan:
 
 
 def choose_price(plan: JudgePlan) -> tuple[tuple[float, float] | None, str]:
+    """The judge's price per 1k tokens and where it comes from (`cost.choose_price`).
+
+    A local or fake judge costs nothing. The built-in list prices are OpenAI's and Anthropic's:
+    a judge at any other URL (a local vLLM or Ollama, a proxy) is priced only by the price
+    flags or `--price-table`, else not at all (the source then says why).
+    """
     options = plan.options
     if plan.backend.kind in LOCAL_KINDS:
         return (0.0, 0.0), "local model"
     if plan.backend.kind == "fake":
         return (0.0, 0.0), "fake backend"
     table = cost.load_price_table(options.price_table) if options.price_table else None
-    return cost.choose_price(
-        plan.backend.model, options.price_per_1k_input, options.price_per_1k_output, table
+    known = provider_api(plan.backend)
+    price, source = cost.choose_price(
+        plan.backend.model, options.price_per_1k_input, options.price_per_1k_output, table, known
     )
+    if price is None and not known:
+        source = (
+            f"no list price for a judge served at {api_url(plan.backend)}; give "
+            "--price-per-1k-input and --price-per-1k-output if it charges"
+        )
+    return price, source
 
 
 def judge_label(options: JudgeConfig) -> str:
@@ -131,7 +150,7 @@ def judge_label(options: JudgeConfig) -> str:
         return options.judge_name
     if options.judge_backend == "fake":
         return FAKE_JUDGE
-    source = options.judge_model_path or options.judge_model
+    source = options.judge_model_path or options.requested_model
     try:
         return file_stem(source)
     except ConfigError:
