@@ -35,6 +35,7 @@ def test_end_to_end_on_the_gguf_file_then_resume(
         "--data-dir", str(bench.data_dir),
         "--question-end", "3",
         "--max-new-token", "16",
+        "--num-threads", "1",
     ]  # fmt: skip
     first = run_cli("gen", *args, env=env)
     assert first.returncode == 0, first.stderr
@@ -48,6 +49,7 @@ def test_end_to_end_on_the_gguf_file_then_resume(
     assert [row["question_id"] for row in rows] == [81, 82, 83]
     assert all(len(row["choices"][0]["turns"]) == 2 for row in rows)
     assert rows[0]["generation"]["model_path"] == str(smollm2_gguf.resolve())
+    assert rows[0]["generation"]["num_threads"] == 1  # recorded, not part of the resume key
     # 16 tokens cannot finish a travel blog post: the row says so, and the judge warns.
     assert rows[0]["finish_reason"] == [["length", "length"]]
     plan = run_cli(
@@ -175,6 +177,9 @@ def test_missing_question_file(tmp_path):
         (["--batch-size", "0"], "--batch-size must be at least 1"),
         (["--max-gpu-memory", "40 gigs"], "--max-gpu-memory 40 gigs: give a size"),
         (["--backend", "vllm", "--max-gpu-memory", "40GiB"], "use --gpu-memory-utilization"),
+        (["--num-threads", "0"], "--num-threads must be at least 1, got 0"),
+        (["--backend", "vllm", "--num-threads", "2"], "--num-threads is for --backend hf"),
+        (["--backend", "fake", "--num-threads", "2"], "--num-threads is for local models"),
     ],
 )
 def test_bad_flag_combinations(bench, extra, fragment):

@@ -462,6 +462,13 @@ def test_dry_run_flags_broken_answers(data):
             "(--judge-backend fake)",
         ),
         (
+            ["--judge-backend", "fake", "--num-threads", "2"],
+            "no-url",
+            "Error: --num-threads is for a local judge run with transformers "
+            "(--judge-model-path); this judge is --judge-backend fake",
+        ),
+        (["--num-threads", "0"], None, "Error: --num-threads must be at least 1, got 0"),
+        (
             ["--judge-model-path", "m"],
             None,
             "Error: --judge-base-url is for an API judge; this judge runs here "

@@ -174,6 +174,7 @@ class Backend(ABC):
             counted.
         usage: Request, retry and token counters of an API backend; None for the others.
         format: How the backend renders prompts (local models); None when a server does.
+        num_threads: Torch CPU threads a local model generates with; None: not a CPU model.
     """
 
     model_name: str
@@ -182,6 +183,7 @@ class Backend(ABC):
     tokens_generated: int | None = None
     usage: Usage | None = None
     format: PromptFormat | None = None
+    num_threads: int | None = None
 
     @abstractmethod
     def generate(

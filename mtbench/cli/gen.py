@@ -199,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the model's)",
     )
     speed.add_argument(
+        "--num-threads",
+        type=int,
+        default=GenConfig.num_threads,
+        metavar="N",
+        help="torch CPU threads of a local model on CPU (per --num-workers replica) (default: "
+        "the cores not busy with other work, by the load average; OMP_NUM_THREADS when set)",
+    )
+    speed.add_argument(
         "--num-workers",
         type=int,
         default=GenConfig.num_workers,

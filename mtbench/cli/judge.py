@@ -192,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="prompts per batch for a local judge (default: %(default)s)",
     )
+    judge.add_argument(
+        "--num-threads",
+        type=int,
+        default=JudgeConfig.num_threads,
+        metavar="N",
+        help="torch CPU threads of a local judge (--judge-model-path) on CPU (default: the "
+        "cores not busy with other work, by the load average; OMP_NUM_THREADS when set)",
+    )
     run = parser.add_argument_group("before spending money")
     run.add_argument(
         "--dry-run",

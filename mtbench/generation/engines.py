@@ -26,11 +26,13 @@ class Engine(Protocol):
         slots: Calls in flight at most.
         mixes_temperatures: Whether one call may mix sampling settings cheaply.
         failure_streak: Failed calls in a row that stop the run (`calls.failure_streak`).
+        num_threads: Torch CPU threads of each model replica; None: no model on CPU here.
     """
 
     slots: int
     mixes_temperatures: bool
     failure_streak: int
+    num_threads: int | None
 
     def chunk_size(self, max_new_tokens: int) -> int:
         """Conversations per call."""
@@ -75,6 +77,7 @@ class LocalEngine:
         self.owns_backend = owns_backend
         self.mixes_temperatures = backend.per_row_params
         self.failure_streak = failure_streak(backend, 1)
+        self.num_threads = backend.num_threads
 
     def chunk_size(self, max_new_tokens: int) -> int:
         return max(1, self.backend.batch_size(max_new_tokens))
@@ -107,6 +110,7 @@ class ThreadEngine:
         self.backend = backend
         self.owns_backend = owns_backend
         self.mixes_temperatures = False  # one conversation per call
+        self.num_threads: int | None = None
         self._pool: CallPool[Result] = open_pool(backend, max(1, parallel), "mtbench-gen")
         self.slots = self._pool.workers
         self.failure_streak = failure_streak(backend, parallel)

@@ -208,6 +208,8 @@ def generate_answers(
         summary.seconds = time.monotonic() - started
         return summary
     engine = _make_engine(config, backend, len(plan.todo) * config.num_choices)
+    if engine.num_threads:
+        settings["num_threads"] = engine.num_threads  # recorded, not a resume key
     stopped: BackendError | None = None
     appender = JsonlAppender(answer_file)
     try:
@@ -388,7 +390,11 @@ def backend_spec(config: GenConfig) -> BackendSpec:
         "cache_dir": config.cache_dir,
     }
     if config.backend == "hf":
-        options.update(batch_size=config.batch_size, max_gpu_memory=config.max_gpu_memory)
+        options.update(
+            batch_size=config.batch_size,
+            max_gpu_memory=config.max_gpu_memory,
+            num_threads=config.num_threads,
+        )
     elif config.backend == "vllm":
         if config.gpu_memory_utilization is not None:
             options["gpu_memory_utilization"] = config.gpu_memory_utilization

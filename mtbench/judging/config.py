@@ -37,6 +37,8 @@ class JudgeConfig:
         first_n: Judge only the first n questions.
         parallel: Concurrent API calls.
         batch_size: Prompts per batch for a local judge.
+        num_threads: Torch CPU threads of a local transformers judge on CPU; None: the cores
+            not kept busy by other work, or `OMP_NUM_THREADS` when set (as `mtbench-gen`).
         judge_backend: `auto`, `openai`, `anthropic`, `hf`, `vllm` or `fake` (a fixed verdict,
             for smoke runs; the judge is then named `fake` unless `judge_name` says otherwise).
         judge_base_url: The API root of an OpenAI-compatible server (or Anthropic's).
@@ -76,6 +78,7 @@ class JudgeConfig:
     first_n: int | None = None
     parallel: int = 8
     batch_size: int = 8
+    num_threads: int | None = None
     judge_backend: str = "auto"
     judge_base_url: str | None = None
     judge_api_key_env: str | None = None
@@ -122,6 +125,8 @@ class JudgeConfig:
             raise ConfigError(f"--parallel must be at least 1, got {self.parallel}")
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ConfigError(f"--num-threads must be at least 1, got {self.num_threads}")
         if self.first_n is not None and self.first_n < 1:
             raise ConfigError(f"--first-n must be at least 1, got {self.first_n}")
         if self.max_attempts < 1:

@@ -112,8 +112,15 @@ def _backend_options(options: JudgeConfig, kind: str, grading: str) -> dict[str,
     Raises:
         ConfigError: for a request option the kind has no use for.
     """
+    if options.num_threads is not None and kind != "hf":
+        raise ConfigError(
+            "--num-threads is for a local judge run with transformers (--judge-model-path); "
+            f"this judge is --judge-backend {kind}"
+        )
     if kind == "fake":
         return {"replies": FAKE_VERDICTS[grading]}
+    if kind == "hf":
+        return {"num_threads": options.num_threads}
     if kind not in API_KINDS:
         return {}
     if kind == "anthropic" and options.judge_reasoning_effort is not None:
