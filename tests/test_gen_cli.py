@@ -44,7 +44,10 @@ def test_end_to_end_on_the_gguf_file_then_resume(
     assert first.stdout.startswith("3 question(s) generated, ")
     assert "tokens/s" in first.stdout and str(answer_file) in first.stdout
     # stderr is a pipe here, as in a log file: the bar still ends with its final state.
-    assert re.search(r"questions: 100%\|[^\n]*\| 3/3 .*tok/s", first.stderr)
+    assert re.search(
+        r"generating: 100%\|[^\n]*\| 6/6 turns \[[^\n]*3/3 questions, \d+ tokens, [\d.]+ tok/s\]",
+        first.stderr,
+    )
     rows = [json.loads(line) for line in answer_file.read_text().splitlines()]
     assert [row["question_id"] for row in rows] == [81, 82, 83]
     assert all(len(row["choices"][0]["turns"]) == 2 for row in rows)

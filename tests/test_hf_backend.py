@@ -58,6 +58,20 @@ def test_is_a_backend(smollm2_backend):
 
 
 @pytest.mark.model
+def test_tokens_are_reported_step_by_step_and_add_up_to_the_calls_count(
+    smollm2_backend, first_turns
+):
+    steps: list[int] = []
+    smollm2_backend.token_listener = steps.append
+    try:
+        before = smollm2_backend.tokens_generated
+        smollm2_backend.generate(first_turns[:3], GenerationParams(max_new_tokens=8))
+    finally:
+        smollm2_backend.token_listener = None
+    assert len(steps) == 8 and steps[0] == 3  # every row runs in the first step
+    assert sum(steps) == smollm2_backend.tokens_generated - before
+
+
 def test_batched_greedy_equals_one_at_a_time(smollm2_backend, first_turns):
     params = GenerationParams(max_new_tokens=24)
     one_by_one = [smollm2_backend.generate([c], params)[0] for c in first_turns]

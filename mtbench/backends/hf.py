@@ -180,6 +180,7 @@ class HFBackend(LocalBackend):
             end_ids=self.eos_ids | set(self.format.stop_token_ids),
             stop_str=self.format.stop_str,
             tokenizer=self.tokenizer,
+            on_step=self.token_listener,
         )
         kwargs: dict[str, Any] = {
             "max_new_tokens": params[0].max_new_tokens,

@@ -9,7 +9,7 @@ should carry; `mixes_temperatures` whether one call may mix temperatures cheaply
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -36,6 +36,11 @@ class Engine(Protocol):
 
     def chunk_size(self, max_new_tokens: int) -> int:
         """Conversations per call."""
+        ...
+
+    def listen(self, on_tokens: Callable[[int], None]) -> None:
+        """Report tokens as they are generated inside a call, where the engine can
+        (`Backend.token_listener`); the call's total is still part of its `Result`."""
         ...
 
     def submit(
@@ -82,6 +87,10 @@ class LocalEngine:
     def chunk_size(self, max_new_tokens: int) -> int:
         return max(1, self.backend.batch_size(max_new_tokens))
 
+    def listen(self, on_tokens: Callable[[int], None]) -> None:
+        # Calls run in this thread, so the listener is called from it too.
+        self.backend.token_listener = on_tokens
+
     def submit(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
     ) -> Future[Result]:
@@ -93,6 +102,7 @@ class LocalEngine:
         return future
 
     def close(self) -> None:
+        self.backend.token_listener = None
         if self.owns_backend:
             self.backend.close()
 
@@ -117,6 +127,9 @@ class ThreadEngine:
 
     def chunk_size(self, max_new_tokens: int) -> int:
         return 1
+
+    def listen(self, on_tokens: Callable[[int], None]) -> None:
+        """Nothing to do: a request's tokens arrive with its reply, which is soon enough."""
 
     def submit(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]

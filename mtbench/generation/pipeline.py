@@ -45,9 +45,17 @@ class Progress(Protocol):
 
     def start(self, answer_file: Path, plan: Plan) -> None: ...
 
-    def generation_started(self) -> None: ...
+    def generation_started(self, turns: int = 0, max_new_tokens: int = 0) -> None:
+        """The model is loaded; `turns` replies of at most `max_new_tokens` tokens to make."""
 
-    def tokens(self, count: int) -> None: ...
+    def tokens(self, count: int) -> None:
+        """A call finished, having generated `count` tokens."""
+
+    def tokens_in_flight(self, count: int) -> None:
+        """`count` more tokens of the call under way (local models, each decoding step)."""
+
+    def turns_done(self, count: int) -> None:
+        """`count` more turns finished (or dropped with a failed question)."""
 
     def question_done(self, question_id: int) -> None: ...
 
@@ -232,10 +240,12 @@ def generate_answers(
             on_question=write,
             on_tokens=progress.tokens if progress else lambda n: None,
             on_failed=progress.question_failed if progress else lambda qid: None,
+            on_turns=progress.turns_done if progress else lambda n: None,
         )
         generating = time.monotonic()
         if progress:
-            progress.generation_started()
+            engine.listen(progress.tokens_in_flight)
+            progress.generation_started(scheduler.turns, config.max_new_token)
         try:
             stats = scheduler.run()
         except (AuthError, RequestError):

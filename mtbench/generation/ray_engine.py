@@ -15,7 +15,7 @@ import logging
 import os
 import queue
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
@@ -152,6 +152,9 @@ class RayEngine:
 
     def chunk_size(self, max_new_tokens: int) -> int:
         return int(self.ray.get(self._actors[0].chunk_size.remote(max_new_tokens)))
+
+    def listen(self, on_tokens: Callable[[int], None]) -> None:
+        """Nothing to do: replicas run in other processes; tokens arrive with each call."""
 
     def submit(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
