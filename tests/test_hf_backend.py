@@ -72,6 +72,7 @@ def test_tokens_are_reported_step_by_step_and_add_up_to_the_calls_count(
     assert sum(steps) == smollm2_backend.tokens_generated - before
 
 
+@pytest.mark.model
 def test_batched_greedy_equals_one_at_a_time(smollm2_backend, first_turns):
     params = GenerationParams(max_new_tokens=24)
     one_by_one = [smollm2_backend.generate([c], params)[0] for c in first_turns]
