@@ -112,6 +112,7 @@ def run_scenario(name: str, args: argparse.Namespace, shared: Path, faults: bool
                 first_n=args.first_n,
                 parallel=args.parallel,
                 judge_base_url=base_url,
+                judge_model="gpt-4",
                 preflight=False,
             )
             devnull = open(os.devnull, "w")

@@ -20,7 +20,7 @@ from mtbench.judging.matches import build_matches
 from mtbench.judging.plan import make_plan
 
 BENCH = "tiny_bench"
-NO_SERVER = ("--judge-base-url", "http://127.0.0.1:9/v1")
+NO_SERVER = ("--judge-base-url", "http://127.0.0.1:9/v1", "--judge-model", "gpt-4")
 QUESTION = {
     "question_id": 1,
     "category": "writing",
@@ -114,6 +114,7 @@ def test_every_prompt_of_every_turn_and_order_gets_the_same_treatment(tiny, mode
     config = JudgeConfig(
         paths=tiny,
         judge_base_url=NO_SERVER[1],
+        judge_model="gpt-4",
         mode=mode,
         model_list=["thinker", "plain"],
         answer_reasoning=answer_reasoning,

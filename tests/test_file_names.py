@@ -218,6 +218,7 @@ def test_a_served_model_with_a_slash_is_judged_by_the_name_given_to_gen(bench):
         judge = run_cli(
             "judge",
             *("--data-dir", str(bench.data_dir), "--judge-base-url", server.base_url, "--yes"),
+            *("--judge-model", "gpt-4"),
             *("--mode", "pairwise-all", "--model-list", "Org/model-a", "model-b"),
             timeout=120,
         )
@@ -229,6 +230,7 @@ def test_a_served_model_with_a_slash_is_judged_by_the_name_given_to_gen(bench):
         "judge",
         *("--data-dir", str(bench.data_dir), "--mode", "pairwise-all", "--dry-run"),
         *("--judge-base-url", "http://127.0.0.1:9/v1", "--model-list", "model-a", "model-b"),
+        *("--judge-model", "gpt-4"),
     )
     assert again.returncode == 0, again.stderr
     assert "2 (2 already judged, 0 to judge)" in again.stdout + again.stderr
@@ -238,7 +240,7 @@ def test_model_list_names_that_meet_in_one_file_are_one_model(data):
     result = run_cli(
         "judge",
         *("--data-dir", str(data.data_dir), "--judge-base-url", "http://127.0.0.1:9/v1"),
-        *("--model-list", "org/model-a", "other/model-a", "--dry-run"),
+        *("--judge-model", "gpt-4", "--model-list", "org/model-a", "other/model-a", "--dry-run"),
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
@@ -259,7 +261,7 @@ def test_names_that_give_no_file_are_one_line_errors(data, args, message):
     result = run_cli(
         "judge",
         *("--data-dir", str(data.data_dir), "--judge-base-url", "http://127.0.0.1:9/v1"),
-        *args,
+        *("--judge-model", "gpt-4", *args),  # the last --judge-model given wins
         "--dry-run",
     )
     assert result.returncode == 1

@@ -4,6 +4,7 @@ gen_api_answer), with the real `openai` client over HTTP to a scripted server on
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import run_cli
@@ -153,6 +154,40 @@ def test_a_question_that_keeps_failing_gets_no_row_and_a_rerun_fills_it(bench, s
     assert "1 question(s) generated, 3 already done" in again.stdout
     assert len(server.completions()) - before == 2  # only question 83's two turns
     assert [r["question_id"] for r in rows(answer_file)] == [81, 82, 83, 84]
+
+
+def test_a_server_that_goes_down_stops_the_run_with_a_summary_and_a_resume_hint(bench, server):
+    answered = {"replies": 0}
+
+    def goes_down(body: dict) -> str | Fault:
+        answered["replies"] += 1
+        return echo_reply(body) if answered["replies"] <= 6 else Fault.server_error(500)
+
+    server.reply = goes_down
+    result = gen(bench, server, "--question-end", "40", "--parallel", "1", "--max-attempts", "1")
+    assert result.returncode == 1
+    # As mtbench-judge: what was done, then one line saying how to resume.
+    # (Which questions got their two good replies depends on the order the pool runs them.)
+    summary = re.fullmatch(
+        r"(\d) question\(s\) generated, 8 failed, (\d+) unfinished; wall time .*; answers in .*",
+        result.stdout.strip(),
+    )
+    assert summary, result.stdout
+    done = int(summary[1])
+    assert 1 <= done <= 3 and done + 8 + int(summary[2]) == 40
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: generation stopped: request to ") and "HTTP 500" in last
+    assert last.endswith(
+        f"{done} question(s) written, {40 - done} still to generate: rerun the same command "
+        "to resume"
+    )
+    answer_file = bench.answer_file("Served-Model-7B")
+    assert len(load_answer_file(answer_file)) == done
+
+    server.reply = echo_reply
+    again = gen(bench, server, "--question-end", "40")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"{40 - done} question(s) generated, {done} already done")
 
 
 def test_from_python_the_same_defaults_and_failed_questions_raise(bench, server):

@@ -5,9 +5,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import time
+from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import require_modules, run_cli, unused_port
+
+HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def assert_one_line_error(result, *fragments: str, code: int = 1) -> str:
@@ -31,6 +35,7 @@ def test_end_to_end_on_the_gguf_file_then_resume(
         "--data-dir", str(bench.data_dir),
         "--question-end", "3",
         "--max-new-token", "16",
+        "--num-threads", "1",
     ]  # fmt: skip
     first = run_cli("gen", *args, env=env)
     assert first.returncode == 0, first.stderr
@@ -39,11 +44,15 @@ def test_end_to_end_on_the_gguf_file_then_resume(
     assert first.stdout.startswith("3 question(s) generated, ")
     assert "tokens/s" in first.stdout and str(answer_file) in first.stdout
     # stderr is a pipe here, as in a log file: the bar still ends with its final state.
-    assert re.search(r"questions: 100%\|[^\n]*\| 3/3 .*tok/s", first.stderr)
+    assert re.search(
+        r"generating: 100%\|[^\n]*\| 6/6 turns \[[^\n]*3/3 questions, \d+ tokens, [\d.]+ tok/s\]",
+        first.stderr,
+    )
     rows = [json.loads(line) for line in answer_file.read_text().splitlines()]
     assert [row["question_id"] for row in rows] == [81, 82, 83]
     assert all(len(row["choices"][0]["turns"]) == 2 for row in rows)
     assert rows[0]["generation"]["model_path"] == str(smollm2_gguf.resolve())
+    assert rows[0]["generation"]["num_threads"] == 1  # recorded, not part of the resume key
     # 16 tokens cannot finish a travel blog post: the row says so, and the judge warns.
     assert rows[0]["finish_reason"] == [["length", "length"]]
     plan = run_cli(
@@ -106,6 +115,55 @@ def test_missing_model_path(bench):
     assert not bench.answer_file("m").exists()
 
 
+def no_hub(tmp_path: Path) -> dict[str, str]:
+    """An environment whose hub refuses every connection, with an empty hub cache."""
+    return {
+        "HF_ENDPOINT": f"http://127.0.0.1:{unused_port()}",
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_HUB_OFFLINE": "0",
+        **{name: "" for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")},
+    }
+
+
+@pytest.mark.parametrize("offline", ["0", "1"])
+def test_a_hub_id_without_the_hub_fails_at_once_in_one_line(bench, tmp_path, offline):
+    require_modules("torch", "transformers")
+    env = {**no_hub(tmp_path), "HF_HUB_OFFLINE": offline}
+    started = time.monotonic()
+    result = run_cli(
+        "gen", "--model-path", HUB_ID, "--model-id", "x", "--data-dir", str(bench.data_dir),
+        env=env,
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    why = "HF_HUB_OFFLINE is set" if offline == "1" else "the Hugging Face hub cannot be reached"
+    assert_one_line_error(
+        result, f"--model-path {HUB_ID}: {why}", "not in the local hub cache",
+        "HF_HUB_OFFLINE=1", "a local model folder or a .gguf file",
+    )  # fmt: skip
+    assert result.stderr.count("\n") == 1, result.stderr  # no retry chatter before it
+    assert elapsed < 30  # transformers alone retried for about 49 s
+    assert not bench.answer_file("x").exists()
+
+
+@pytest.mark.model
+def test_a_cached_hub_model_loads_without_the_hub(bench, tmp_path, smollm2_model):
+    env = no_hub(tmp_path)
+    snapshot = Path(env["HF_HOME"], "hub", "models--" + HUB_ID.replace("/", "--"))
+    commit = "0" * 40
+    (snapshot / "refs").mkdir(parents=True)
+    (snapshot / "refs" / "main").write_text(commit)
+    (snapshot / "snapshots" / commit).mkdir(parents=True)
+    for item in smollm2_model.iterdir():
+        (snapshot / "snapshots" / commit / item.name).symlink_to(item)
+    result = run_cli(
+        "gen", "--model-path", HUB_ID, "--model-id", "x", "--data-dir", str(bench.data_dir),
+        "--question-end", "1", "--max-new-token", "4", env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Retry" not in result.stderr and "thrown while requesting" not in result.stderr
+    assert result.stdout.startswith("1 question(s) generated, ")
+
+
 def test_missing_question_file(tmp_path):
     result = run_cli(
         "gen", "--model-path", "/no/such/model", "--model-id", "m", "--data-dir", str(tmp_path)
@@ -122,6 +180,9 @@ def test_missing_question_file(tmp_path):
         (["--batch-size", "0"], "--batch-size must be at least 1"),
         (["--max-gpu-memory", "40 gigs"], "--max-gpu-memory 40 gigs: give a size"),
         (["--backend", "vllm", "--max-gpu-memory", "40GiB"], "use --gpu-memory-utilization"),
+        (["--num-threads", "0"], "--num-threads must be at least 1, got 0"),
+        (["--backend", "vllm", "--num-threads", "2"], "--num-threads is for --backend hf"),
+        (["--backend", "fake", "--num-threads", "2"], "--num-threads is for local models"),
     ],
 )
 def test_bad_flag_combinations(bench, extra, fragment):

@@ -36,6 +36,9 @@ def test_two_cpu_workers_match_a_single_process(bench, smollm2_model, smollm2_ba
     assert result.stdout.startswith("4 question(s) generated")
     lines = bench.answer_file("ray").read_text().splitlines()
     assert [json.loads(line)["question_id"] for line in lines] == [99, 100, 101, 102]
+    # Each replica runs with its share of the cores, and the rows say so.
+    share = max(1, (os.cpu_count() or 1) // 2)
+    assert {json.loads(line)["generation"]["num_threads"] for line in lines} == {share}
 
     single = GenConfig(
         model_path=str(smollm2_model),

@@ -50,7 +50,26 @@ def reference_generate(
 def test_is_a_backend(smollm2_backend):
     assert isinstance(smollm2_backend, Backend)
     assert smollm2_backend.concurrent is False
+    # No --num-threads: torch runs with the cores left free by other work, and says so.
+    import torch
+
+    assert smollm2_backend.num_threads == torch.get_num_threads() >= 1
     assert smollm2_backend.model_name == "smollm2"
+
+
+@pytest.mark.model
+def test_tokens_are_reported_step_by_step_and_add_up_to_the_calls_count(
+    smollm2_backend, first_turns
+):
+    steps: list[int] = []
+    smollm2_backend.token_listener = steps.append
+    try:
+        before = smollm2_backend.tokens_generated
+        smollm2_backend.generate(first_turns[:3], GenerationParams(max_new_tokens=8))
+    finally:
+        smollm2_backend.token_listener = None
+    assert len(steps) == 8 and steps[0] == 3  # every row runs in the first step
+    assert sum(steps) == smollm2_backend.tokens_generated - before
 
 
 @pytest.mark.model
@@ -233,7 +252,10 @@ def test_gguf_conversion_is_cached_and_keyed_by_transformers_version(
 
 
 @pytest.mark.model
-def test_model_path_errors_name_the_path(tmp_path, smollm2_model):
+def test_model_path_errors_name_the_path(tmp_path, smollm2_model, monkeypatch):
+    from mtbench.backends import hf_loading
+
+    monkeypatch.setattr(hf_loading, "hub_reachable", lambda: None)  # as if online
     with pytest.raises(ConfigError, match="--model-path /no/such/model: no such file or folder"):
         resolve_model_path("/no/such/model")
     empty = tmp_path / "weights"
@@ -270,3 +292,26 @@ def test_a_model_folder_without_chat_template_fails_clearly(tmp_path, smollm2_mo
     (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
     with pytest.raises(ConfigError, match="no chat template.*--conv-template NAME"):
         HFBackend(str(folder), model_name="base")
+
+
+@pytest.mark.parametrize(
+    ("cores", "total", "load", "env", "expected"),
+    [
+        (2, 2, 0.1, {}, 2),  # an idle machine: every core
+        (2, 2, 1.2, {}, 1),  # one core kept busy by other work
+        (2, 2, 7.5, {}, 1),  # busier than it has cores: still one thread
+        (4, 64, 32.0, {}, 2),  # pinned to 4 of 64 cores, half of them busy
+        (2, 2, 0.0, {"OMP_NUM_THREADS": "2"}, None),  # the user's choice: left to torch
+    ],
+)
+def test_default_cpu_threads_leave_busy_cores_alone(monkeypatch, cores, total, load, env, expected):
+    from mtbench.backends import hf_loading
+
+    for name in hf_loading.THREAD_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(os, "cpu_count", lambda: total)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert hf_loading.default_cpu_threads() == expected

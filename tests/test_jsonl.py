@@ -42,7 +42,8 @@ def test_torn_last_line_is_skipped_on_read_and_cut_before_the_next_append(tmp_pa
     path = tmp_path / "out.jsonl"
     path.write_bytes(b'{"question_id": 81}\n{"question_id": 8')
     assert [row for _, row in read_jsonl(path)] == [{"question_id": 81}]
-    assert "incomplete last line" in caplog.text
+    assert f"{path}:2: ignoring an incomplete last line" in caplog.text
+    assert "cut short while being written or copied" in caplog.text
     with JsonlAppender(path) as out:
         out.append({"question_id": 82})
     assert path.read_bytes() == b'{"question_id": 81}\n{"question_id": 82}\n'

@@ -34,6 +34,7 @@ def test_judge_as_a_library_call(bench):
         options = JudgeConfig(
             paths=bench,
             judge_base_url=server.base_url,
+            judge_model="gpt-4",
             first_n=2,
             parallel=2,
         )
@@ -54,7 +55,9 @@ def test_judge_says_how_it_ended_dry_run_cancelled_done_nothing_to_do(bench):
     bench.answer_dir.mkdir(parents=True)
     shutil.copy(shared_file("model_answer/gpt-4.jsonl"), bench.answer_file("gpt-4"))
     with FakeOpenAIServer() as server:
-        config = JudgeConfig(paths=bench, judge_base_url=server.base_url, first_n=1)
+        config = JudgeConfig(
+            paths=bench, judge_base_url=server.base_url, judge_model="gpt-4", first_n=1
+        )
         out, err = io.StringIO(), io.StringIO()
         dry = judge(replace(config, dry_run=True), out=out, err=err)
         assert (dry.status, dry.stats) == ("dry_run", None)

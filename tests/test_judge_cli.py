@@ -57,6 +57,8 @@ def judge(data: BenchPaths, server: FakeOpenAIServer | None, *args: str, env=Non
     base = ["--data-dir", str(data.data_dir)]
     if server is not None:
         base += ["--judge-base-url", server.base_url]
+        if "--judge-model" not in args:
+            base += ["--judge-model", "gpt-4"]  # the scripted server plays OpenAI's gpt-4
     return run_cli("judge", *base, *args, env=env, timeout=120)
 
 
@@ -297,7 +299,7 @@ def test_anthropic_judge_through_the_messages_api(data, server):
 
 
 def test_dry_run_prints_plan_and_one_rendered_prompt_and_calls_nothing(data, server):
-    result = judge(data, server, "--dry-run", "--mode", "pairwise-baseline")
+    result = judge(data, None, "--dry-run", "--mode", "pairwise-baseline")  # OpenAI's own URL
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "mode:        pairwise-baseline" in out
@@ -327,8 +329,49 @@ def test_dry_run_cost_from_flags_and_unknown_prices(data):
     assert (
         "($0.01 / $0.02 per 1k tokens, --price-per-1k-input/--price-per-1k-output)" in priced.stdout
     )
-    unknown = judge(data, None, "--dry-run", *unpriced_judge)
+    unknown = judge(data, None, "--dry-run", "--judge-model", "my-judge")  # at OpenAI's URL
     assert "cost unknown (give --price-per-1k-input and --price-per-1k-output)" in unknown.stdout
+
+
+@pytest.mark.parametrize("model", ["gpt-4", "my-judge"])
+def test_a_judge_served_elsewhere_has_no_list_price(data, model):
+    """OpenAI's list prices are for OpenAI's API, not for a model of that name served locally."""
+    result = judge(data, None, "--dry-run", "--judge-base-url", "http://127.0.0.1:9/v1",
+                   "--judge-model", model)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (
+        "cost unknown (no list price for a judge served at http://127.0.0.1:9/v1; give "
+        "--price-per-1k-input and --price-per-1k-output if it charges)"
+    ) in result.stdout
+    assert f"output:      {data.judgment_file(model, 'single')}" in result.stdout
+
+
+def test_a_base_url_without_a_judge_model_is_refused_in_one_line(data, server):
+    result = run_cli(
+        "judge", "--data-dir", str(data.data_dir), "--judge-base-url", server.base_url,
+        "--model-list", "alpaca-13b", "--yes",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: --judge-base-url {server.base_url} needs --judge-model NAME, the model that "
+        "server serves (its /models lists them): judgments are filed and priced under that "
+        "name, not as the default gpt-4's"
+    ]
+    assert server.completions() == [] and not data.judgment_dir.exists()
+
+
+def test_a_local_server_run_is_filed_under_its_model_and_costs_nothing_unless_priced(data, server):
+    result = judge(data, server, "--judge-model", "Org/Local-Judge", "--first-n", "1",
+                   "--model-list", "alpaca-13b")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(list(load_single_judgments(data.judgment_file("Local-Judge", "single")))) == 2
+    assert "  tokens:     " in result.stderr and "  cost:" not in result.stderr
+    assert not data.judgment_file("gpt-4", "single").exists()
+    priced = judge(data, server, "--judge-model", "Org/Local-Judge", "--first-n", "2",
+                   "--model-list", "alpaca-13b", "--price-per-1k-input", "0.001",
+                   "--price-per-1k-output", "0.002")  # fmt: skip
+    assert priced.returncode == 0, priced.stderr
+    assert "for the reported tokens ($0.001 / $0.002 per 1k" in priced.stderr
 
 
 def test_dry_run_flags_broken_answers(data):
@@ -419,6 +462,13 @@ def test_dry_run_flags_broken_answers(data):
             "(--judge-backend fake)",
         ),
         (
+            ["--judge-backend", "fake", "--num-threads", "2"],
+            "no-url",
+            "Error: --num-threads is for a local judge run with transformers "
+            "(--judge-model-path); this judge is --judge-backend fake",
+        ),
+        (["--num-threads", "0"], None, "Error: --num-threads must be at least 1, got 0"),
+        (
             ["--judge-model-path", "m"],
             None,
             "Error: --judge-base-url is for an API judge; this judge runs here "
@@ -435,6 +485,8 @@ def test_bad_input_gets_one_clear_line(data, args, setup, message):
     extra = (
         ["--judge-base-url", "http://127.0.0.1:9/v1"] if setup not in ("no-key", "no-url") else []
     )
+    if extra and "--judge-model" not in args:
+        extra += ["--judge-model", "gpt-4"]
     if setup == "drop-answer":
         path = data.answer_file("alpaca-13b")
         kept = [line for _, line in _lines(path) if json.loads(line)["question_id"] != 111]
@@ -475,6 +527,8 @@ def test_confirmation_is_asked_only_on_a_terminal(data, server):
             str(data.data_dir),
             "--judge-base-url",
             server.base_url,
+            "--judge-model",
+            "gpt-4",
         ],
         stdin=secondary,
         stdout=subprocess.PIPE,
@@ -503,6 +557,8 @@ def test_ctrl_c_loses_only_calls_in_flight_and_a_rerun_finishes(data, server):
         str(data.data_dir),
         "--judge-base-url",
         server.base_url,
+        "--judge-model",
+        "gpt-4",
         "--parallel",
         "2",
         "--model-list",

@@ -319,7 +319,7 @@ def _judge_cli(data: BenchPaths, server: FakeOpenAIServer, *args: str) -> int:
             "--model-list",
             "alpaca-13b",
             "--yes",
-            *args,
+            *(args if "--judge-model" in args else ("--judge-model", "gpt-4", *args)),
         ]
     )
 

@@ -50,6 +50,7 @@ def run(data: BenchPaths, server: FakeOpenAIServer, **options: Any):
     options.setdefault("max_attempts", 2)
     options.setdefault("parallel", 2)
     err = io.StringIO()
+    options.setdefault("judge_model", "gpt-4")
     config = JudgeConfig(paths=data, judge_base_url=server.base_url, **options)
     try:
         result = judge(config, err=err, out=io.StringIO())

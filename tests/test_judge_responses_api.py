@@ -53,6 +53,7 @@ def run(data: BenchPaths, server: FakeOpenAIServer, **options: Any):
     options.setdefault("model_list", [MODEL])
     options.setdefault("max_attempts", 2)
     options.setdefault("parallel", 2)
+    options.setdefault("judge_model", "gpt-4")
     err = io.StringIO()
     config = JudgeConfig(
         paths=data, judge_base_url=server.base_url, judge_api="responses", **options

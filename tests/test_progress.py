@@ -35,20 +35,63 @@ def test_in_a_log_file_token_updates_are_drawn_at_most_every_30_seconds(capsys):
     clock.now += LOG_INTERVAL
     bar.tokens(100)
     line = capsys.readouterr().err
-    assert line.count("questions:") == 1 and "0/4" in line
-    assert "tok/s=145.7" in line  # 5100 tokens over 35 s
+    assert line.count("generating:") == 1 and "0/8 turns" in line  # 4 questions, 2 turns each
+    assert "0/4 questions, 5100 tokens, 145.7 tok/s" in line  # 5100 tokens over 35 s
+    bar.turns_done(2)
     bar.question_done(81)
     bar.close()
-    assert "1/4" in capsys.readouterr().err  # the final state, whenever the run ends
+    final = capsys.readouterr().err
+    assert "2/8 turns" in final and "1/4 questions" in final  # the final state, whenever it ends
 
 
-def test_on_a_terminal_every_token_update_is_drawn(capsys):
-    bar, clock = started(tty=True)
-    capsys.readouterr()
-    for _ in range(3):
+def last_draw(capsys) -> str:
+    """The bar as a terminal shows it now (tqdm redraws the line after a carriage return)."""
+    return capsys.readouterr().err.split("\r")[-1]
+
+
+def test_tokens_move_within_a_call_and_the_time_left_follows_them(capsys):
+    clock = Clock()
+    bar = GenerationBar(tty=True, clock=clock)
+    bar.start(Path("answers.jsonl"), types.SimpleNamespace(done=[], todo=[81, 82, 83]))
+    bar.generation_started(turns=6, max_new_tokens=100)
+    assert "0/6 turns" in last_draw(capsys)
+    for _ in range(10):  # turn 1 of the three questions in one batch: 3 tokens a step, 1 s each
         clock.now += 1.0
-        bar.tokens(10)
-    assert capsys.readouterr().err.count("questions:") == 3
+        bar.tokens_in_flight(3)
+    # Nothing finished yet: the bound is every reply running to 100 tokens, 570 more at 3/s.
+    assert "0/6 turns [" in (line := last_draw(capsys))
+    assert "0/3 questions, 30 tokens, 3.0 tok/s, at most 03:10 left" in line
+    bar.tokens(30)  # the call ends: its total replaces the live count
+    clock.now += 0.1  # a terminal redraws at most every 0.1 s
+    bar.turns_done(3)
+    # Three turns took 10 tokens each: three more are about 30 tokens, 10 s.
+    line = last_draw(capsys)
+    assert "3/6 turns" in line and "30 tokens, 3.0 tok/s, ~00:10 left" in line
+    clock.now += 9.9
+    bar.tokens(30)
+    bar.turns_done(3)
+    for question in (81, 82, 83):
+        bar.question_done(question)
+    bar.close()  # draws the final state
+    line = last_draw(capsys)
+    assert "6/6 turns" in line and "3/3 questions, 60 tokens, 3.0 tok/s]" in line
+
+
+def test_without_token_counts_the_time_left_comes_from_turns(capsys):
+    bar, clock = started(tty=True)  # 4 questions: 8 turns
+    clock.now += 10.0
+    bar.turns_done(2)
+    line = last_draw(capsys)
+    assert "2/8 turns" in line and "0/4 questions, ~00:30 left" in line and "tok" not in line
+    bar.close()
+
+
+def test_a_failed_question_counts_its_turns_as_gone(capsys):
+    bar, clock = started(tty=True, total=2)
+    bar.turns_done(2)  # a failed question: its two turns will not come
+    clock.now += 0.1
+    bar.question_failed(81)
+    assert "2/4 turns" in (line := last_draw(capsys)) and "0/2 questions, 1 failed" in line
     bar.close()
 
 

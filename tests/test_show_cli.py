@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -209,3 +212,30 @@ def test_a_report_from_rows_already_read_is_the_report_of_their_file(judged):
     assert from_rows.input_file == path and from_rows.accounting == from_file.accounting
     pd.testing.assert_frame_equal(from_rows.summary, from_file.summary)
     pd.testing.assert_frame_equal(from_rows.tables["Pairwise"], from_file.tables["Pairwise"])
+
+
+COMMANDS = ("gen", "judge", "show", "download", "browse", "agreement", "refs")
+
+
+def _parsers(parser):
+    """A parser and the parsers of its sub-commands."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_flag_says_what_it_does(command):
+    """`--help` explains each flag, not just its default (`--mode`, `--format` once did not)."""
+    module = importlib.import_module(f"mtbench.cli.{command}")
+    bare = []
+    for parser in _parsers(module.build_parser()):
+        for action in parser._actions:
+            if not action.option_strings or action.help == argparse.SUPPRESS:
+                continue
+            words = re.sub(r"\(default: [^)]*\)", "", action.help or "").strip()
+            if len(words) < 10:
+                bare.append(f"{parser.prog} {action.option_strings[0]}")
+    assert not bare, bare

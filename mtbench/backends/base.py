@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -174,6 +174,10 @@ class Backend(ABC):
             counted.
         usage: Request, retry and token counters of an API backend; None for the others.
         format: How the backend renders prompts (local models); None when a server does.
+        num_threads: Torch CPU threads a local model generates with; None: not a CPU model.
+        token_listener: Told during a call how many tokens were just generated (a local
+            engine that can tell, once per decoding step), so progress moves within a long
+            batch; None: nobody listens. The call's total still comes from `tokens_generated`.
     """
 
     model_name: str
@@ -182,6 +186,8 @@ class Backend(ABC):
     tokens_generated: int | None = None
     usage: Usage | None = None
     format: PromptFormat | None = None
+    num_threads: int | None = None
+    token_listener: Callable[[int], None] | None = None
 
     @abstractmethod
     def generate(

@@ -21,7 +21,7 @@ from typing import Any
 from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.conv_templates import ConvTemplate
 from mtbench.backends.hf_decoding import ReplyEnds, sampling_kwargs
-from mtbench.backends.hf_loading import import_transformers, load_model
+from mtbench.backends.hf_loading import default_cpu_threads, import_transformers, load_model
 from mtbench.backends.local import LocalBackend
 from mtbench.errors import BackendError, first_line
 
@@ -45,7 +45,9 @@ class HFBackend(LocalBackend):
         num_gpus: GPUs to split the model over (FastChat's `--num-gpus-per-model`).
         max_gpu_memory: Per-GPU memory cap such as `40GiB` when splitting over several GPUs.
         batch_size: Conversations per forward batch; None picks one from the device's memory.
-        num_threads: Torch CPU threads (default: torch's own choice).
+        num_threads: Torch CPU threads on CPU (default: `hf_loading.default_cpu_threads`, the
+            cores not kept busy by other work; `OMP_NUM_THREADS`, when set, wins). The count
+            in use is `self.num_threads` (None on GPU).
         trust_remote_code: Allow model code from the hub.
         cache_dir: Cache for converted GGUF files.
         path_flag: The running command's flag for `model_path`, named in errors
@@ -74,9 +76,16 @@ class HFBackend(LocalBackend):
             model_path, model_name, conv_template, revision, trust_remote_code, cache_dir, path_flag
         )
         torch, _transformers = import_transformers()
-        if num_threads:
-            torch.set_num_threads(num_threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.num_threads: int | None = None
+        if self.device == "cpu":
+            threads = num_threads or default_cpu_threads()
+            if threads:
+                torch.set_num_threads(threads)
+            self.num_threads = int(torch.get_num_threads())
+            logger.info("generating on CPU with %d torch thread(s)", self.num_threads)
+        elif num_threads:
+            torch.set_num_threads(num_threads)
         self.model = load_model(
             source,
             device=self.device,
@@ -171,6 +180,7 @@ class HFBackend(LocalBackend):
             end_ids=self.eos_ids | set(self.format.stop_token_ids),
             stop_str=self.format.stop_str,
             tokenizer=self.tokenizer,
+            on_step=self.token_listener,
         )
         kwargs: dict[str, Any] = {
             "max_new_tokens": params[0].max_new_tokens,

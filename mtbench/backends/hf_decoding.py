@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mtbench.backends.base import GenerationParams
@@ -144,6 +144,8 @@ class ReplyEnds:
         end_ids: EOS ids and template stop ids.
         stop_str: The template's stop string, if any.
         tokenizer: Decodes the generated ids to look for the stop string.
+        on_step: Told after each decoding step how many rows got a token in it (the rows
+            still running), for live progress.
     """
 
     def __init__(
@@ -154,8 +156,10 @@ class ReplyEnds:
         end_ids: set[int],
         stop_str: str | None,
         tokenizer: Any,
+        on_step: Callable[[int], None] | None = None,
     ):
         self.prompt_width = prompt_width
+        self.on_step = on_step
         self.ends: list[int | None] = [None] * batch
         """Generated length of each reply (None: it ran to the token limit)."""
         self.end_ids = end_ids
@@ -179,6 +183,8 @@ class ReplyEnds:
         torch, _ = import_transformers()
         generated = input_ids[:, self.prompt_width :]
         length = generated.shape[1]
+        if self.on_step is not None:
+            self.on_step(sum(end is None for end in self.ends))
         last = generated[:, -1].tolist()
         for row, token in enumerate(last):
             if self.ends[row] is not None:

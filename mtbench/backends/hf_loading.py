@@ -1,5 +1,10 @@
 """Finding and loading a Hugging Face model: a local folder, a hub id, or a `.gguf` file.
 
+A hub id is checked before anything loads: when the hub cannot be reached (a quick connection
+test, `hub_reachable`) a model in the local hub cache is loaded from there, and one that is not
+cached is a one-line `ConfigError` at once, instead of transformers retrying for most of a
+minute.
+
 A `.gguf` file is loaded by transformers (which de-quantizes it) and converted once into a plain
 model folder in a cache, so later runs (and every Ray replica) load it in seconds. The cache entry
 is keyed by the file (resolved path, size, modification time) and the transformers version: a
@@ -18,8 +23,11 @@ import logging
 import os
 import re
 import shutil
+import socket
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mtbench.data.leftovers import temp_paths
 from mtbench.errors import ConfigError, MissingDependencyError, first_line
@@ -30,6 +38,36 @@ CACHE_ENV = "MTBENCH_CACHE_DIR"
 DTYPES = ("float32", "float16", "bfloat16", "auto")
 """The `--dtype` values (`auto`: the dtype the model's config names)."""
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*)?")
+HUB_PROBE_TIMEOUT = 5.0
+"""Seconds the connection test to the hub may take (DNS failures answer at once)."""
+_PROXY_ENVS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+THREAD_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Variables that set torch's CPU threads; when one is set, mtbench leaves the count to it."""
+
+
+def default_cpu_threads() -> int | None:
+    """Torch CPU threads for a local model when `--num-threads` is not given.
+
+    None when `OMP_NUM_THREADS` or `MKL_NUM_THREADS` is set: that is the user's choice, and
+    torch follows it. Otherwise the cores this process may run on, less this process's share
+    of the cores other processes keep busy (the 1-minute load average), and at least 1.
+
+    torch's own default takes every core. On a machine where other work runs, the threads that
+    wait for a busy core hold up every step: SmolLM2-135M on 2 shared cores made 6.5 tokens/s
+    with 1 thread and 1.5 with torch's 2 (see the README).
+    """
+    if any(os.environ.get(name) for name in THREAD_ENVS):
+        return None
+    total = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else total
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this system
+        load = 0.0
+    busy = round(min(load, total) * cores / total)
+    return max(1, cores - busy)
 
 
 def import_transformers() -> tuple[Any, Any]:
@@ -60,6 +98,7 @@ def resolve_model_path(
     convert: bool = True,
     *,
     path_flag: str = "--model-path",
+    revision: str = "main",
 ) -> str:
     """Turn `--model-path` into something `from_pretrained` loads: a folder or a hub id.
 
@@ -70,9 +109,11 @@ def resolve_model_path(
             GGUF file's path if its conversion is not cached.
         path_flag: The running command's flag for the path (`--judge-model-path` for the
             judge), named in errors.
+        revision: The hub revision, to look for a hub id's model in the local hub cache.
 
     Raises:
-        ConfigError: naming the flag, the path and what was expected.
+        ConfigError: naming the flag, the path and what was expected; for a hub id that is
+            neither reachable (`hub_reachable`) nor cached, the ways to run without the hub.
     """
     path = Path(model_path).expanduser()
     if path.is_dir():
@@ -101,7 +142,67 @@ def resolve_model_path(
             f"{path_flag} {model_path}: not a folder, a .gguf file or a Hugging Face hub id "
             "(org/name)"
         )
+    check_hub_model(model_path, revision, path_flag)
     return model_path
+
+
+def hub_offline() -> bool:
+    """Whether hub models load from the local cache only: `HF_HUB_OFFLINE=1`, or no hub."""
+    import huggingface_hub
+
+    return bool(huggingface_hub.constants.HF_HUB_OFFLINE) or hub_reachable() is not None
+
+
+def check_hub_model(model_id: str, revision: str = "main", path_flag: str = "--model-path") -> None:
+    """Fail at once when a hub model can only come from a hub that cannot be reached.
+
+    Raises:
+        ConfigError: one line naming the hub id, why the hub is out of reach, and the ways
+            out (a cached model with `HF_HUB_OFFLINE=1`, a local folder, a `.gguf` file).
+    """
+    import_transformers()  # the hub client comes with transformers
+    import huggingface_hub
+
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        why = "HF_HUB_OFFLINE is set"
+    else:
+        unreachable = hub_reachable()
+        if unreachable is None:
+            return
+        why = f"the Hugging Face hub cannot be reached ({unreachable})"
+    cached = huggingface_hub.try_to_load_from_cache(model_id, "config.json", revision=revision)
+    if isinstance(cached, str):
+        return  # loads from the cache (`hub_offline` makes transformers skip the hub)
+    raise ConfigError(
+        f"{path_flag} {model_id}: {why} and the model is not in the local hub cache; "
+        f"download it where there is network and run with HF_HUB_OFFLINE=1, or give "
+        f"{path_flag} a local model folder or a .gguf file"
+    )
+
+
+@lru_cache(maxsize=1)
+def hub_reachable() -> str | None:
+    """None when a connection to the hub opens (or a proxy is set), else why it did not.
+
+    A TCP connection to the host of `HF_ENDPOINT` (default huggingface.co), asked once per
+    process: a missing network fails in milliseconds (DNS), a silent one after
+    `HUB_PROBE_TIMEOUT` seconds. With a proxy in the environment the hub is assumed reachable
+    and the hub client decides.
+    """
+    import huggingface_hub
+
+    if any(os.environ.get(name) for name in _PROXY_ENVS):
+        return None
+    endpoint = urlsplit(huggingface_hub.constants.ENDPOINT)
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        with socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT):
+            return None
+    except socket.gaierror:
+        return f"cannot resolve {host}"
+    except OSError as exc:
+        return f"{host}: {exc.strerror or exc}"
 
 
 def _looks_local(model_path: str) -> bool:
@@ -330,7 +431,13 @@ def load_model(
 def _from_pretrained(
     auto_class: Any, source: str, what: str, kwargs: dict[str, Any], path_flag: str
 ) -> Any:
-    """`auto_class.from_pretrained(source, **kwargs)`; failing, a `ConfigError` naming `what`."""
+    """`auto_class.from_pretrained(source, **kwargs)`; failing, a `ConfigError` naming `what`.
+
+    A hub id loads from the local cache only when the hub is out of reach (`hub_offline`),
+    so transformers does not spend most of a minute retrying it.
+    """
+    if not Path(source).exists() and hub_offline():
+        kwargs = {**kwargs, "local_files_only": True}
     try:
         return auto_class.from_pretrained(source, **kwargs)
     except (OSError, ValueError) as exc:

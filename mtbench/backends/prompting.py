@@ -159,7 +159,9 @@ def load_prompt_format(
     Raises:
         ConfigError: for a bad path, a tokenizer that does not load, or no template.
     """
-    source = resolve_model_path(model_path, cache_dir, convert=convert, path_flag=path_flag)
+    source = resolve_model_path(
+        model_path, cache_dir, convert=convert, path_flag=path_flag, revision=revision
+    )
     tokenizer = load_tokenizer(source, revision, trust_remote_code, path_flag=path_flag)
     return source, PromptFormat(tokenizer, conv_template, model_name=model_name)
 

@@ -123,21 +123,39 @@ def describe_backend(spec: BackendSpec) -> str:
     if spec.kind == "fake":
         return "scripted replies (fake backend, no model)"
     if spec.kind == "anthropic":
+        api = "Anthropic Messages API"
+    elif spec.options.get("api") == "responses":
+        api = "OpenAI Responses API"
+    else:
+        api = "OpenAI-compatible API"
+    return f"'{spec.model}' via the {api} at {api_url(spec)}"
+
+
+def api_url(spec: BackendSpec) -> str:
+    """The API root an API kind's spec reaches: its `base_url`, else the provider's variable
+    (`$OPENAI_BASE_URL`, `$ANTHROPIC_BASE_URL`), else the provider's own URL."""
+    default_url, url_env = _provider_url(spec.kind)
+    return spec.base_url or os.environ.get(url_env) or default_url
+
+
+def provider_api(spec: BackendSpec) -> bool:
+    """Whether an API kind's spec reaches the provider itself (OpenAI's or Anthropic's URL),
+    whose list prices apply, rather than a server of someone else's (vLLM, a proxy)."""
+    if spec.kind not in API_KINDS:
+        return False
+    default_url, _ = _provider_url(spec.kind)
+    return api_url(spec).rstrip("/").startswith(default_url.rstrip("/"))
+
+
+def _provider_url(kind: str) -> tuple[str, str]:
+    """The provider's own API root and the variable that overrides it, for an API kind."""
+    if kind == "anthropic":
         from mtbench.backends import anthropic_api
 
-        api, default_url = "Anthropic Messages API", anthropic_api.ANTHROPIC_URL
-        url_env = anthropic_api.BASE_URL_ENV
-    else:
-        from mtbench.backends import openai_compat
+        return anthropic_api.ANTHROPIC_URL, anthropic_api.BASE_URL_ENV
+    from mtbench.backends import openai_compat
 
-        api = (
-            "OpenAI Responses API"
-            if spec.options.get("api") == "responses"
-            else "OpenAI-compatible API"
-        )
-        default_url, url_env = openai_compat.OPENAI_URL, openai_compat.BASE_URL_ENV
-    url = spec.base_url or os.environ.get(url_env) or default_url
-    return f"'{spec.model}' via the {api} at {url}"
+    return openai_compat.OPENAI_URL, openai_compat.BASE_URL_ENV
 
 
 def _open_openai(spec: BackendSpec, on_retry: RetryCallback | None) -> Backend:

@@ -115,7 +115,13 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
 
 def add_format_option(parser: argparse.ArgumentParser) -> None:
     """`--format` of a command that prints tables (`mtbench.reports.tables.FORMATS`)."""
-    parser.add_argument("--format", default="table", choices=FORMATS, help="(default: %(default)s)")
+    parser.add_argument(
+        "--format",
+        default="table",
+        choices=FORMATS,
+        help="table: aligned text for reading; csv, json, markdown: the same results for a "
+        "spreadsheet, a script or a document (default: %(default)s)",
+    )
 
 
 def add_request_options(

@@ -125,7 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="slice start into the question file (an index, not an id)",
     )
     questions.add_argument(
-        "--question-end", type=int, default=GenConfig.question_end, help="slice end"
+        "--question-end",
+        type=int,
+        default=GenConfig.question_end,
+        help="slice end into the question file, exclusive: --question-end 3 takes the first 3",
     )
     questions.add_argument(
         "--answer-file",
@@ -203,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=GenConfig.max_model_len,
         help="--backend vllm: context length cap, for models whose full context does not fit "
         "(default: the model's)",
+    )
+    speed.add_argument(
+        "--num-threads",
+        type=int,
+        default=GenConfig.num_threads,
+        metavar="N",
+        help="torch CPU threads of a local model on CPU (per --num-workers replica) (default: "
+        "the cores not busy with other work, by the load average; OMP_NUM_THREADS when set)",
     )
     speed.add_argument(
         "--num-workers",

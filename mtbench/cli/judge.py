@@ -22,7 +22,7 @@ from mtbench.cli.common import (
     config_from_args,
     run_command,
 )
-from mtbench.data.defaults import FALLBACK_REFERENCES
+from mtbench.data.defaults import DEFAULT_JUDGE, FALLBACK_REFERENCES
 from mtbench.data.judgments import MODES
 from mtbench.judging.config import JudgeConfig
 from mtbench.judging.judge_backend import JUDGE_BACKENDS
@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     fastchat.add_argument(
         "--judge-model",
         default=JudgeConfig.judge_model,
-        help="the judge model requested from the API; any name works (default: %(default)s)",
+        help=f"the judge model requested from the API; any name works (default: "
+        f"{DEFAULT_JUDGE}; with --judge-base-url, required: the model that server serves)",
     )
     fastchat.add_argument(
         "--baseline-model",
@@ -190,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=JudgeConfig.batch_size,
         metavar="N",
         help="prompts per batch for a local judge (default: %(default)s)",
+    )
+    judge.add_argument(
+        "--num-threads",
+        type=int,
+        default=JudgeConfig.num_threads,
+        metavar="N",
+        help="torch CPU threads of a local judge (--judge-model-path) on CPU (default: the "
+        "cores not busy with other work, by the load average; OMP_NUM_THREADS when set)",
     )
     run = parser.add_argument_group("before spending money")
     run.add_argument(

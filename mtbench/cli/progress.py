@@ -6,7 +6,8 @@ still shows it is alive without flooding the log; a short job may stay silent th
 (`in_logs=False`, as `mtbench-download`). The library never draws: it reports progress to an
 object or callback it is given, and the adapters here turn those reports into bars:
 
-* `GenerationBar`: `mtbench.generation.pipeline.Progress` (mtbench-gen): questions, tokens/s;
+* `GenerationBar`: `mtbench.generation.pipeline.Progress` (mtbench-gen): turns, questions,
+  tokens, tokens/s and time left;
 * `JudgeBar`: `judge(on_progress=...)` (mtbench-judge): calls, retries, failures, unparsed;
 * `DownloadBar`: `mtbench.data.download.Progress` (mtbench-download): bytes.
 
@@ -130,7 +131,13 @@ class _BarOwner:
 
 
 class GenerationBar(_BarOwner):
-    """Draws `generate_answers`' progress reports: a bar of questions with tokens per second.
+    """Draws `generate_answers`' progress reports: turns done, questions, tokens and time left.
+
+    The bar counts turns (one reply each), since questions finish only when their last turn
+    does. Tokens move within a call where the backend reports each decoding step (a local
+    transformers model), so a long CPU batch does not look stuck. Time left is the tokens still
+    to come at the rate so far: the average reply of the turns done, or, before any is done,
+    every reply running to the token limit (then it says "at most").
 
     It also says, when the run starts, which file the answers go to and what is already there.
 
@@ -139,9 +146,17 @@ class GenerationBar(_BarOwner):
         clock: Seconds, monotonic (tests pass a fake one).
     """
 
+    FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} turns [{elapsed}{postfix}]"
+
     def __init__(self, tty: bool | None = None, clock: Clock = time.monotonic):
         super().__init__(tty, clock)
-        self._tokens = 0
+        self._tokens = 0  # of finished calls
+        self._live = 0  # of the call under way
+        self._counted = False
+        self._turns = 0
+        self._turns_total = 0
+        self._max_new_tokens = 0
+        self._questions = 0
         self._failed = 0
         self._total = 0
         self._since = clock()
@@ -157,35 +172,79 @@ class GenerationBar(_BarOwner):
             )
         self._total = len(plan.todo)
 
-    def generation_started(self) -> None:
-        """The model is loaded: start the bar and the tokens/s clock."""
+    def generation_started(self, turns: int = 0, max_new_tokens: int = 0) -> None:
+        """The model is loaded: start the bar (of `turns` turns) and the clock."""
         self._since = self._clock()
+        self._turns_total = turns or 2 * self._total  # MT-bench questions have two turns
+        self._max_new_tokens = max_new_tokens
         if self._total:
             self._bar = ProgressBar(
-                self._total, unit="q", desc="questions", tty=self.tty, clock=self._clock
+                self._turns_total,
+                unit="turn",
+                desc="generating",
+                tty=self.tty,
+                clock=self._clock,
+                bar_format=self.FORMAT,
             )
+            self._draw()
 
     def tokens(self, count: int) -> None:
-        # Tokens arrive long before questions finish (turn 1 of all, then turn 2), so they
-        # are drawn too, as often as the policy allows.
         self._tokens += count
+        self._live = 0
+        self._counted = True
+        self._draw()
+
+    def tokens_in_flight(self, count: int) -> None:
+        self._live += count
+        self._counted = True
+        self._draw()
+
+    def turns_done(self, count: int) -> None:
+        self._turns += count
         self._draw()
 
     def question_done(self, question_id: QuestionId) -> None:
-        self._draw(1)
+        self._questions += 1
+        self._draw()
 
     def question_failed(self, question_id: QuestionId) -> None:
         self._failed += 1
-        self._draw(1)
+        self._draw()
 
-    def _draw(self, finished: int = 0) -> None:
+    def _draw(self) -> None:
         if self._bar is None:
             return
         elapsed = max(self._clock() - self._since, 1e-9)
-        postfix = {"tok/s": f"{self._tokens / elapsed:.1f}"}
+        parts = [f"{self._questions}/{self._total} questions"]
         if self._failed:
-            postfix["failed"] = str(self._failed)
-        self._bar.update(finished, postfix=postfix)
+            parts.append(f"{self._failed} failed")
+        if self._counted:
+            tokens = self._tokens + self._live
+            parts.append(f"{tokens} tokens, {tokens / elapsed:.1f} tok/s")
+        left = self._time_left(elapsed)
+        if left:
+            parts.append(left)
+        self._bar.update(done=min(self._turns, self._turns_total), postfix=", ".join(parts))
+
+    def _time_left(self, elapsed: float) -> str:
+        """`~MM:SS left` (or `at most MM:SS left`), or "" when it cannot be told yet."""
+        from tqdm import tqdm
+
+        remaining = self._turns_total - self._turns
+        tokens = self._tokens + self._live
+        if remaining <= 0:
+            return ""
+        if tokens > 0:
+            per_turn = self._tokens / self._turns if self._turns else self._max_new_tokens
+            if per_turn <= 0:
+                return ""
+            seconds = max(0.0, remaining * per_turn - self._live) / (tokens / elapsed)
+            bound = "at most " if not self._turns else "~"
+        elif self._turns:  # no token counts (an API, the fake): by turns
+            seconds, bound = elapsed / self._turns * remaining, "~"
+        else:
+            return ""
+        return f"{bound}{tqdm.format_interval(seconds)} left"
 
 
 class JudgeBar(_BarOwner):

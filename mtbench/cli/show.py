@@ -42,7 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="baseline of pairwise-baseline mode (default: %(default)s)",
     )
     add_model_list_option(parser)
-    parser.add_argument("--mode", default="single", choices=MODES, help="(default: %(default)s)")
+    parser.add_argument(
+        "--mode",
+        default="single",
+        choices=MODES,
+        help="single: mean 1-10 scores from {judge}_single.jsonl; pairwise-baseline: win rates "
+        "against --baseline-model, from {judge}_pair.jsonl; pairwise-all: win rates over every "
+        "pair in {judge}_pair.jsonl (default: %(default)s)",
+    )
     add_bootstrap_options(parser)
     add_format_option(parser)
     parser.add_argument("--plot", metavar="FILE", help="also save a per-category radar chart (PNG)")

@@ -73,8 +73,11 @@ def _parse_lines(path: Path, data: bytes) -> Iterator[tuple[int, str, dict[str, 
             row = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             if torn_tail and index == len(lines) - 1:
+                # Not "an interrupted write": mtbench never writes question, prompt or vote
+                # files, whose torn end is a cut-short copy or download.
                 logger.warning(
-                    "%s:%d: ignoring an incomplete last line (left by an interrupted write)",
+                    "%s:%d: ignoring an incomplete last line (no newline, not valid JSON: the "
+                    "file was cut short while being written or copied)",
                     path,
                     number,
                 )

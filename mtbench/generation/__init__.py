@@ -3,6 +3,7 @@
 from mtbench.generation.config import GenConfig
 from mtbench.generation.pipeline import (
     FailedQuestionsError,
+    GenerationStoppedError,
     GenSummary,
     generate_answers,
     show_prompt,
@@ -13,6 +14,7 @@ __all__ = [
     "TEMPERATURE_CONFIG",
     "FailedQuestionsError",
     "GenConfig",
+    "GenerationStoppedError",
     "GenSummary",
     "generate_answers",
     "question_temperature",

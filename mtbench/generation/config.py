@@ -60,6 +60,9 @@ class GenConfig:
         num_gpus_per_model: GPUs per model replica.
         num_gpus_total: GPUs to use in all (None: every visible GPU).
         num_workers: CPU replicas (Ray) when there is no GPU.
+        num_threads: Torch CPU threads of a transformers model on CPU (per replica); None: the
+            cores not kept busy by other work (`hf_loading.default_cpu_threads`), or
+            `OMP_NUM_THREADS` when set.
         parallel: Concurrent requests, for backends that are remote APIs (and for a caller's
             backend that is `concurrent`).
         max_gpu_memory: Per-GPU memory cap (e.g. `40GiB`) for a model split over GPUs.
@@ -95,6 +98,7 @@ class GenConfig:
     num_gpus_per_model: int = 1
     num_gpus_total: int | None = None
     num_workers: int | None = None
+    num_threads: int | None = None
     parallel: int = 8
     max_gpu_memory: str | None = None
     gpu_memory_utilization: float | None = None
@@ -161,6 +165,7 @@ class GenConfig:
             ("--num-gpus-per-model", self.num_gpus_per_model),
             ("--num-gpus-total", self.num_gpus_total),
             ("--num-workers", self.num_workers),
+            ("--num-threads", self.num_threads),
             ("--parallel", self.parallel),
             ("--max-attempts", self.max_attempts),
             ("--max-model-len", self.max_model_len),
@@ -214,6 +219,7 @@ class GenConfig:
             for flag, value, instead in (
                 ("--max-gpu-memory", self.max_gpu_memory, "--gpu-memory-utilization"),
                 ("--batch-size", self.batch_size, "nothing: vLLM schedules batches itself"),
+                ("--num-threads", self.num_threads, "nothing: vLLM runs on GPUs"),
             ):
                 if value is not None:
                     raise ConfigError(f"{flag} is for --backend hf; with vllm use {instead}")
@@ -257,6 +263,7 @@ class GenConfig:
             "--batch-size": self.batch_size,
             "--num-gpus-total": self.num_gpus_total,
             "--num-workers": self.num_workers,
+            "--num-threads": self.num_threads,
             "--max-gpu-memory": self.max_gpu_memory,
             "--gpu-memory-utilization": self.gpu_memory_utilization,
             "--max-model-len": self.max_model_len,

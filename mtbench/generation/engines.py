@@ -9,7 +9,7 @@ should carry; `mixes_temperatures` whether one call may mix temperatures cheaply
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -26,14 +26,21 @@ class Engine(Protocol):
         slots: Calls in flight at most.
         mixes_temperatures: Whether one call may mix sampling settings cheaply.
         failure_streak: Failed calls in a row that stop the run (`calls.failure_streak`).
+        num_threads: Torch CPU threads of each model replica; None: no model on CPU here.
     """
 
     slots: int
     mixes_temperatures: bool
     failure_streak: int
+    num_threads: int | None
 
     def chunk_size(self, max_new_tokens: int) -> int:
         """Conversations per call."""
+        ...
+
+    def listen(self, on_tokens: Callable[[int], None]) -> None:
+        """Report tokens as they are generated inside a call, where the engine can
+        (`Backend.token_listener`); the call's total is still part of its `Result`."""
         ...
 
     def submit(
@@ -75,9 +82,14 @@ class LocalEngine:
         self.owns_backend = owns_backend
         self.mixes_temperatures = backend.per_row_params
         self.failure_streak = failure_streak(backend, 1)
+        self.num_threads = backend.num_threads
 
     def chunk_size(self, max_new_tokens: int) -> int:
         return max(1, self.backend.batch_size(max_new_tokens))
+
+    def listen(self, on_tokens: Callable[[int], None]) -> None:
+        # Calls run in this thread, so the listener is called from it too.
+        self.backend.token_listener = on_tokens
 
     def submit(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
@@ -90,6 +102,7 @@ class LocalEngine:
         return future
 
     def close(self) -> None:
+        self.backend.token_listener = None
         if self.owns_backend:
             self.backend.close()
 
@@ -107,12 +120,16 @@ class ThreadEngine:
         self.backend = backend
         self.owns_backend = owns_backend
         self.mixes_temperatures = False  # one conversation per call
+        self.num_threads: int | None = None
         self._pool: CallPool[Result] = open_pool(backend, max(1, parallel), "mtbench-gen")
         self.slots = self._pool.workers
         self.failure_streak = failure_streak(backend, parallel)
 
     def chunk_size(self, max_new_tokens: int) -> int:
         return 1
+
+    def listen(self, on_tokens: Callable[[int], None]) -> None:
+        """Nothing to do: a request's tokens arrive with its reply, which is soon enough."""
 
     def submit(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]

@@ -35,7 +35,7 @@ from mtbench.data.jsonl import JsonlAppender
 from mtbench.data.questions import Question, QuestionId, load_questions
 from mtbench.data.run_lock import RunLock
 from mtbench.data.writable import WriteError, check_writable
-from mtbench.errors import BackendError, ConfigError
+from mtbench.errors import AuthError, BackendError, ConfigError, RequestError
 from mtbench.generation.config import GenConfig, Placement, plan_placement
 from mtbench.generation.engines import Engine, LocalEngine, ThreadEngine
 from mtbench.generation.plan import SETTINGS_FIELD, Plan, make_plan
@@ -50,9 +50,17 @@ class Progress(Protocol):
 
     def start(self, answer_file: Path, plan: Plan) -> None: ...
 
-    def generation_started(self) -> None: ...
+    def generation_started(self, turns: int = 0, max_new_tokens: int = 0) -> None:
+        """The model is loaded; `turns` replies of at most `max_new_tokens` tokens to make."""
 
-    def tokens(self, count: int) -> None: ...
+    def tokens(self, count: int) -> None:
+        """A call finished, having generated `count` tokens."""
+
+    def tokens_in_flight(self, count: int) -> None:
+        """`count` more tokens of the call under way (local models, each decoding step)."""
+
+    def turns_done(self, count: int) -> None:
+        """`count` more turns finished (or dropped with a failed question)."""
 
     def question_done(self, question_id: QuestionId) -> None: ...
 
@@ -77,6 +85,8 @@ class GenSummary:
     """Wall time of the whole run."""
     generation_seconds: float = 0.0
     """Wall time from the first batch to the last (model loading excluded)."""
+    unfinished: int = 0
+    """Questions the run never finished because it stopped early (a backend that is down)."""
 
     def line(self) -> str:
         """One line for the end of a run."""
@@ -87,6 +97,8 @@ class GenSummary:
             parts.append(f"{self.regenerated} regenerated after a settings change")
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
+        if self.unfinished:
+            parts.append(f"{self.unfinished} unfinished")
         rate = ""
         if self.tokens is not None and self.generation_seconds > 0:
             per_second = self.tokens / self.generation_seconds
@@ -116,6 +128,24 @@ class FailedQuestionsError(BackendError):
         super().__init__(
             f"{len(summary.failed)} question(s) failed ({ids}): {first}; they have no "
             "answer row, so a rerun retries them"
+        )
+
+
+class GenerationStoppedError(FailedQuestionsError):
+    """The run stopped early because the backend kept failing (`calls.FailureStreak`).
+
+    Every answer finished before the stop was written; `summary.failed` holds the questions
+    whose calls failed and `summary.unfinished` counts the ones never finished, so a rerun of
+    the same command generates exactly those.
+    """
+
+    def __init__(self, summary: GenSummary, cause: BackendError):
+        self.summary = summary
+        missing = len(summary.failed) + summary.unfinished
+        BackendError.__init__(
+            self,
+            f"generation stopped: {cause}; {summary.generated} question(s) written, "
+            f"{missing} still to generate: rerun the same command to resume",
         )
 
 
@@ -176,7 +206,9 @@ def generate_answers(
             holds it.
         FailedQuestionsError: some questions failed after retries; the others were written and
             the file is sorted (the error's `summary` tells what was done). A rerun retries them.
-        BackendError: when generation keeps failing and the run stops.
+            `GenerationStoppedError`, a subclass, when generation kept failing and the run
+            stopped early (its summary counts the `unfinished` questions too).
+        AuthError, RequestError: the backend refused the key or the request.
         WriteError: when the disk refuses a row (the rows written so far are kept).
     """
     started = time.monotonic()
@@ -187,7 +219,9 @@ def generate_answers(
     if backend is None and config.loads_model:
         from mtbench.backends.hf_loading import resolve_model_path
 
-        resolve_model_path(config.model_path, config.cache_dir, convert=False)  # fail early
+        resolve_model_path(  # fail early
+            config.model_path, config.cache_dir, convert=False, revision=config.revision
+        )
     check_writable(answer_file, "the answer file")
     # Held from reading what is done to the final re-sort: see `mtbench.data.run_lock`.
     with RunLock(answer_file):
@@ -221,6 +255,9 @@ def _generate(
         summary.seconds = time.monotonic() - started
         return summary
     engine = _make_engine(config, backend, len(plan.todo) * config.num_choices)
+    if engine.num_threads:
+        settings["num_threads"] = engine.num_threads  # recorded, not a resume key
+    stopped: BackendError | None = None
     appender = JsonlAppender(answer_file, what="answers")
     failing = True
     try:
@@ -243,12 +280,18 @@ def _generate(
             on_question=write,
             on_tokens=progress.tokens if progress else lambda n: None,
             on_failed=progress.question_failed if progress else lambda qid: None,
+            on_turns=progress.turns_done if progress else lambda n: None,
         )
         generating = time.monotonic()
         if progress:
-            progress.generation_started()
+            engine.listen(progress.tokens_in_flight)
+            progress.generation_started(scheduler.turns, config.max_new_token)
         try:
             stats = scheduler.run()
+        except (AuthError, RequestError):
+            raise  # a rejected key or request: nothing was generated, one line says it all
+        except BackendError as exc:
+            stopped, stats = exc, scheduler.stats  # the backend looks down: report, then raise
         finally:
             summary.generation_seconds = time.monotonic() - generating
         summary.failed = stats.failed
@@ -267,6 +310,9 @@ def _generate(
                     raise
                 logger.info("%s", exc)  # the error that stopped the run is the one to show
     summary.seconds = time.monotonic() - started
+    if stopped is not None:
+        summary.unfinished = len(plan.todo) - summary.generated - len(summary.failed)
+        raise GenerationStoppedError(summary, stopped) from stopped
     if summary.failed:
         raise FailedQuestionsError(summary)
     return summary
@@ -337,7 +383,12 @@ def _ray_engine(
             task_count, placement.gpus_per_replica, placement.cpus_per_replica, placement.use_ray
         )
     # Convert a GGUF file here, once, before the replicas load it.
-    spec = replace(spec, model_path=resolve_model_path(config.model_path, config.cache_dir))
+    spec = replace(
+        spec,
+        model_path=resolve_model_path(
+            config.model_path, config.cache_dir, revision=config.revision
+        ),
+    )
     logger.info(
         "starting %d replica(s) on Ray (%d GPU(s), %d CPU(s) each)",
         placement.replicas,
@@ -401,7 +452,11 @@ def backend_spec(config: GenConfig) -> BackendSpec:
         "cache_dir": config.cache_dir,
     }
     if config.backend == "hf":
-        options.update(batch_size=config.batch_size, max_gpu_memory=config.max_gpu_memory)
+        options.update(
+            batch_size=config.batch_size,
+            max_gpu_memory=config.max_gpu_memory,
+            num_threads=config.num_threads,
+        )
     elif config.backend == "vllm":
         if config.gpu_memory_utilization is not None:
             options["gpu_memory_utilization"] = config.gpu_memory_utilization

@@ -15,8 +15,9 @@ import logging
 import os
 import queue
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,10 @@ class _Replica:
     """A Ray actor that holds one backend (created remotely)."""
 
     def __init__(self, spec: BackendSpec, num_threads: int | None):
-        if num_threads:
+        if num_threads and spec.kind == "hf" and not spec.options.get("num_threads"):
+            # A CPU replica gets its share of the cores, unless --num-threads says otherwise.
+            spec = replace(spec, options={**spec.options, "num_threads": num_threads})
+        elif num_threads:
             import torch
 
             torch.set_num_threads(num_threads)
@@ -126,6 +130,9 @@ class RayEngine:
         self.failure_streak = LOCAL_FAILURE_STREAK  # every replica is a local engine
         actor_class = self.ray.remote(_Replica)
         threads = None if gpus_per_replica else cpus_per_replica
+        self.num_threads: int | None = (
+            (spec.options.get("num_threads") or threads) if spec.kind == "hf" else None
+        )
         self._actors = [
             actor_class.options(num_gpus=gpus_per_replica, num_cpus=cpus_per_replica).remote(
                 spec, threads
@@ -145,6 +152,9 @@ class RayEngine:
 
     def chunk_size(self, max_new_tokens: int) -> int:
         return int(self.ray.get(self._actors[0].chunk_size.remote(max_new_tokens)))
+
+    def listen(self, on_tokens: Callable[[int], None]) -> None:
+        """Nothing to do: replicas run in other processes; tokens arrive with each call."""
 
     def submit(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]

@@ -45,7 +45,10 @@ class JudgeConfig:
         paths: The data directory and bench (default: `$MTBENCH_DATA_DIR`, else `./data`;
             `mt_bench`).
         judge_file: The judge prompt file (None: the data directory's `judge_prompts.jsonl`).
-        judge_model: The judge model requested from the API.
+        judge_model: The judge model requested from the API; None: FastChat's `gpt-4`
+            (`requested_model`), except with a `judge_base_url`, whose served model must be
+            named (a server of one's own rarely serves `gpt-4`, and its results would be filed
+            as GPT-4's).
         judge_name: The judge's name in the output (`judge[0]`, the file name); None: derived
             from the model name or path.
         mode: `single`, `pairwise-baseline` or `pairwise-all`.
@@ -54,6 +57,8 @@ class JudgeConfig:
         first_n: Judge only the first n questions.
         parallel: Concurrent API calls.
         batch_size: Prompts per batch for a local judge.
+        num_threads: Torch CPU threads of a local transformers judge on CPU; None: the cores
+            not kept busy by other work, or `OMP_NUM_THREADS` when set (as `mtbench-gen`).
         judge_backend: `auto`, `openai`, `anthropic`, `hf`, `vllm` or `fake` (a fixed verdict,
             for smoke runs; the judge is then named `fake` unless `judge_name` says otherwise).
         judge_base_url: The API root of an OpenAI-compatible server (or Anthropic's).
@@ -85,7 +90,7 @@ class JudgeConfig:
 
     paths: BenchPaths = field(default_factory=BenchPaths.resolve)
     judge_file: str | None = None
-    judge_model: str = DEFAULT_JUDGE
+    judge_model: str | None = None
     judge_name: str | None = None
     mode: str = "single"
     baseline_model: str = DEFAULT_BASELINE
@@ -93,6 +98,7 @@ class JudgeConfig:
     first_n: int | None = None
     parallel: int = 8
     batch_size: int = 8
+    num_threads: int | None = None
     judge_backend: str = "auto"
     judge_base_url: str | None = None
     judge_api_key_env: str | None = None
@@ -113,16 +119,34 @@ class JudgeConfig:
     preflight: bool = True
     answer_reasoning: str = "keep"
 
+    @property
+    def requested_model(self) -> str:
+        """The judge model asked for: `judge_model`, else FastChat's default (`gpt-4`)."""
+        return self.judge_model or DEFAULT_JUDGE
+
     def validate(self) -> None:
         """Reject impossible values, naming the flag.
 
         Raises:
             ConfigError: the first problem found.
         """
+        if (
+            self.judge_base_url
+            and not self.judge_model
+            and not self.judge_model_path
+            and self.judge_backend in ("auto", "openai", "anthropic")
+        ):
+            raise ConfigError(
+                f"--judge-base-url {self.judge_base_url} needs --judge-model NAME, the model "
+                "that server serves (its /models lists them): judgments are filed and priced "
+                f"under that name, not as the default {DEFAULT_JUDGE}'s"
+            )
         if self.parallel < 1:
             raise ConfigError(f"--parallel must be at least 1, got {self.parallel}")
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ConfigError(f"--num-threads must be at least 1, got {self.num_threads}")
         if self.first_n is not None and self.first_n < 1:
             raise ConfigError(f"--first-n must be at least 1, got {self.first_n}")
         if self.max_attempts < 1:

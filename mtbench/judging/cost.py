@@ -8,6 +8,8 @@ included), at the same price.
 
 Prices: `--price-per-1k-input/--price-per-1k-output`, else a `--price-table` file, else the
 built-in `KNOWN_PRICES`; a dated snapshot (`gpt-4o-2024-08-06`) falls back on its alias's price.
+The built-in list prices are the providers' own: a judge served anywhere else (a local vLLM, a
+proxy) has no price unless one is given.
 """
 
 from __future__ import annotations
@@ -95,10 +97,11 @@ def load_price_table(path: str | Path) -> dict[str, tuple[float, float]]:
 
 
 def list_price(
-    model: str, table: Mapping[str, tuple[float, float]] | None = None
+    model: str, table: Mapping[str, tuple[float, float]] | None = None, known: bool = True
 ) -> tuple[float, float] | None:
-    """The price of `model` in `table` (then `KNOWN_PRICES`), or of its undated alias."""
-    prices = {**KNOWN_PRICES, **(table or {})}
+    """The price of `model` in `table` (then `KNOWN_PRICES`, unless not `known`), or of its
+    undated alias."""
+    prices = {**(KNOWN_PRICES if known else {}), **(table or {})}
     for name in (model, _SNAPSHOT.sub("", model)):
         if name in prices:
             return prices[name]
@@ -140,24 +143,26 @@ def choose_price(
     input_price: float | None,
     output_price: float | None,
     table: Mapping[str, tuple[float, float]] | None = None,
+    known: bool = True,
 ) -> tuple[tuple[float, float] | None, str]:
-    """The price to use: the flags if both given, else the price table or the known list
-    price (`list_price`), else None; and where it came from."""
+    """The price to use: the flags if both given, else the price table or (when `known`, the
+    provider's own API) the known list price (`list_price`), else None; and where it came
+    from."""
     if input_price is not None and output_price is not None:
         return (input_price, output_price), "--price-per-1k-input/--price-per-1k-output"
-    listed = list_price(model, table)
+    listed = list_price(model, table, known)
     if input_price is not None or output_price is not None:
-        known = listed or (None, None)
+        other = listed or (None, None)
         chosen = (
-            input_price if input_price is not None else known[0],
-            output_price if output_price is not None else known[1],
+            input_price if input_price is not None else other[0],
+            output_price if output_price is not None else other[1],
         )
         if chosen[0] is None or chosen[1] is None:
             return None, ""
         return (float(chosen[0]), float(chosen[1])), "flags and list price"
     if listed is not None:
-        source = "--price-table" if table and list_price(model, table) != list_price(model) else ""
-        return listed, source or f"list price of {model}"
+        from_table = bool(table) and (not known or list_price(model, table) != list_price(model))
+        return listed, "--price-table" if from_table else f"list price of {model}"
     return None, ""
 
 
@@ -193,7 +198,8 @@ def describe(estimate: Estimate) -> str:
         f"~{format_tokens(estimate.output_tokens)} output tokens"
     )
     if estimate.dollars is None:
-        return f"{tokens}; cost unknown (give --price-per-1k-input and --price-per-1k-output)"
+        why = estimate.price_source or "give --price-per-1k-input and --price-per-1k-output"
+        return f"{tokens}; cost unknown ({why})"
     price_in, price_out = estimate.price or (0, 0)
     if price_in == price_out == 0:
         return f"{tokens}; no API cost ({estimate.price_source})"

@@ -64,7 +64,9 @@ def judge_spec(options: JudgeConfig, judge_name: str, grading: str) -> BackendSp
         raise ConfigError(
             f"--judge-model-path is for a local judge; it cannot go with --judge-backend {kind}"
         )
-    kind = resolve_kind(kind, options.judge_model, options.judge_model_path, options.judge_base_url)
+    kind = resolve_kind(
+        kind, options.requested_model, options.judge_model_path, options.judge_base_url
+    )
     if options.judge_api != "chat" and kind != "openai":
         judges = {
             "anthropic": "a Claude judge (Anthropic's Messages API)",
@@ -90,7 +92,7 @@ def judge_spec(options: JudgeConfig, judge_name: str, grading: str) -> BackendSp
     return BackendSpec(
         kind=kind,
         # A local or fake judge has no API model name: it is known by its label.
-        model=options.judge_model if kind in API_KINDS else judge_name,
+        model=options.requested_model if kind in API_KINDS else judge_name,
         model_path=options.judge_model_path,
         base_url=options.judge_base_url,
         api_key_env=options.judge_api_key_env,
@@ -110,8 +112,15 @@ def _backend_options(options: JudgeConfig, kind: str, grading: str) -> dict[str,
     Raises:
         ConfigError: for a request option the kind has no use for.
     """
+    if options.num_threads is not None and kind != "hf":
+        raise ConfigError(
+            "--num-threads is for a local judge run with transformers (--judge-model-path); "
+            f"this judge is --judge-backend {kind}"
+        )
     if kind == "fake":
         return {"replies": FAKE_VERDICTS[grading]}
+    if kind == "hf":
+        return {"num_threads": options.num_threads}
     if kind not in API_KINDS:
         return {}
     if kind == "anthropic" and options.judge_reasoning_effort is not None:

@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mtbench.backends.registry import LOCAL_KINDS, BackendSpec, describe_backend
+from mtbench.backends.registry import (
+    LOCAL_KINDS,
+    BackendSpec,
+    api_url,
+    describe_backend,
+    provider_api,
+)
 from mtbench.data.answers import Answer, load_answer_file
 from mtbench.data.defaults import FALLBACK_REFERENCES
 from mtbench.data.judge_prompts import load_judge_prompts
@@ -101,6 +107,10 @@ def choose_price(
 ) -> tuple[tuple[float, float] | None, str]:
     """The judge's price per 1k (input, output) tokens and its source (`cost.choose_price`).
 
+    A local or fake judge costs nothing. The built-in list prices are OpenAI's and Anthropic's:
+    a judge at any other URL (a local vLLM or Ollama, a proxy) is priced only by the price
+    flags or `--price-table`, else not at all (the source then says why).
+
     Args:
         plan: The run (its flags, price table and backend kind).
         model: Price this model name instead of the requested one (the snapshot that answered).
@@ -111,9 +121,20 @@ def choose_price(
     if plan.backend.kind == "fake":
         return (0.0, 0.0), "fake backend"
     table = cost.load_price_table(options.price_table) if options.price_table else None
-    return cost.choose_price(
-        model or plan.backend.model, options.price_per_1k_input, options.price_per_1k_output, table
+    known = provider_api(plan.backend)
+    price, source = cost.choose_price(
+        model or plan.backend.model,
+        options.price_per_1k_input,
+        options.price_per_1k_output,
+        table,
+        known,
     )
+    if price is None and not known:
+        source = (
+            f"no list price for a judge served at {api_url(plan.backend)}; give "
+            "--price-per-1k-input and --price-per-1k-output if it charges"
+        )
+    return price, source
 
 
 def judge_label(options: JudgeConfig) -> str:
@@ -140,7 +161,7 @@ def judge_label(options: JudgeConfig) -> str:
         return options.judge_name
     if options.judge_backend == "fake":
         return FAKE_JUDGE
-    source = options.judge_model_path or options.judge_model
+    source = options.judge_model_path or options.requested_model
     try:
         return file_stem(source)
     except ConfigError:
