@@ -42,21 +42,25 @@ def test_smollm2_judges_single_answers_and_resumes(data, smollm2_model, model_ca
     ]
     env = {"MTBENCH_CACHE_DIR": str(model_cache_dir)}
     first = run_cli("judge", *args, "--first-n", "1", env=env)
-    assert first.returncode == 0, first.stderr
     assert "no API cost (local model)" in first.stderr
     name = smollm2_model.name
     path = data.judgment_file(name, "single")
-    rows = list(load_single_judgments(path))
-    assert [(r.question_id, r.turn) for r in rows] == [(81, 1), (81, 2)]
-    assert all(r.judge[0] == name and r.judgment.strip() for r in rows)
+    rows = list(load_single_judgments(path)) if path.exists() else []
+    # A reply cut at 24 tokens before its verdict is asked again with more room; one that never
+    # fits is a failed call (exit 1), never a -1 row.
+    assert first.returncode == (0 if len(rows) == 2 else 1), first.stderr
+    assert f"judged:     {len(rows)} of 2 match(es)" in first.stderr
+    assert {(r.question_id, r.turn) for r in rows} <= {(81, 1), (81, 2)}
+    for row in rows:
+        assert row.judge[0] == name and row.judgment.strip()
+        assert row.score != -1 or row.extra["judge_meta"]["finish_reason"] != "length"
     unparsed = sum(r.score == -1 for r in rows)
     assert f"unparsed:   {unparsed} verdict(s)" in first.stderr
-    # A rerun with more questions judges only the new ones.
+    # A rerun with more questions judges only what is not written yet.
     second = run_cli("judge", *args, "--first-n", "2", env=env)
-    assert second.returncode == 0, second.stderr
-    assert "4 (2 already judged, 2 to judge)" in second.stderr
-    rows = list(load_single_judgments(path))
-    assert len(rows) == 4 and len({r.key for r in rows}) == 4
+    assert f"4 ({len(rows)} already judged, {4 - len(rows)} to judge)" in second.stderr
+    again = list(load_single_judgments(path)) if path.exists() else []
+    assert len({r.key for r in again}) == len(again)  # no match written twice
 
 
 def test_smollm2_judges_pairs_in_batches(data, smollm2_backend, tmp_path):
@@ -74,8 +78,10 @@ def test_smollm2_judges_pairs_in_batches(data, smollm2_backend, tmp_path):
     stats = run_matches(
         matches, smollm2_backend, output, GenerationParams(max_new_tokens=16), batch_size=3
     )
-    rows = list(load_pair_judgments(output))
-    assert stats.judged == len(rows) == 2 and stats.calls_done == 4
+    rows = list(load_pair_judgments(output)) if output.exists() else []
+    # Games cut before their verdict (likely at 16 tokens) fail their match instead of `error`.
+    assert stats.judged == len(rows) and stats.judged + stats.failed == 2
+    assert stats.calls_done == 4
     assert stats.unparsed == sum("error" in (r.g1_winner, r.g2_winner) for r in rows)
     for row in rows:
         assert row.g1_user_prompt != row.g2_user_prompt and row.g1_judgment and row.g2_judgment

@@ -383,12 +383,14 @@ def test_rows_without_a_verdict_for_lack_of_room_from_older_runs_are_judged_agai
     assert len(calls(server)) == 2
 
 
-def test_the_cost_is_the_price_of_the_snapshot_that_answered(data):
+def test_the_cost_is_the_price_of_the_snapshot_that_answered(data, tmp_path):
     def snapshot(body: dict[str, Any]) -> Completion:
         return Completion(judge_reply(body), model="gpt-4o-2024-05-13")
 
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"gpt-4o": [0.0025, 0.01], "gpt-4o-2024-05-13": [0.005, 0.015]}))
     with FakeOpenAIServer(reply=snapshot) as server:
-        result, err = run(data, server, judge_model="gpt-4o")
+        result, err = run(data, server, judge_model="gpt-4o", price_table=str(prices))
     stats = result.stats
     assert stats is not None and stats.judge_models == {"gpt-4o-2024-05-13": 4}
     expected = (stats.prompt_tokens * 0.005 + stats.completion_tokens * 0.015) / 1000

@@ -85,7 +85,11 @@ def test_judge_summary_counts_them(bench):
 
     with FakeOpenAIServer(reply=reply) as server:
         config = JudgeConfig(
-            paths=bench, judge_base_url=server.base_url, first_n=2, preflight=False
+            paths=bench,
+            judge_base_url=server.base_url,
+            judge_model="gpt-4",
+            first_n=2,
+            preflight=False,
         )
         err = io.StringIO()
         result = judge(config, err=err)
@@ -104,7 +108,10 @@ def test_a_judge_within_the_scale_prints_no_such_line(bench):
     shutil.copy(shared_file("model_answer/gpt-4.jsonl"), bench.answer_file("gpt-4"))
     with FakeOpenAIServer() as server:
         err = io.StringIO()
-        judge(JudgeConfig(paths=bench, judge_base_url=server.base_url, first_n=1), err=err)
+        config = JudgeConfig(
+            paths=bench, judge_base_url=server.base_url, judge_model="gpt-4", first_n=1
+        )
+        judge(config, err=err)
     assert "off scale" not in err.getvalue()
 
 

@@ -210,6 +210,7 @@ def test_judge_checks_the_judgment_file_before_any_call(data, server):
     data.judgment_dir.write_text("")  # model_judgment is a file
     result = run_cli(
         "judge", "--data-dir", str(data.data_dir), "--judge-base-url", server.base_url,
+        "--judge-model", "gpt-4",
         "--model-list", "alpaca-13b", "--first-n", "3", "--yes",
     )  # fmt: skip
     line = one_error_line(result)

@@ -124,18 +124,24 @@ class JudgeConfig:
         """The judge model asked for: `judge_model`, else FastChat's default (`gpt-4`)."""
         return self.judge_model or DEFAULT_JUDGE
 
+    @property
+    def unnamed_served_judge(self) -> bool:
+        """A judge at `--judge-base-url` with no `--judge-model`: its name is unknown (a real
+        run refuses it; `--dry-run` only plans, and says so)."""
+        return bool(
+            self.judge_base_url
+            and not self.judge_model
+            and not self.judge_model_path
+            and self.judge_backend in ("auto", "openai", "anthropic")
+        )
+
     def validate(self) -> None:
         """Reject impossible values, naming the flag.
 
         Raises:
             ConfigError: the first problem found.
         """
-        if (
-            self.judge_base_url
-            and not self.judge_model
-            and not self.judge_model_path
-            and self.judge_backend in ("auto", "openai", "anthropic")
-        ):
+        if self.unnamed_served_judge and not self.dry_run:
             raise ConfigError(
                 f"--judge-base-url {self.judge_base_url} needs --judge-model NAME, the model "
                 "that server serves (its /models lists them): judgments are filed and priced "

@@ -297,6 +297,11 @@ def make_plan(options: JudgeConfig) -> JudgePlan:
     checks.check_answers(questions, answers, needed, answer_files)
 
     notices: list[str] = []
+    if options.unnamed_served_judge:
+        notices.append(
+            f"--judge-base-url without --judge-model: planned under the name {judge_name}; a "
+            "real run needs --judge-model NAME, the model that server serves"
+        )
     references, reference_file = _references(options, paths, judge_name, questions, notices)
     matches = build_matches(
         questions,

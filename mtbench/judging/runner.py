@@ -273,6 +273,8 @@ class _Collector:
                 self.failed.add(call.index)
                 self.replies.pop(call.index, None)
                 self.stats.failed += 1
+        if isinstance(error, NoVerdictError) and self.unit != "judge calls":
+            return  # a local judge out of room is not down, and costs nothing: go on
         if self.streak.failed():
             raise BackendError(
                 f"stopping: the last {self.streak.count} {self.unit} all failed after retries "
