@@ -346,18 +346,42 @@ def test_a_judge_served_elsewhere_has_no_list_price(data, model):
     assert f"output:      {data.judgment_file(model, 'single')}" in result.stdout
 
 
-def test_a_base_url_without_a_judge_model_is_refused_in_one_line(data, server):
-    result = run_cli(
-        "judge", "--data-dir", str(data.data_dir), "--judge-base-url", server.base_url,
-        "--model-list", "alpaca-13b", "--yes",
-    )  # fmt: skip
+def test_a_base_url_without_a_judge_model_judges_with_the_one_model_it_serves(data):
+    """A vLLM-style server lists one model: it is the judge, requested and filed by its name."""
+    with FakeOpenAIServer(known_models=["Org/Served-Judge"]) as server:
+        result = run_cli(
+            "judge", "--data-dir", str(data.data_dir), "--judge-base-url", server.base_url,
+            "--model-list", "alpaca-13b", "--first-n", "1", "--yes",
+        )  # fmt: skip
+        bodies = [r.body for r in server.completions()]
+    assert result.returncode == 0, result.stderr
+    assert f"{server.base_url} serves one model, Org/Served-Judge: it is the judge" in result.stderr
+    assert {body["model"] for body in bodies} == {"Org/Served-Judge"}
+    assert len(list(load_single_judgments(data.judgment_file("Served-Judge", "single")))) == 2
+    assert not data.judgment_file("gpt-4", "single").exists()
+
+
+def test_a_base_url_serving_several_models_asks_which_in_one_line(data):
+    with FakeOpenAIServer(known_models=["qwen3:32b", "llama3:70b"]) as server:
+        result = run_cli(
+            "judge", "--data-dir", str(data.data_dir), "--judge-base-url", server.base_url,
+            "--model-list", "alpaca-13b", "--yes",
+        )  # fmt: skip
+        assert server.completions() == []
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"Error: --judge-base-url {server.base_url} needs --judge-model NAME, the model that "
-        "server serves (its /models lists them): judgments are filed and priced under that "
-        "name, not as the default gpt-4's"
+        f"Error: {server.base_url} serves 2 models (llama3:70b, qwen3:32b); choose the judge "
+        "with --judge-model"
     ]
-    assert server.completions() == [] and not data.judgment_dir.exists()
+    assert not data.judgment_dir.exists()
+
+
+def test_a_base_url_that_lists_nothing_keeps_fastchats_name_and_says_so(data):
+    result = judge(data, None, "--dry-run", "--judge-base-url", "http://127.0.0.1:9/v1")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "notice: http://127.0.0.1:9/v1 did not list the model it serves; judging as gpt-4"
+    ) in result.stdout
 
 
 def test_a_local_server_run_is_filed_under_its_model_and_costs_nothing_unless_priced(data, server):

@@ -46,9 +46,9 @@ class JudgeConfig:
             `mt_bench`).
         judge_file: The judge prompt file (None: the data directory's `judge_prompts.jsonl`).
         judge_model: The judge model requested from the API; None: FastChat's `gpt-4`
-            (`requested_model`), except with a `judge_base_url`, whose served model must be
-            named (a server of one's own rarely serves `gpt-4`, and its results would be filed
-            as GPT-4's).
+            (`requested_model`), except with a `judge_base_url`, where it is the one model the
+            server lists (`judge_backend.name_served_judge`; a server of one's own rarely
+            serves `gpt-4`, and its results would be filed as GPT-4's).
         judge_name: The judge's name in the output (`judge[0]`, the file name); None: derived
             from the model name or path.
         mode: `single`, `pairwise-baseline` or `pairwise-all`.
@@ -126,8 +126,8 @@ class JudgeConfig:
 
     @property
     def unnamed_served_judge(self) -> bool:
-        """A judge at `--judge-base-url` with no `--judge-model`: its name is unknown (a real
-        run refuses it; `--dry-run` only plans, and says so)."""
+        """A judge at `--judge-base-url` with no `--judge-model`: its name is asked of the
+        server (`judge_backend.name_served_judge`)."""
         return bool(
             self.judge_base_url
             and not self.judge_model
@@ -141,7 +141,7 @@ class JudgeConfig:
         Raises:
             ConfigError: the first problem found.
         """
-        if self.unnamed_served_judge and not self.dry_run:
+        if self.unnamed_served_judge and self.judge_backend == "anthropic":
             raise ConfigError(
                 f"--judge-base-url {self.judge_base_url} needs --judge-model NAME, the model "
                 "that server serves (its /models lists them): judgments are filed and priced "

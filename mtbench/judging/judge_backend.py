@@ -16,6 +16,7 @@ from mtbench.backends.base import Backend, GenerationParams
 from mtbench.backends.model_catalog import lister, shutdown_warning
 from mtbench.backends.registry import API_KINDS, AUTO, KINDS, LOCAL_KINDS, BackendSpec, resolve_kind
 from mtbench.backends.retry import RetryPolicy
+from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.errors import AuthError, BackendError, ConfigError, RequestError
 
 if TYPE_CHECKING:
@@ -150,6 +151,60 @@ def _backend_options(options: JudgeConfig, kind: str, grading: str) -> dict[str,
         found["thinking_budget"] = options.judge_thinking_budget
         deliberate["thinking"] = "--judge-thinking-budget"
     return found
+
+
+SERVED_LISTING_TIMEOUT = 5.0
+"""Seconds to wait for a judge server's model listing when no `--judge-model` names one."""
+
+
+def name_served_judge(options: JudgeConfig) -> tuple[JudgeConfig, str]:
+    """Fill in `--judge-model` for a judge at `--judge-base-url` from the server's listing.
+
+    A server of one's own (vLLM, SGLang, llama.cpp) usually serves one model: the judge is then
+    that model, requested and filed under its name, not under FastChat's default `gpt-4`. One
+    `GET {base_url}/models`, waited for at most `SERVED_LISTING_TIMEOUT` seconds.
+
+    Returns:
+        The options (with `judge_model` set when the server lists exactly one model) and a
+        notice saying what was chosen ("" when nothing had to be).
+
+    Raises:
+        ConfigError: when the server lists several models (the user must choose one).
+    """
+    if not options.unnamed_served_judge or options.judge_backend == "anthropic":
+        return options, ""
+    from dataclasses import replace
+
+    from mtbench.backends.model_catalog import model_ids
+    from mtbench.backends.openai_compat import OpenAICompatBackend
+
+    backend = OpenAICompatBackend(
+        DEFAULT_JUDGE,
+        base_url=options.judge_base_url,
+        api_key_env=options.judge_api_key_env,
+        timeout=SERVED_LISTING_TIMEOUT,
+        key_flag="--judge-api-key-env",
+        model_flag="--judge-model",
+    )
+    try:
+        served = model_ids(backend.served_models())
+    finally:
+        backend.close()
+    url = options.judge_base_url
+    if len(served) == 1:
+        return replace(options, judge_model=served[0]), (
+            f"{url} serves one model, {served[0]}: it is the judge (named and filed as such; "
+            "--judge-model chooses)"
+        )
+    if len(served) > 1:
+        shown = ", ".join(served[:8]) + (", ..." if len(served) > 8 else "")
+        raise ConfigError(
+            f"{url} serves {len(served)} models ({shown}); choose the judge with --judge-model"
+        )
+    return options, (
+        f"{url} did not list the model it serves; judging as {DEFAULT_JUDGE}, FastChat's "
+        "default name (give --judge-model to request and file the judge by its own name)"
+    )
 
 
 def default_max_tokens(kind: str) -> int:

@@ -24,7 +24,7 @@ from mtbench.data.writable import check_writable
 from mtbench.errors import BackendError
 from mtbench.judging import cost
 from mtbench.judging.config import JudgeConfig
-from mtbench.judging.judge_backend import preflight
+from mtbench.judging.judge_backend import name_served_judge, preflight
 from mtbench.judging.plan import (
     JudgePlan,
     choose_price,
@@ -171,11 +171,12 @@ def judge(
             print(render_prompt(sample), file=out)
         return JudgeResult("dry_run", plan)
     options.validate()
+    options, served = name_served_judge(options)  # the file is named after the judge
     output = output_file(options)
     check_writable(output, "the judgment file")
     # Held from reading what is judged to the last row: see `mtbench.data.run_lock`.
     with RunLock(output):
-        plan = make_plan(options)
+        plan = make_plan(options, [served] if served else [])
         print(describe_plan(plan), file=err)
         if not plan.pending:
             # Never claim that 0 matches are in a file that may not exist.

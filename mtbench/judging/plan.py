@@ -28,7 +28,12 @@ from mtbench.data.questions import Question, QuestionId, load_questions
 from mtbench.errors import ConfigError, DataError
 from mtbench.judging import checks, cost
 from mtbench.judging.config import JudgeConfig
-from mtbench.judging.judge_backend import FAKE_JUDGE, default_max_tokens, judge_spec
+from mtbench.judging.judge_backend import (
+    FAKE_JUDGE,
+    default_max_tokens,
+    judge_spec,
+    name_served_judge,
+)
 from mtbench.judging.matches import Match, build_matches, grading_kind, make_judges, needs_reference
 from mtbench.judging.replies import ran_out_of_room
 
@@ -264,14 +269,22 @@ def output_file(options: JudgeConfig) -> Path:
     return options.paths.judgment_file(judge_label(options), options.mode)
 
 
-def make_plan(options: JudgeConfig) -> JudgePlan:
+def make_plan(options: JudgeConfig, notices: Sequence[str] = ()) -> JudgePlan:
     """Load and check everything a run needs, and work out what is left to judge.
+
+    Args:
+        options: The run's options (a judge at a URL without a model name is named after the
+            one model the server lists: `judge_backend.name_served_judge`).
+        notices: Notices to show first in the plan.
 
     Raises:
         ConfigError: for impossible options.
         DataError: for missing or malformed files, missing answers or references.
     """
     options.validate()
+    served_notice = ""
+    if options.unnamed_served_judge:
+        options, served_notice = name_served_judge(options)
     judge_name = judge_label(options)
     spec = judge_spec(options, judge_name, grading_kind(options.mode))
     paths = options.paths
@@ -296,12 +309,7 @@ def make_plan(options: JudgeConfig) -> JudgePlan:
     answers = {m: load_answer_file(f) for m, f in answer_files.items() if f.is_file()}
     checks.check_answers(questions, answers, needed, answer_files)
 
-    notices: list[str] = []
-    if options.unnamed_served_judge:
-        notices.append(
-            f"--judge-base-url without --judge-model: planned under the name {judge_name}; a "
-            "real run needs --judge-model NAME, the model that server serves"
-        )
+    notices = [*notices, *([served_notice] if served_notice else [])]
     references, reference_file = _references(options, paths, judge_name, questions, notices)
     matches = build_matches(
         questions,
