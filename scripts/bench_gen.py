@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 from mtbench.backends.hf import HFBackend  # noqa: E402
 from mtbench.data.answers import load_answer_file  # noqa: E402
 from mtbench.data.paths import BenchPaths  # noqa: E402
-from mtbench.data.questions import Question, load_questions  # noqa: E402
+from mtbench.data.questions import Question, QuestionId, load_questions  # noqa: E402
 from mtbench.generation import GenConfig, generate_answers  # noqa: E402
 from mtbench.generation.sampling import choice_params  # noqa: E402
 
@@ -65,7 +65,7 @@ def baseline(
     """FastChat's loop: one prompt per `generate`, seeded by the choice index."""
     import torch
 
-    answers: dict[int, list[str]] = {}
+    answers: dict[QuestionId, list[str]] = {}
     tokens = 0
     started = time.perf_counter()
     for question in questions:
