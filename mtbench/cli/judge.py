@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--judge-model",
         default=JudgeConfig.judge_model,
         help=f"the judge model requested from the API; any name works (default: "
-        f"{DEFAULT_JUDGE}; with --judge-base-url, required: the model that server serves)",
+        f"{DEFAULT_JUDGE}; with --judge-base-url, the one model that server lists at /models)",
     )
     fastchat.add_argument(
         "--baseline-model",
