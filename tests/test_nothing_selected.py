@@ -118,7 +118,7 @@ def test_nothing_to_do_names_the_file_only_when_it_holds_the_matches(bench, monk
     )
     # A plan with no match at all (not reachable from the CLI today) claims nothing about files.
     empty = replace(make_plan(config), matches=[], pending=[])
-    monkeypatch.setattr(judge_pipeline, "make_plan", lambda options: empty)
+    monkeypatch.setattr(judge_pipeline, "make_plan", lambda options, notices=(): empty)
     err = io.StringIO()
     assert judge(config, err=err).status == "nothing_to_do"
     assert "Nothing to do: no match to judge." in err.getvalue()
