@@ -121,17 +121,8 @@ class SingleJudgment:
         return self.score != NO_SCORE
 
     def to_row(self) -> dict[str, Any]:
-        return {
-            "question_id": self.question_id,
-            "model": self.model,
-            "judge": list(self.judge),
-            "user_prompt": self.user_prompt,
-            "judgment": self.judgment,
-            "score": self.score,
-            "turn": self.turn,
-            "tstamp": self.tstamp,
-            **self.extra,
-        }
+        """The row as FastChat writes it (`SINGLE_FIELDS`, in order), extra fields after."""
+        return _row(self, SINGLE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -188,21 +179,8 @@ class PairJudgment:
         return combined_verdict(self.g1_winner, self.g2_winner)
 
     def to_row(self) -> dict[str, Any]:
-        return {
-            "question_id": self.question_id,
-            "model_1": self.model_1,
-            "model_2": self.model_2,
-            "g1_winner": self.g1_winner,
-            "g2_winner": self.g2_winner,
-            "judge": list(self.judge),
-            "g1_user_prompt": self.g1_user_prompt,
-            "g1_judgment": self.g1_judgment,
-            "g2_user_prompt": self.g2_user_prompt,
-            "g2_judgment": self.g2_judgment,
-            "turn": self.turn,
-            "tstamp": self.tstamp,
-            **self.extra,
-        }
+        """The row as FastChat writes it (`PAIR_FIELDS`, in order), extra fields after."""
+        return _row(self, PAIR_FIELDS)
 
 
 def score_out_of_scale(score: float) -> bool:
@@ -239,6 +217,14 @@ def out_of_scale_warning(counts: Mapping[str, int]) -> str | None:
         f"{sum(counts.values())} score(s) outside the judge prompt's {low}-{high} scale, kept "
         f"as FastChat keeps them (they count in the means): {models}"
     )
+
+
+def _row(judgment: SingleJudgment | PairJudgment, names: tuple[str, ...]) -> dict[str, Any]:
+    """FastChat's fields of a judgment (`judge` as a JSON list), then its extra fields."""
+    row = {name: getattr(judgment, name) for name in names}
+    row["judge"] = list(judgment.judge)
+    row.update(judgment.extra)
+    return row
 
 
 def _meta(value: Any) -> dict[str, Any]:
