@@ -95,15 +95,8 @@ class AnthropicBackend(RemoteBackend):
         }
         if system:
             request["system"] = system
-        extra = {}
-        for name, value in sent.items():
-            # Recent SDKs dropped `temperature` from `messages.create`: such fields go as extras.
-            if name in self._named and name not in ("extra_body", "extra_headers"):
-                request[name] = value
-            else:
-                extra[name] = value
-        if extra:
-            request["extra_body"] = extra
+        # Recent SDKs dropped `temperature` from `messages.create`: it then goes as an extra.
+        self._add_params(request, sent)
         try:
             message = self._client.messages.create(**request)
         except anthropic.APITimeoutError:

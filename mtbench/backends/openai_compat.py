@@ -121,14 +121,7 @@ class OpenAICompatBackend(RemoteBackend):
         openai = self._openai
         sent = self.adjuster.apply(self.request_params(params))
         request = self._request(conversation)
-        extra = {}
-        for name, value in sent.items():
-            if name in self._named and name not in ("extra_body", "extra_headers"):
-                request[name] = value
-            else:
-                extra[name] = value
-        if extra:
-            request["extra_body"] = extra
+        self._add_params(request, sent)
         try:
             completion = self._create(self._client)(**request)
         except openai.APITimeoutError:

@@ -264,6 +264,21 @@ class RemoteBackend(Backend):
         self._gate = threading.BoundedSemaphore(requests)
         return True
 
+    _named: set[str] = set()
+    """The keyword arguments the SDK's create method names (set by `_open_client`)."""
+
+    def _add_params(self, request: dict[str, Any], sent: Mapping[str, Any]) -> None:
+        """Put the parameters `sent` into the SDK call's `request`: those the create method
+        names as keyword arguments, the rest (a server's own fields) as its `extra_body`."""
+        extra = {}
+        for name, value in sent.items():
+            if name in self._named and name not in ("extra_body", "extra_headers"):
+                request[name] = value
+            else:
+                extra[name] = value
+        if extra:
+            request["extra_body"] = extra
+
     @property
     def adjustments(self) -> list[str]:
         """What this run stopped sending or renamed because the server refused it."""
