@@ -8,11 +8,13 @@ a missing dependency fails the test. Every such check goes through `missing_depe
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NoReturn
 
@@ -142,6 +144,21 @@ def bench(tmp_path: Path) -> BenchPaths:
     shutil.copy(shared_file("judge_prompts.jsonl"), paths.data_dir / "judge_prompts.jsonl")
     shutil.copy(shared_file("reference_answer/gpt-4.jsonl"), paths.reference_file("gpt-4"))
     return paths
+
+
+def judge_bench(bench: BenchPaths, questions: Iterable[int], models: Iterable[str]) -> BenchPaths:
+    """The `bench` cut to these questions, with these models' official answer files."""
+    keep = set(questions)
+    rows = [
+        line
+        for line in bench.question_file.read_text().splitlines()
+        if line.strip() and json.loads(line)["question_id"] in keep
+    ]
+    bench.question_file.write_text("".join(line + "\n" for line in rows))
+    bench.answer_dir.mkdir(parents=True)
+    for model in models:
+        shutil.copy(shared_file(f"model_answer/{model}.jsonl"), bench.answer_file(model))
+    return bench
 
 
 def run_cli(

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli, shared_file
+from conftest import REPO, judge_bench, run_cli, shared_file
 from fake_openai_server import FakeOpenAIServer, Fault
 
 from mtbench.data.jsonl import read_jsonl
@@ -29,16 +29,7 @@ PREFLIGHT = "Reply with the single word OK."
 @pytest.fixture
 def data(bench: BenchPaths) -> BenchPaths:
     """The bench fixture cut to four questions, with three official answer files."""
-    rows = [
-        line
-        for _, line in _lines(bench.question_file)
-        if json.loads(line)["question_id"] in QUESTIONS
-    ]
-    bench.question_file.write_text("".join(line + "\n" for line in rows))
-    bench.answer_dir.mkdir(parents=True)
-    for model in MODELS:
-        shutil.copy(shared_file(f"model_answer/{model}.jsonl"), bench.answer_file(model))
-    return bench
+    return judge_bench(bench, QUESTIONS, MODELS)
 
 
 def _lines(path: Path):

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from typing import Any
 
 import pytest
-from conftest import run_cli, shared_file
+from conftest import judge_bench, run_cli
 from fake_openai_server import Completion, FakeOpenAIServer, Refusal, judge_reply
 
 from mtbench.data.judgments import load_pair_judgments, load_single_judgments
@@ -32,16 +31,7 @@ PREFLIGHT = "Reply with the single word OK."
 @pytest.fixture
 def data(bench: BenchPaths) -> BenchPaths:
     """Two plain questions (no references) and two official answer files."""
-    rows = [
-        line
-        for line in bench.question_file.read_text().splitlines()
-        if line.strip() and json.loads(line)["question_id"] in QUESTIONS
-    ]
-    bench.question_file.write_text("".join(line + "\n" for line in rows))
-    bench.answer_dir.mkdir(parents=True)
-    for model in MODELS:
-        shutil.copy(shared_file(f"model_answer/{model}.jsonl"), bench.answer_file(model))
-    return bench
+    return judge_bench(bench, QUESTIONS, MODELS)
 
 
 def run(data: BenchPaths, server: FakeOpenAIServer, **options: Any):

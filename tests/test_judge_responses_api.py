@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import shared_file
+from conftest import judge_bench
 from fake_openai_server import Completion, FakeOpenAIServer, Fault, Refusal, judge_reply
 
 from mtbench.backends.base import GenerationParams
@@ -37,15 +36,7 @@ RATINGS = {81: 9, 82: 4}
 @pytest.fixture
 def data(bench: BenchPaths) -> BenchPaths:
     """Two plain questions (no references) and one official answer file."""
-    rows = [
-        line
-        for line in bench.question_file.read_text().splitlines()
-        if line.strip() and json.loads(line)["question_id"] in QUESTIONS
-    ]
-    bench.question_file.write_text("".join(line + "\n" for line in rows))
-    bench.answer_dir.mkdir(parents=True)
-    shutil.copy(shared_file(f"model_answer/{MODEL}.jsonl"), bench.answer_file(MODEL))
-    return bench
+    return judge_bench(bench, QUESTIONS, [MODEL])
 
 
 def run(data: BenchPaths, server: FakeOpenAIServer, **options: Any):
