@@ -89,14 +89,14 @@ def _answer(qid: object, model: str, turns: list[str]) -> dict:
     }
 
 
-def _single(qid: str, model: str, turn: int, score: int) -> dict:
+def _single(qid: str, model: str, turn: int, score: int, user_prompt: str) -> dict:
     prompt = "single-math-v1" if qid.startswith("ma-") else "single-v1"
     prompt += "-multi-turn" if turn == 2 else ""
     return {
         "question_id": qid,
         "model": model,
         "judge": ["gpt-4", prompt],
-        "user_prompt": "(prompt)",
+        "user_prompt": user_prompt,
         "judgment": f"Rating: [[{score}]]",
         "score": score,
         "turn": turn,
@@ -115,7 +115,17 @@ def strbench(tmp_path: Path) -> BenchPaths:
         rows = [_answer(q, model, [f"{model} on {q}, turn 1", f"{model} again"]) for q in IDS]
         _write(paths.answer_file(model), rows[::-1])
     _write(paths.reference_file("gpt-4"), [_answer("ma-sum", "gpt-4", ["42", "84"])])
-    judged = [_single(q, m, t, s) for (m, q, t), s in SCORES.items()]
+    # The prompts GPT-4 would have graded, so that the rows are current (not stale).
+    matches = build_matches(
+        load_questions(paths.question_file),
+        {m: load_answer_file(paths.answer_file(m)) for m in ("model-x", "model-y")},
+        make_judges(load_judge_prompts(paths.judge_prompts_file), "gpt-4", "single"),
+        "single",
+        ["model-x", "model-y"],
+        references=load_answer_file(paths.reference_file("gpt-4")),
+    )
+    graded = {(m.models[0], m.question.question_id, m.turn): m.user_prompt() for m in matches}
+    judged = [_single(q, m, t, s, graded[m, q, t]) for (m, q, t), s in SCORES.items()]
     _write(paths.judgment_file("gpt-4", "single"), judged)
     return paths
 
@@ -165,7 +175,9 @@ def test_ids_that_are_neither_integer_nor_string_are_refused(tmp_path, value, sh
         out.write(f'{{"question_id": {value}, "choices": [{{"index": 0, "turns": ["x"]}}]}}\n')
     with pytest.raises(DataError, match="m.jsonl:2: field 'question_id' must be an integer or"):
         load_answer_file(answers)
-    judged = _write(tmp_path / "j_single.jsonl", [_single("a", "m", 1, 5), _single("b", "m", 1, 5)])
+    judged = _write(
+        tmp_path / "j_single.jsonl", [_single("a", "m", 1, 5, "p"), _single("b", "m", 1, 5, "p")]
+    )
     judged.write_text(judged.read_text().replace('"question_id": "b"', f'"question_id": {value}'))
     with pytest.raises(DataError, match="j_single.jsonl:2: field 'question_id' must be an"):
         list(load_single_judgments(judged))
@@ -198,7 +210,9 @@ def test_a_file_mixing_integer_and_string_ids_is_refused_at_the_first_other_kind
         load_answer_file(answers)
     with pytest.raises(DataError, match="m.jsonl:2: question_id 7 is an integer"):
         reorg_answer_file(answers)
-    judged = _write(tmp_path / "j_single.jsonl", [_single("a", "m", 1, 5), _single("b", "m", 1, 5)])
+    judged = _write(
+        tmp_path / "j_single.jsonl", [_single("a", "m", 1, 5, "p"), _single("b", "m", 1, 5, "p")]
+    )
     judged.write_text(judged.read_text().replace('"question_id": "a"', '"question_id": 1'))
     with pytest.raises(DataError, match="j_single.jsonl:2: question_id 'b' is a string"):
         list(load_single_judgments(judged))
@@ -374,7 +388,9 @@ def test_the_reported_case_shows_and_plans(tmp_path):
     shutil.copytree(CASE, tmp_path / "data")
     shutil.copy(shared_file("judge_prompts.jsonl"), tmp_path / "data" / "judge_prompts.jsonl")
     data = ("--data-dir", str(tmp_path / "data"), "--bench-name", "tiny_bench")
-    shown = run_cli("show", *data)
+    # The case's rows hold a placeholder, not the prompt their judge graded: stale by the
+    # bench's prompts, so read as they are.
+    shown = run_cli("show", *data, "--keep-stale")
     assert shown.returncode == 0, shown.stderr
     assert _table_row(shown.stdout, "model-a") == ["model-a", "1", "7.0"]
     dry = run_cli("judge", *data, "--judge-base-url", "http://127.0.0.1:9/v1", "--dry-run")

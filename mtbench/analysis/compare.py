@@ -11,12 +11,14 @@ done per turn and per category, and the items that moved most are listed.
 from __future__ import annotations
 
 import logging
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
+from mtbench.analysis.scores import ReadOptions
 from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.judgments import (
     first_parsed,
@@ -28,6 +30,7 @@ from mtbench.data.judgments import (
 from mtbench.data.paths import BenchPaths, file_stem, require_file
 from mtbench.data.questions import CATEGORIES, QuestionId, id_order, question_categories
 from mtbench.errors import ConfigError, DataError
+from mtbench.judging.staleness import drop_stale, stale_note
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +121,13 @@ class RunScores:
     out_of_scale: frozenset[Item] = frozenset()
 
 
-def load_run(spec: RunSpec) -> RunScores:
+def load_run(
+    spec: RunSpec, read: ReadOptions = ReadOptions(), paths: BenchPaths | None = None
+) -> RunScores:
     """Read one run's scores.
+
+    Stale rows are left out (unless `read.keep_stale`; checked against `paths`' files, none
+    without `paths`), and the samples of an item (`--samples`) are combined by `read.combine`.
 
     Raises:
         DataError: for a missing file, or a model without rows in it (naming the models there);
@@ -146,13 +154,23 @@ def load_run(spec: RunSpec) -> RunScores:
             "to compare a model of another file write FILE:MODEL",
             spec.file,
         )
-    rows = [j for j in judgments if j.model == model]
-    # One score per item, whatever judge prompt graded it: the item is what runs are compared on.
-    kept, _ = first_parsed(rows, key=lambda j: (j.question_id, j.turn))
-    scores = {(j.question_id, j.turn): float(j.score) for j in kept if j.parsed}
-    unparsed = frozenset((j.question_id, j.turn) for j in kept if not j.parsed)
-    # Parsed rows beyond the one that counts (unparsed rows are reported as unparsed items).
-    repeated = sum(j.parsed for j in rows) - len(scores)
+    check = read.check(paths) if paths is not None else None
+    every = [j for j in judgments if j.model == model]
+    rows = drop_stale(every, check)
+    if len(rows) < len(every):
+        logger.warning("%s: %s", spec.file, stale_note({"stale": len(every) - len(rows)}))
+    # One score per item, whatever judge prompt graded it: the item is what runs are compared
+    # on; an item's samples (`--samples`) are combined into it.
+    kept, _ = first_parsed(rows, key=lambda j: (j.question_id, j.turn, j.sample))
+    samples: dict[Item, list[float]] = {}
+    for j in kept:
+        if j.parsed:
+            samples.setdefault((j.question_id, j.turn), []).append(float(j.score))
+    combine = statistics.median if read.combine == "median" else statistics.fmean
+    scores = {item: float(combine(values)) for item, values in samples.items()}
+    unparsed = frozenset((j.question_id, j.turn) for j in kept if not j.parsed) - set(scores)
+    # Parsed rows beyond those that count (unparsed rows are reported as unparsed items).
+    repeated = sum(j.parsed for j in rows) - sum(len(v) for v in samples.values())
     if repeated:
         logger.warning(
             "%s: %d repeated judgment(s) of %s; the first parsed counts", spec.file, repeated, model
@@ -299,6 +317,7 @@ def build_comparison(
     judge_model: str = DEFAULT_JUDGE,
     bootstrap: BootstrapSpec | None = BootstrapSpec(),
     top: int = DEFAULT_TOP,
+    read: ReadOptions = ReadOptions(),
 ) -> Comparison:
     """What `mtbench-show --compare A B` computes.
 
@@ -311,6 +330,7 @@ def build_comparison(
             `paths.file_stem`, as `mtbench-judge` maps its `--judge-model`).
         bootstrap: Resampling for the intervals.
         top: How many of the most-moved items to list.
+        read: Stale rows and samples, as in `mtbench-show` (`analysis.scores.ReadOptions`).
 
     Raises:
         ConfigError: for a negative `top`.
@@ -319,6 +339,6 @@ def build_comparison(
     if top < 0:
         raise ConfigError(f"--top must be 0 or more, got {top}")
     default = Path(input_file) if input_file else paths.judgment_file(judge_model, "single")
-    a = load_run(parse_run_spec(run_a, default, paths))
-    b = load_run(parse_run_spec(run_b, default, paths))
+    a = load_run(parse_run_spec(run_a, default, paths), read, paths)
+    b = load_run(parse_run_spec(run_b, default, paths), read, paths)
     return compare_runs(a, b, question_categories(paths.question_file), bootstrap, top)

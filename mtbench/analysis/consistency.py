@@ -36,6 +36,7 @@ from mtbench.data.judgments import (
 from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import CATEGORIES, QuestionId, question_categories
 from mtbench.errors import ConfigError, DataError
+from mtbench.judging.staleness import PromptCheck, Row, drop_stale, stale_note
 
 logger = logging.getLogger(__name__)
 
@@ -287,9 +288,15 @@ def _agreement_row(frame: pd.DataFrame) -> dict[str, float]:
 
 
 def position_report(
-    paths: BenchPaths, input_file: str | Path | None = None, judge_model: str = DEFAULT_JUDGE
+    paths: BenchPaths,
+    input_file: str | Path | None = None,
+    judge_model: str = DEFAULT_JUDGE,
+    keep_stale: bool = False,
 ) -> PositionReport:
     """Position consistency of the judge whose pairwise file is given (default: `judge_model`'s).
+
+    Rows that graded an answer, reference or judge prompt that has changed since are left out
+    (`judging.staleness`), unless `keep_stale`.
 
     Raises:
         DataError: for a missing, malformed or empty file.
@@ -301,9 +308,8 @@ def position_report(
         hint="run `mtbench-judge --mode pairwise-all` "
         "(or pairwise-baseline) first, or pass --input-file",
     )
-    report = position_consistency(
-        load_pair_judgments(path), question_categories(paths.question_file)
-    )
+    rows = _current(load_pair_judgments(path), paths, keep_stale, path)
+    report = position_consistency(rows, question_categories(paths.question_file))
     if not report.tables["All"].loc["all", "rows"]:
         raise DataError("no pairwise judgments in this file", path)
     return replace(report, input_file=path)
@@ -316,8 +322,11 @@ def single_pair_report(
     pair_file: str | Path | None = None,
     tie_margin: float = 0.0,
     per_game: bool = False,
+    keep_stale: bool = False,
 ) -> SinglePairReport:
     """Single-vs-pairwise consistency of one judge from its two judgment files.
+
+    Stale rows of either file are left out (`judging.staleness`), unless `keep_stale`.
 
     Raises:
         ConfigError: for a negative tie margin.
@@ -338,7 +347,10 @@ def single_pair_report(
         hint="run `mtbench-judge --mode pairwise-all` first, or pass --pair-file",
     )
     result = single_pair_consistency(
-        load_single_judgments(single), load_pair_judgments(pair), tie_margin, per_game
+        _current(load_single_judgments(single), paths, keep_stale, single),
+        _current(load_pair_judgments(pair), paths, keep_stale, pair),
+        tie_margin,
+        per_game,
     )
     if not result.table.loc["all", "total"]:
         reasons = "; ".join(f"{n} {why}" for why, n in result.left_out.items()) or "no rows"
@@ -348,3 +360,13 @@ def single_pair_report(
             pair,
         )
     return replace(result, single_file=single, pair_file=pair)
+
+
+def _current(rows: Iterable[Row], paths: BenchPaths, keep_stale: bool, path: Path) -> list[Row]:
+    """`rows` without the stale ones (unless `keep_stale`), with a warning that counts them."""
+    every = list(rows)
+    kept = drop_stale(every, None if keep_stale else PromptCheck(paths))
+    note = stale_note({"stale": len(every) - len(kept)})
+    if note:
+        logger.warning("%s: %s", path, note)
+    return kept

@@ -28,6 +28,20 @@ from typing import cast
 import pandas as pd
 
 from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
+from mtbench.analysis.coverage import (
+    MIN_INTERVAL_QUESTIONS,
+    Coverage,
+    coverage,
+    coverage_warning,
+    expected_items,
+)
+from mtbench.analysis.samples import (
+    COMBINE,
+    combine_samples,
+    has_samples,
+    judge_spread,
+    majority_rows,
+)
 from mtbench.analysis.snapshots import judge_snapshots, mixed_snapshots_warning
 from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.judgments import (
@@ -43,8 +57,9 @@ from mtbench.data.judgments import (
     out_of_scale_warning,
 )
 from mtbench.data.paths import BenchPaths, require_file
-from mtbench.data.questions import CATEGORIES, QuestionId, question_categories
-from mtbench.errors import DataError
+from mtbench.data.questions import CATEGORIES, Question, QuestionId, load_questions
+from mtbench.errors import ConfigError, DataError
+from mtbench.judging.staleness import PromptCheck, stale_note
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +77,12 @@ class Accounting:
         inconsistent: Pairwise only: rows whose two orders disagree (counted as ties).
         out_of_scale: Single only: used rows whose score lies outside the judge prompt's
             scale (`SCORE_SCALE`), per model; kept in the tables, as FastChat keeps them.
+        stale: Rows left out because they graded an answer, reference or judge prompt that
+            has changed since (`judging.staleness`); 0 with `keep_stale`.
+        unchecked: Used rows whose graded prompt could not be rebuilt from the bench's files
+            (no answer file, a question or judge prompt the bench lacks): used as they are.
+        samples: Used rows that are a further sample of an item already counted
+            (`mtbench-judge --samples`), combined into one score per item.
     """
 
     rows: int
@@ -71,6 +92,9 @@ class Accounting:
     used: int
     inconsistent: int = 0
     out_of_scale: Mapping[str, int] = field(default_factory=dict)
+    stale: int = 0
+    unchecked: int = 0
+    samples: int = 0
 
 
 SINGLE_COLUMNS = ["model", "score", "turn", "question_id"]
@@ -78,10 +102,13 @@ PAIR_COLUMNS = ["question_id", "turn", "model_1", "model_2", "g1_winner", "g2_wi
 
 
 def _select(
-    judgments: Iterable[Judgment], selected: Callable[[Judgment], bool]
+    judgments: Iterable[Judgment],
+    selected: Callable[[Judgment], bool],
+    check: PromptCheck | None = None,
 ) -> tuple[list[Judgment], Accounting]:
-    """Drop unparsed rows, then unselected ones, then repeats (keeping the first); count each."""
-    rows = unparsed = filtered = 0
+    """Drop unparsed rows, unselected ones, stale ones (when `check` is given), then repeats
+    (keeping the first); count each."""
+    rows = unparsed = filtered = stale = unchecked = 0
     candidates: list[Judgment] = []
     for judgment in judgments:
         rows += 1
@@ -90,32 +117,57 @@ def _select(
         elif not selected(judgment):
             filtered += 1
         else:
+            status = check.status(judgment) if check is not None else "current"
+            if status == "stale":
+                stale += 1
+                continue
+            unchecked += status == "unchecked"
             candidates.append(judgment)
     # Every candidate is parsed, so `first_parsed` keeps the first row of each judgment.
     kept, duplicates = first_parsed(candidates)
     if duplicates:
         logger.warning("%d repeated judgment row(s) counted once", duplicates)
-    return kept, Accounting(rows, unparsed, duplicates, filtered, len(kept))
+    note = stale_note({"stale": stale})
+    if note:
+        logger.warning("%s", note)
+    extra = sum(row.sample > 1 for row in kept)
+    return kept, Accounting(
+        rows, unparsed, duplicates, filtered, len(kept), 0, {}, stale, unchecked, extra
+    )
 
 
 def select_single(
-    judgments: Iterable[SingleJudgment], model_list: Sequence[str] | None = None
+    judgments: Iterable[SingleJudgment],
+    model_list: Sequence[str] | None = None,
+    check: PromptCheck | None = None,
+    combine: str = "median",
 ) -> tuple[pd.DataFrame, Accounting]:
-    """Rows for the single-mode tables: columns `model`, `score`, `turn`, `question_id`.
+    """One row per item for the single-mode tables: columns `model`, `score`, `turn`,
+    `question_id`.
 
-    Drops unparsed rows (score -1), then rows of models outside `model_list`, then repeats.
-    Scores outside the judge prompt's scale are kept (FastChat's rule), counted in the
-    accounting's `out_of_scale` and logged as a warning.
+    Drops unparsed rows (score -1), then rows of models outside `model_list`, then stale rows
+    (those `check` finds stale; no check without it), then repeats; then combines the samples
+    of an item (`--samples`) into one score (`combine`: `median` or `mean`,
+    `analysis.samples.combine_samples`). Scores outside the judge prompt's scale are kept
+    (FastChat's rule), counted in the accounting's `out_of_scale` and logged as a warning.
     """
-    _, frame, accounting = _single_rows(judgments, model_list)
-    return frame, accounting
+    _, frame, accounting = _single_rows(judgments, model_list, check)
+    return combine_samples(frame, "score", SINGLE_ITEM, combine)[SINGLE_COLUMNS], accounting
+
+
+SINGLE_ITEM = ["model", "question_id", "turn"]
+"""What one single-mode score is of; its samples are combined (`analysis.samples`)."""
 
 
 def _single_rows(
-    judgments: Iterable[SingleJudgment], model_list: Sequence[str] | None
+    judgments: Iterable[SingleJudgment],
+    model_list: Sequence[str] | None,
+    check: PromptCheck | None = None,
 ) -> tuple[list[SingleJudgment], pd.DataFrame, Accounting]:
-    """`select_single`, with the rows kept (for what the frame leaves out, e.g. provenance)."""
-    kept, accounting = _select(judgments, lambda j: model_list is None or j.model in model_list)
+    """The used rows, and a frame of them with one row per sample (before combining)."""
+    kept, accounting = _select(
+        judgments, lambda j: model_list is None or j.model in model_list, check
+    )
     rows = [[j.model, j.score, j.turn, j.question_id] for j in kept]
     off_scale = out_of_scale_counts(kept)
     warning = out_of_scale_warning(off_scale)
@@ -141,26 +193,37 @@ def select_pairwise(
     judgments: Iterable[PairJudgment],
     baseline: str | None = None,
     model_list: Sequence[str] | None = None,
+    check: PromptCheck | None = None,
 ) -> tuple[pd.DataFrame, Accounting]:
-    """Rows for the pairwise tables.
+    """Rows for the pairwise tables, one per match.
 
     Columns: `question_id`, `turn`, `model_1`, `model_2`, `g1_winner`, `g2_winner`.
 
     Drops rows with an `error` game, then rows not involving `baseline` (when given), then rows
-    outside `model_list`, then repeats of the same match in either model order.
+    outside `model_list`, then stale rows (those `check` finds stale), then repeats of the same
+    match in either model order; a match judged several times (`--samples`) is its samples'
+    majority verdict (`analysis.samples.majority_rows`).
 
     `model_list` keeps a row when its evaluated models are listed: with a baseline, the
     non-baseline model must be listed; without, both must be (FastChat checks only `model_1`,
     which silently drops a listed model's rows whenever it was `model_2`).
     """
-    _, frame, accounting = _pairwise_rows(judgments, baseline, model_list)
+    _, frame, accounting = _pairwise_rows(judgments, baseline, model_list, check)
     return frame, accounting
 
 
+def _pair_frame(rows: Sequence[PairJudgment]) -> pd.DataFrame:
+    data = [[j.question_id, j.turn, j.model_1, j.model_2, j.g1_winner, j.g2_winner] for j in rows]
+    return pd.DataFrame(data, columns=PAIR_COLUMNS)
+
+
 def _pairwise_rows(
-    judgments: Iterable[PairJudgment], baseline: str | None, model_list: Sequence[str] | None
+    judgments: Iterable[PairJudgment],
+    baseline: str | None,
+    model_list: Sequence[str] | None,
+    check: PromptCheck | None = None,
 ) -> tuple[list[PairJudgment], pd.DataFrame, Accounting]:
-    """`select_pairwise`, with the rows kept (for what the frame leaves out, e.g. provenance)."""
+    """The used rows (every sample), and a frame of one row per match (samples combined)."""
 
     def selected(judgment: PairJudgment) -> bool:
         pair = (judgment.model_1, judgment.model_2)
@@ -169,15 +232,15 @@ def _pairwise_rows(
         evaluated = [m for m in pair if m != baseline]
         return model_list is None or all(m in model_list for m in evaluated)
 
-    kept, accounting = _select(judgments, selected)
-    rows = [[j.question_id, j.turn, j.model_1, j.model_2, j.g1_winner, j.g2_winner] for j in kept]
-    frame = pd.DataFrame(rows, columns=PAIR_COLUMNS)
+    kept, accounting = _select(judgments, selected, check)
+    frame = _pair_frame(majority_rows(kept))
     inconsistent = int((frame["g1_winner"] != frame["g2_winner"]).sum())
     return kept, frame, replace(accounting, inconsistent=inconsistent)
 
 
 def pairwise_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
-    """One win/loss/tie record per model per row (two per row), with its question and turn.
+    """One win/loss/tie record per model per row (two per row), with its question, turn and
+    opponent.
 
     Each row's two games are combined by `combined_verdict`.
 
@@ -190,16 +253,24 @@ def pairwise_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
         verdict = combined_verdict(str(row.g1_winner), str(row.g2_winner))
         if verdict == "error":
             raise ValueError("pairwise_outcomes takes rows without errors (from select_pairwise)")
+        one, two = (row.model_1, row.model_2)
         if verdict == "tie":
-            records.append({**common, "model": row.model_1, "win": 0, "loss": 0, "tie": 1})
-            records.append({**common, "model": row.model_2, "win": 0, "loss": 0, "tie": 1})
+            records.append({**common, "model": one, "opponent": two, "win": 0, "loss": 0, "tie": 1})
+            records.append({**common, "model": two, "opponent": one, "win": 0, "loss": 0, "tie": 1})
         else:
-            winner, loser = (
-                (row.model_1, row.model_2) if verdict == "model_1" else (row.model_2, row.model_1)
+            winner, loser = (one, two) if verdict == "model_1" else (two, one)
+            records.append(
+                {**common, "model": winner, "opponent": loser, "win": 1, "loss": 0, "tie": 0}
             )
-            records.append({**common, "model": winner, "win": 1, "loss": 0, "tie": 0})
-            records.append({**common, "model": loser, "win": 0, "loss": 1, "tie": 0})
-    return pd.DataFrame(records, columns=["question_id", "turn", "model", "win", "loss", "tie"])
+            records.append(
+                {**common, "model": loser, "opponent": winner, "win": 0, "loss": 1, "tie": 0}
+            )
+    return pd.DataFrame(records, columns=OUTCOME_COLUMNS)
+
+
+OUTCOME_COLUMNS = ["question_id", "turn", "model", "opponent", "win", "loss", "tie"]
+PAIR_ITEM = ["model", "question_id", "turn", "opponent"]
+"""What one pairwise outcome is of; its samples are what `--samples` repeats."""
 
 
 def pairwise_table(outcomes: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
@@ -223,7 +294,10 @@ class ScoreReport:
         input_file: The judgment file read.
         tables: FastChat's tables in its order, by title (`First turn`, `Second turn`,
             `Average` for single; one pairwise table otherwise).
-        summary: One row per model: the headline number, its bootstrap interval and counts.
+        summary: One row per model: the headline number, its bootstrap interval (NaN where it
+            rests on fewer than `coverage.MIN_INTERVAL_QUESTIONS` questions), counts, and,
+            when items were judged several times, the judge's run-to-run spread
+            (`analysis.samples.SPREAD_COLUMNS`).
         categories: Category × model table (mean score, or adjusted win rate), None if the
             question file was not available.
         accounting: What happened to the file's rows.
@@ -233,6 +307,10 @@ class ScoreReport:
             server said answered, from each row's `JUDGE_META`), most first, then
             `snapshots.NOT_RECORDED` for calls whose row names none (FastChat's rows). A single
             row is one call, a pairwise row two (one per game). See `judge_snapshots`.
+        coverage: Each model's judged items against the question file's (`analysis.coverage`),
+            including `--model-list` models with no judgment at all; None without a question
+            file.
+        combine: How an item's samples were combined (`median` or `mean`).
     """
 
     mode: str
@@ -244,6 +322,16 @@ class ScoreReport:
     baseline: str | None = None
     bootstrap: BootstrapSpec | None = None
     judge_snapshots: dict[str, int] = field(default_factory=dict)
+    coverage: dict[str, Coverage] | None = None
+    combine: str = "median"
+
+    @property
+    def few_questions(self) -> dict[str, int]:
+        """Models whose interval is left out for resting on too few questions, with the count."""
+        if self.bootstrap is None or "questions" not in self.summary:
+            return {}
+        counts = self.summary["questions"]
+        return {str(m): int(n) for m, n in counts.items() if n < MIN_INTERVAL_QUESTIONS}
 
 
 def default_input_file(paths: BenchPaths, judge_model: str, mode: str) -> Path:
@@ -252,6 +340,28 @@ def default_input_file(paths: BenchPaths, judge_model: str, mode: str) -> Path:
     `judge_model` is mapped to the file name as `mtbench-judge` maps it (`paths.file_stem`).
     """
     return paths.judgment_file(judge_model, mode)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How a reader turns rows into scores, beyond FastChat's rules.
+
+    Attributes:
+        keep_stale: Use rows whose graded prompt has changed since (FastChat's behaviour, for
+            reading archives); by default they are left out (`judging.staleness`).
+        judge_file: The judge prompt file rows are checked against (default: the bench's).
+        combine: How an item's samples become one score: `median` or `mean`.
+    """
+
+    keep_stale: bool = False
+    judge_file: str | Path | None = None
+    combine: str = "median"
+
+    def check(self, paths: BenchPaths) -> PromptCheck | None:
+        """The staleness check of these options (None with `keep_stale`)."""
+        if self.keep_stale:
+            return None
+        return PromptCheck(paths, Path(self.judge_file) if self.judge_file else None)
 
 
 def build_report(
@@ -263,6 +373,7 @@ def build_report(
     model_list: Sequence[str] | None = None,
     bootstrap: BootstrapSpec | None = BootstrapSpec(),
     judgments: Iterable[SingleJudgment] | Iterable[PairJudgment] | None = None,
+    read: ReadOptions = ReadOptions(),
 ) -> ScoreReport:
     """Read a judgment file and compute the result tables.
 
@@ -278,12 +389,15 @@ def build_report(
         judgments: The rows of the input file, already read (every row, in file order: single
             rows for `single`, pairwise rows otherwise); None reads the file. Given, the file
             is not opened and only names the report's source.
+        read: Stale rows, the judge prompt file, combining samples (`ReadOptions`).
 
     Raises:
-        ConfigError: for an unknown mode.
+        ConfigError: for an unknown mode or way of combining samples.
         DataError: for a missing or malformed file, or when no judgment is left to show.
     """
     grading_kind(mode)  # an unknown mode fails before any file is read
+    if read.combine not in COMBINE:
+        raise ConfigError(f"samples are combined by {' or '.join(COMBINE)}, not {read.combine!r}")
     path = (
         Path(input_file) if input_file is not None else default_input_file(paths, judge_model, mode)
     )
@@ -295,19 +409,20 @@ def build_report(
         )
     if bootstrap is not None and bootstrap.resamples <= 0:
         bootstrap = None
-    categories = question_categories(paths.question_file)
+    questions = load_questions(paths.question_file) if paths.question_file.is_file() else None
+    check = read.check(paths)
     if mode == "single":
         singles = (
             load_single_judgments(path)
             if judgments is None
             else cast(Iterable[SingleJudgment], judgments)
         )
-        return _single_report(paths, path, singles, model_list, bootstrap, categories)
+        return _single_report(paths, path, singles, model_list, bootstrap, questions, check, read)
     pairs = (
         load_pair_judgments(path) if judgments is None else cast(Iterable[PairJudgment], judgments)
     )
     baseline = baseline_model if mode == "pairwise-baseline" else None
-    return _pairwise_report(path, pairs, mode, baseline, model_list, bootstrap, categories)
+    return _pairwise_report(path, pairs, mode, baseline, model_list, bootstrap, questions, check)
 
 
 def _nothing_left(
@@ -321,6 +436,11 @@ def _nothing_left(
     if accounting.filtered:
         selection = f"--model-list {' '.join(model_list)}" if model_list else "the baseline filter"
         parts.append(f"{accounting.filtered} outside {selection}")
+    if accounting.stale:
+        parts.append(
+            f"{accounting.stale} stale (rerun mtbench-judge to judge them again, or pass "
+            "--keep-stale to read them as they are)"
+        )
     return DataError(
         "no judgments left to show (" + ", ".join(parts) + "); check --model-list, "
         "--baseline-model and --mode",
@@ -334,11 +454,14 @@ def _single_report(
     judgments: Iterable[SingleJudgment],
     model_list: Sequence[str] | None,
     bootstrap: BootstrapSpec | None,
-    categories: dict[QuestionId, str] | None,
+    questions: list[Question] | None,
+    check: PromptCheck | None,
+    read: ReadOptions,
 ) -> ScoreReport:
-    kept, frame, accounting = _single_rows(judgments, model_list)
-    if frame.empty:
+    kept, samples, accounting = _single_rows(judgments, model_list, check)
+    if samples.empty:
         raise _nothing_left(path, accounting, model_list)
+    frame = combine_samples(samples, "score", SINGLE_ITEM, read.combine)[SINGLE_COLUMNS]
     tables = {"First turn": single_turn_table(frame, 1)}
     # FastChat shows the second turn and the average only for MT-bench (two-turn questions).
     if paths.bench_name == "mt_bench":
@@ -358,11 +481,17 @@ def _single_report(
         ci = interval(mean_draws(frame, "score", bootstrap), bootstrap.confidence)
         summary.insert(1, "lower", ci["lower"])
         summary.insert(2, "upper", ci["upper"])
-    summary = summary.sort_values(by="score", ascending=False, kind="stable")
+    if has_samples(samples, SINGLE_ITEM):
+        summary = summary.join(judge_spread(samples, "score", SINGLE_ITEM, bootstrap))
+    summary = _finish_summary(summary.sort_values(by="score", ascending=False, kind="stable"))
     category_table = None
+    categories = _categories(questions)
     if categories is not None:
         with_category = frame.assign(category=frame["question_id"].map(categories))
         category_table = _category_table(with_category, "score", list(summary.index))
+    judged: dict[str, list[tuple[object, ...]]] = {}
+    for row in frame.itertuples(index=False):
+        judged.setdefault(str(row.model), []).append((row.question_id, row.turn))
     return ScoreReport(
         "single",
         path,
@@ -373,6 +502,8 @@ def _single_report(
         None,
         bootstrap,
         judge_snapshots=_snapshots(kept),
+        coverage=_coverage(questions, judged, list(summary.index), model_list),
+        combine=read.combine,
     )
 
 
@@ -383,9 +514,10 @@ def _pairwise_report(
     baseline: str | None,
     model_list: Sequence[str] | None,
     bootstrap: BootstrapSpec | None,
-    categories: dict[QuestionId, str] | None,
+    questions: list[Question] | None,
+    check: PromptCheck | None,
 ) -> ScoreReport:
-    kept, frame, accounting = _pairwise_rows(judgments, baseline, model_list)
+    kept, frame, accounting = _pairwise_rows(judgments, baseline, model_list, check)
     if frame.empty:
         raise _nothing_left(path, accounting, model_list)
     outcomes = pairwise_outcomes(frame)
@@ -395,15 +527,33 @@ def _pairwise_report(
     outcomes = outcomes.assign(points=outcomes["win"] + 0.5 * outcomes["tie"])
     summary = table[["win_rate_adjusted", "win", "loss", "tie"]].copy()
     summary["judgments"] = table[["win", "loss", "tie"]].sum(axis=1)
+    summary["questions"] = outcomes.groupby("model")["question_id"].nunique()
     if bootstrap is not None:
         # Each outcome is exactly one of win/loss/tie, so the mean of points is the adjusted rate.
         ci = interval(mean_draws(outcomes, "points", bootstrap), bootstrap.confidence)
         summary.insert(1, "lower", ci["lower"])
         summary.insert(2, "upper", ci["upper"])
+    every = pairwise_outcomes(_pair_frame(kept))
+    if has_samples(every, PAIR_ITEM):
+        every = every.assign(points=every["win"] + 0.5 * every["tie"])
+        summary = summary.join(judge_spread(every, "points", PAIR_ITEM, bootstrap))
+    summary = _finish_summary(summary)
     category_table = None
+    categories = _categories(questions)
     if categories is not None:
         with_category = outcomes.assign(category=outcomes["question_id"].map(categories))
         category_table = _category_table(with_category, "points", list(summary.index))
+    shown = list(summary.index)
+    judged: dict[str, list[tuple[object, ...]]] = {}
+    for row in outcomes.itertuples(index=False):
+        if row.model in shown:
+            unit = (
+                (row.question_id, row.turn)
+                if baseline
+                else (row.question_id, row.turn, row.opponent)
+            )
+            judged.setdefault(str(row.model), []).append(unit)
+    opponents = None if baseline else {m: [o for o in shown if o != m] for m in shown}
     return ScoreReport(
         mode,
         path,
@@ -414,7 +564,42 @@ def _pairwise_report(
         baseline,
         bootstrap,
         judge_snapshots=_snapshots(kept),
+        coverage=_coverage(questions, judged, shown, model_list, opponents),
     )
+
+
+def _finish_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """Leave out the intervals of models judged on fewer than `MIN_INTERVAL_QUESTIONS`."""
+    if "lower" in summary:
+        few = summary["questions"] < MIN_INTERVAL_QUESTIONS
+        summary.loc[few, ["lower", "upper"]] = float("nan")
+    return summary
+
+
+def _categories(questions: list[Question] | None) -> dict[QuestionId, str] | None:
+    if questions is None:
+        logger.warning("question file not found: per-category results and coverage are left out")
+        return None
+    return {q.question_id: q.category for q in questions}
+
+
+def _coverage(
+    questions: list[Question] | None,
+    judged: dict[str, list[tuple[object, ...]]],
+    shown: Sequence[str],
+    model_list: Sequence[str] | None,
+    opponents: dict[str, list[str]] | None = None,
+) -> dict[str, Coverage] | None:
+    """Coverage of the shown models, then of listed models with nothing to show; warned."""
+    if questions is None:
+        return None
+    models = {m: judged.get(m, []) for m in [*shown, *(model_list or [])]}
+    result = coverage(models, expected_items(questions), opponents)
+    for entry in result.values():
+        warning = coverage_warning(entry)
+        if warning:
+            logger.warning("%s", warning)
+    return result
 
 
 def _snapshots(kept: Sequence[SingleJudgment] | Sequence[PairJudgment]) -> dict[str, int]:

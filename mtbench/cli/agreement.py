@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--input-file", help="pairwise judgment file (default: from --judge-model)"
     )
     add_judge_option(position, "{judge}_pair.jsonl (without --input-file)")
+    add_keep_stale_option(position)
     add_bench_options(position)
     add_output_options(position)
 
@@ -97,9 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
     single_pair.add_argument(
         "--per-game", action="store_true", help="compare each pairwise order on its own"
     )
+    add_keep_stale_option(single_pair)
     add_bench_options(single_pair)
     add_output_options(single_pair)
     return parser
+
+
+def add_keep_stale_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep-stale",
+        action="store_true",
+        help="also read judgments whose graded answer, reference or judge prompt has changed "
+        "since (by default they are left out, with a warning)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -117,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
         paths = bench_paths(args)
         if args.command == "position":
             sections = fmt.position_sections(
-                position_report(paths, args.input_file, args.judge_model)
+                position_report(paths, args.input_file, args.judge_model, args.keep_stale)
             )
         else:
             sections = fmt.single_pair_sections(
@@ -128,6 +139,7 @@ def _run(args: argparse.Namespace) -> int:
                     args.pair_file,
                     args.tie_margin,
                     args.per_game,
+                    args.keep_stale,
                 )
             )
     sys.stdout.write(sections.render(args.format))

@@ -12,6 +12,8 @@ from dataclasses import MISSING, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mtbench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSpec
+from mtbench.analysis.samples import COMBINE
+from mtbench.analysis.scores import ReadOptions
 from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.paths import DATA_DIR_ENV, DEFAULT_BENCH, BenchPaths, file_stem
 from mtbench.errors import ConfigError, MTBenchError
@@ -184,6 +186,35 @@ def bootstrap_spec(args: argparse.Namespace) -> BootstrapSpec:
     if args.bootstrap < 0:
         raise ConfigError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
     return BootstrapSpec(args.bootstrap, args.seed)
+
+
+def add_read_options(parser: argparse.ArgumentParser) -> None:
+    """How a command that reads judgments treats stale rows and samples (`ReadOptions`)."""
+    parser.add_argument(
+        "--keep-stale",
+        action="store_true",
+        help="also use judgments whose graded answer, reference or judge prompt has changed "
+        "since (FastChat's behaviour, for reading archives); by default they are skipped "
+        "and counted",
+    )
+    parser.add_argument(
+        "--judge-file",
+        metavar="FILE",
+        help="the judge prompt file the judgments were made with, to check them against "
+        "(default: the bench's, as mtbench-judge)",
+    )
+    parser.add_argument(
+        "--combine-samples",
+        default="median",
+        choices=COMBINE,
+        help="how the samples of an item judged several times (mtbench-judge --samples) "
+        "become its score (default: %(default)s)",
+    )
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """The `ReadOptions` that `add_read_options`' flags ask for."""
+    return ReadOptions(args.keep_stale, args.judge_file, args.combine_samples)
 
 
 def add_judge_option(parser: argparse.ArgumentParser, reads: str) -> None:

@@ -85,6 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="judge only the first N questions (for a quick check)",
     )
+    fastchat.add_argument(
+        "--samples",
+        type=int,
+        default=JudgeConfig.samples,
+        metavar="K",
+        help="judge every match K times, each its own row, to measure and reduce the judge's "
+        "run-to-run noise; mtbench-show takes each item's median and reports the spread; "
+        "rerun with a larger K to add samples (default: %(default)s)",
+    )
+    fastchat.add_argument(
+        "--keep-stale",
+        action="store_true",
+        help="count a match as judged even if the answer, reference or judge prompt it graded "
+        "has changed since (by default such stale judgments are made again)",
+    )
     judge = parser.add_argument_group("judge")
     judge.add_argument(
         "--judge-backend",

@@ -14,9 +14,11 @@ from mtbench.cli.common import (
     add_judge_option,
     add_logging_options,
     add_model_list_option,
+    add_read_options,
     bench_paths,
     bootstrap_spec,
     model_stems,
+    read_options,
     run_command,
 )
 from mtbench.data.defaults import DEFAULT_BASELINE
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "against --baseline-model, from {judge}_pair.jsonl; pairwise-all: win rates over every "
         "pair in {judge}_pair.jsonl (default: %(default)s)",
     )
+    add_read_options(parser)
     add_bootstrap_options(parser)
     add_format_option(parser)
     parser.add_argument("--plot", metavar="FILE", help="also save a per-category radar chart (PNG)")
@@ -88,6 +91,7 @@ def _compare(args: argparse.Namespace) -> int:
         judge_model=args.judge_model,
         bootstrap=bootstrap_spec(args),
         top=args.top,
+        read=read_options(args),
     )
     sys.stdout.write(render_comparison(comparison, args.format))
     return 0
@@ -106,6 +110,7 @@ def _show(args: argparse.Namespace) -> int:
         baseline_model=file_stem(args.baseline_model, "--baseline-model"),
         model_list=model_stems(args.model_list),
         bootstrap=bootstrap_spec(args),
+        read=read_options(args),
     )
     sys.stdout.write(render_report(report, args.format))
     if args.plot:

@@ -79,6 +79,18 @@ call's provenance: `model` (the snapshot the server says answered), `system_fing
 sampling parameters really sent) and `reasoning` (the judge's thinking, never parsed). Single
 rows have `judge_meta`; pairwise rows `g1_judge_meta` and `g2_judge_meta`."""
 
+SAMPLE = "sample"
+"""The extra field that numbers repeated judgments of one match (`mtbench-judge --samples K`):
+2 to K; a row without it is sample 1, so FastChat's rows and a plain run's rows are the first
+sample and `--samples 3` after a plain run adds two more. Readers combine an item's samples
+into one score (`mtbench.analysis.samples`)."""
+
+
+def sample_number(extra: Mapping[str, Any]) -> int:
+    """A row's sample number (`SAMPLE`): 1 when absent or not a positive integer."""
+    value = extra.get(SAMPLE)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+
 
 @dataclass(frozen=True)
 class SingleJudgment:
@@ -112,9 +124,14 @@ class SingleJudgment:
         return [_meta(self.extra.get(JUDGE_META))]
 
     @property
+    def sample(self) -> int:
+        """Which sample of its match the row is (`SAMPLE`), 1 for a plain run's rows."""
+        return sample_number(self.extra)
+
+    @property
     def key(self) -> tuple[Any, ...]:
         """What makes two rows the same judgment (a re-run would repeat it)."""
-        return (self.question_id, self.model, self.judge, self.turn)
+        return (self.question_id, self.model, self.judge, self.turn, self.sample)
 
     @property
     def parsed(self) -> bool:
@@ -165,9 +182,15 @@ class PairJudgment:
         return [_meta(self.extra.get(f"g{game}_{JUDGE_META}")) for game in (1, 2)]
 
     @property
+    def sample(self) -> int:
+        """Which sample of its match the row is (`SAMPLE`), 1 for a plain run's rows."""
+        return sample_number(self.extra)
+
+    @property
     def key(self) -> tuple[Any, ...]:
         """The same match whichever model was listed first (baseline and all-pairs runs share)."""
-        return (self.question_id, frozenset((self.model_1, self.model_2)), self.judge, self.turn)
+        models = frozenset((self.model_1, self.model_2))
+        return (self.question_id, models, self.judge, self.turn, self.sample)
 
     @property
     def parsed(self) -> bool:

@@ -86,6 +86,11 @@ class JudgeConfig:
         answer_reasoning: `keep`: judge answers as they are, `<think>` traces included
             (FastChat); `strip`: judge them with the trace removed, as mtbench-gen's
             `--reasoning strip` would have.
+        samples: Judgments of each match (`--samples K`, at least 1): each its own row,
+            numbered (`data.judgments.SAMPLE`); readers take an item's median.
+        keep_stale: Count a match as judged even when its rows graded an answer, reference or
+            judge prompt that has changed since (`judging.staleness`); by default those
+            matches are judged again.
     """
 
     paths: BenchPaths = field(default_factory=BenchPaths.resolve)
@@ -118,6 +123,8 @@ class JudgeConfig:
     dry_run: bool = False
     preflight: bool = True
     answer_reasoning: str = "keep"
+    samples: int = 1
+    keep_stale: bool = False
 
     @property
     def requested_model(self) -> str:
@@ -153,6 +160,8 @@ class JudgeConfig:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"--num-threads must be at least 1, got {self.num_threads}")
+        if self.samples < 1:
+            raise ConfigError(f"--samples must be at least 1, got {self.samples}")
         if self.first_n is not None and self.first_n < 1:
             raise ConfigError(f"--first-n must be at least 1, got {self.first_n}")
         if self.max_attempts < 1:

@@ -121,6 +121,8 @@ class Match:
         reference: The judge's reference answer, for reference-based judges.
         answer_reasoning: `keep` puts answers into the prompt as they are; `strip` removes a
             `<think>` trace from each turn first (`split_reasoning`, mtbench-gen's rule).
+        sample: Which of `--samples K` judgments of the same prompt this is (1 to K); the
+            row of a sample after the first records it (`data.judgments.SAMPLE`).
     """
 
     question: Question
@@ -129,6 +131,7 @@ class Match:
     answers: tuple[Answer, ...]
     reference: Answer | None = None
     answer_reasoning: str = "keep"
+    sample: int = 1
 
     @property
     def pairwise(self) -> bool:
@@ -146,9 +149,8 @@ class Match:
     @property
     def key(self) -> tuple[Any, ...]:
         """The same key as the judgment row this match produces (`mtbench.data.judgments`)."""
-        if self.pairwise:
-            return (self.question.question_id, frozenset(self.models), self.judge.name, self.turn)
-        return (self.question.question_id, self.models[0], self.judge.name, self.turn)
+        models = frozenset(self.models) if self.pairwise else self.models[0]
+        return (self.question.question_id, models, self.judge.name, self.turn, self.sample)
 
     def template_values(self, swapped: bool = False) -> dict[str, str]:
         """The keyword arguments FastChat fills the template with.
@@ -213,8 +215,9 @@ def build_matches(
     baseline: str | None = None,
     references: Mapping[QuestionId, Answer] | None = None,
     answer_reasoning: str = "keep",
+    samples: int = 1,
 ) -> list[Match]:
-    """Every match of a run, in FastChat's order.
+    """Every match of a run, in FastChat's order (with `samples`, each match's samples in a row).
 
     Data must have passed `mtbench.judging.checks` (every answer and reference present).
 
@@ -228,6 +231,7 @@ def build_matches(
         references: The judge's reference answers by question id; needed when a question's
             category is in `NEED_REF_CATS`.
         answer_reasoning: `keep` or `strip` (`ANSWER_REASONING`), for every match.
+        samples: Judgments of each match (`--samples`), numbered 1 to `samples`.
 
     Raises:
         ConfigError: Unknown mode or `answer_reasoning`, no baseline for `pairwise-baseline`,
@@ -256,16 +260,18 @@ def build_matches(
                 continue
             reference = _reference(references, question) if judge.ref_based else None
             for pair in _model_tuples(mode, models, baseline):
-                matches.append(
-                    Match(
-                        question=question,
-                        judge=judge,
-                        models=pair,
-                        answers=tuple(answers[m][question.question_id] for m in pair),
-                        reference=reference,
-                        answer_reasoning=answer_reasoning,
+                for sample in range(1, samples + 1):
+                    matches.append(
+                        Match(
+                            question=question,
+                            judge=judge,
+                            models=pair,
+                            answers=tuple(answers[m][question.question_id] for m in pair),
+                            reference=reference,
+                            answer_reasoning=answer_reasoning,
+                            sample=sample,
+                        )
                     )
-                )
     return matches
 
 

@@ -36,6 +36,7 @@ from mtbench.judging.judge_backend import (
 )
 from mtbench.judging.matches import Match, build_matches, grading_kind, make_judges, needs_reference
 from mtbench.judging.replies import ran_out_of_room
+from mtbench.judging.staleness import stale_status
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class JudgePlan:
         max_tokens: The judge's reply limit.
         flags: Answers that look broken.
         notices: Things the user should know (fallbacks, FastChat `$ERROR$` rows).
+        stale: Pending matches that were judged, but grading a prompt that has changed since
+            (`judging.staleness`): judged again.
     """
 
     options: JudgeConfig
@@ -71,6 +74,7 @@ class JudgePlan:
     max_tokens: int
     flags: list[checks.AnswerFlag] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    stale: int = 0
 
     @property
     def done(self) -> int:
@@ -227,19 +231,28 @@ def _references(
     return references, path
 
 
-def _existing_keys(output: Path, mode: str, notices: list[str]) -> set[tuple[object, ...]]:
-    """The keys of the matches already judged in `output`.
+def _existing_keys(
+    output: Path, mode: str, matches: Sequence[Match], keep_stale: bool, notices: list[str]
+) -> tuple[set[tuple[object, ...]], int]:
+    """The keys of the matches already judged in `output`, and how many are stale.
 
-    A row without a verdict whose reply ran out of room (empty, or cut at the token limit:
-    `replies.out_of_room`), which runs before this rule wrote, does not count: the match is
-    asked again.
+    A row counts for its match when it graded exactly the prompt the match sends now
+    (`staleness.stale_status`); a match whose rows are all stale (its answer, reference or
+    judge prompt changed since) is judged again, unless `keep_stale`. A row without a verdict
+    whose reply ran out of room (empty, or cut at the token limit: `replies.ran_out_of_room`),
+    which runs before that rule wrote, does not count either: the match is asked again.
+
+    Returns:
+        The keys judged and current, and the number of matches judged again as stale.
     """
     if not output.is_file():
-        return set()
+        return set(), 0
     loader = load_single_judgments if grading_kind(mode) == "single" else load_pair_judgments
+    planned = {match.key: match for match in matches}
     keys = set()
     api_errors = 0
     reasked: set[tuple[object, ...]] = set()
+    stale: set[tuple[object, ...]] = set()
     for row in loader(output):
         replies = [row.judgment] if hasattr(row, "judgment") else [row.g1_judgment, row.g2_judgment]  # type: ignore[attr-defined]
         if any(
@@ -247,6 +260,10 @@ def _existing_keys(output: Path, mode: str, notices: list[str]) -> set[tuple[obj
             for reply, meta in zip(replies, row.metas, strict=False)
         ):
             reasked.add(row.key)
+            continue
+        match = planned.get(row.key)
+        if match is not None and not keep_stale and stale_status(row, match) == "stale":
+            stale.add(row.key)
             continue
         keys.add(row.key)
         api_errors += "$ERROR$" in replies
@@ -261,7 +278,14 @@ def _existing_keys(output: Path, mode: str, notices: list[str]) -> set[tuple[obj
             f"{len(reasked)} row(s) of {output.name} have no verdict because the judge's reply was "
             "empty or cut at the token limit; they are judged again"
         )
-    return keys
+    stale -= keys | reasked  # judged again since, or counted above
+    if stale:
+        notices.append(
+            f"{len(stale)} judgment(s) in {output.name} are stale: the answer, reference or judge "
+            "prompt they graded has changed since; they are judged again and appended (the old "
+            "rows stay, and readers skip them; --keep-stale counts them as judged)"
+        )
+    return keys, len(stale)
 
 
 def output_file(options: JudgeConfig) -> Path:
@@ -320,6 +344,7 @@ def make_plan(options: JudgeConfig, notices: Sequence[str] = ()) -> JudgePlan:
         baseline=baseline,
         references=references,
         answer_reasoning=options.answer_reasoning,
+        samples=options.samples,
     )
     flags = checks.flag_answers(questions, answers, needed)
     if options.answer_reasoning == "keep" and any(
@@ -330,7 +355,7 @@ def make_plan(options: JudgeConfig, notices: Sequence[str] = ()) -> JudgePlan:
             "--answer-reasoning strip judges them with the trace removed"
         )
     output = output_file(options)
-    done = _existing_keys(output, options.mode, notices)
+    done, stale = _existing_keys(output, options.mode, matches, options.keep_stale, notices)
     pending = [match for match in matches if match.key not in done]
     return JudgePlan(
         options=options,
@@ -345,6 +370,7 @@ def make_plan(options: JudgeConfig, notices: Sequence[str] = ()) -> JudgePlan:
         max_tokens=options.max_tokens or default_max_tokens(spec.kind),
         flags=flags,
         notices=notices,
+        stale=stale,
     )
 
 
@@ -361,10 +387,7 @@ def describe_plan(plan: JudgePlan) -> str:
     rows += [
         ("models", ", ".join(plan.models)),
         ("references", str(plan.reference_file) if plan.reference_file else "none needed"),
-        (
-            "matches",
-            f"{len(plan.matches)} ({plan.done} already judged, {len(plan.pending)} to judge)",
-        ),
+        ("matches", _describe_matches(plan)),
         ("judge calls", f"{plan.calls} ({describe_request(plan)})"),
         ("estimate", cost.describe(plan.estimate())),
         ("output", str(plan.output)),
@@ -376,6 +399,17 @@ def describe_plan(plan: JudgePlan) -> str:
         f"  warning: {text}" for text in checks.describe_flags(plan.flags, options.answer_reasoning)
     ]
     return "\n".join(["mtbench-judge plan", *lines])
+
+
+def _describe_matches(plan: JudgePlan) -> str:
+    """`160 (150 already judged, 10 to judge, 4 of them stale)`, with samples named."""
+    stale = f", {plan.stale} of them stale" if plan.stale else ""
+    samples = plan.options.samples
+    each = f"; {samples} samples of each match" if samples > 1 else ""
+    return (
+        f"{len(plan.matches)} ({plan.done} already judged, {len(plan.pending)} to judge{stale})"
+        f"{each}"
+    )
 
 
 def describe_request(plan: JudgePlan) -> str:

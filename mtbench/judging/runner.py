@@ -39,6 +39,7 @@ from mtbench.data.jsonl import JsonlAppender
 from mtbench.data.judgments import (
     JUDGE_META,
     NO_SCORE,
+    SAMPLE,
     PairJudgment,
     SingleJudgment,
     score_out_of_scale,
@@ -163,6 +164,7 @@ def judgment_row(match: Match, replies: Sequence[str | JudgeReply]) -> dict[str,
         for reply in replies
     ]
     judge = match.judge
+    numbered = {SAMPLE: match.sample} if match.sample > 1 else {}
     if not match.pairwise:
         return SingleJudgment(
             question_id=match.question.question_id,
@@ -172,10 +174,11 @@ def judgment_row(match: Match, replies: Sequence[str | JudgeReply]) -> dict[str,
             judgment=read[0].judgment,
             score=parse_rating(read[0].judgment),
             turn=match.turn,
-            extra={JUDGE_META: read[0].meta} if read[0].meta else {},
+            extra={**numbered, **({JUDGE_META: read[0].meta} if read[0].meta else {})},
         ).to_row()
     fmt = judge.prompt.output_format
-    extra = {f"g{game}_{JUDGE_META}": r.meta for game, r in enumerate(read, 1) if r.meta}
+    metas = {f"g{game}_{JUDGE_META}": r.meta for game, r in enumerate(read, 1) if r.meta}
+    extra = {**numbered, **metas}
     return PairJudgment(
         question_id=match.question.question_id,
         model_1=match.models[0],

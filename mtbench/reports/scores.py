@@ -21,9 +21,11 @@ from typing import Any
 
 import pandas as pd
 
+from mtbench.analysis.coverage import MIN_INTERVAL_QUESTIONS, coverage_warning
 from mtbench.analysis.scores import Accounting, ScoreReport
 from mtbench.analysis.snapshots import mixed_snapshots_warning, recorded
 from mtbench.data.judgments import out_of_scale_warning
+from mtbench.judging.staleness import stale_note
 from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title
 
 
@@ -70,7 +72,46 @@ def accounting_line(accounting: Accounting, mode: str) -> str:
     )
     if mode != "single":
         text += f"; {accounting.inconsistent} with the two orders disagreeing (counted as ties)"
+    if accounting.stale:
+        text += f"; {accounting.stale} stale skipped"
+    if accounting.samples:
+        text += f"; {accounting.samples} further sample(s) combined per item"
+    if accounting.unchecked:
+        text += (
+            f"; {accounting.unchecked} not checked for staleness (no answer file, question or "
+            "judge prompt to rebuild their prompt from)"
+        )
     return text + "."
+
+
+def notes(report: ScoreReport) -> list[str]:
+    """The footer's `warning:` and `note:` lines beyond the accounting line."""
+    lines = []
+    warning = out_of_scale_warning(report.accounting.out_of_scale)
+    if warning:
+        lines.append(f"warning: {warning}.")
+    note = stale_note({"stale": report.accounting.stale})
+    if note:
+        lines.append(f"warning: {note}.")
+    unit = "judgments" if report.mode != "pairwise-all" else "match-ups"
+    for entry in (report.coverage or {}).values():
+        text = coverage_warning(entry, unit)
+        if text:
+            lines.append(f"warning: {text}.")
+    few = report.few_questions
+    if few:
+        models = ", ".join(f"{model} ({count})" for model, count in few.items())
+        lines.append(
+            f"note: no interval for models judged on fewer than {MIN_INTERVAL_QUESTIONS} "
+            f"questions, too few to resample: {models}."
+        )
+    if "judge_sd" in report.summary:
+        lines.append(
+            "note: judge_sd is the judge's own run-to-run standard deviation of one run's "
+            f"average, from items judged several times (each item's {report.combine} is "
+            "scored); lower/upper is the question-sampling interval."
+        )
+    return lines
 
 
 def snapshot_lines(snapshots: Mapping[str, int], mode: str) -> list[str]:
@@ -106,10 +147,7 @@ def score_sections(report: ScoreReport) -> Sections:
     if report.categories is not None:
         measure = "mean score" if report.mode == "single" else "adjusted win rate"
         tables[f"Per category ({measure}, both turns)"] = report.categories
-    footer = [accounting_line(report.accounting, report.mode)]
-    warning = out_of_scale_warning(report.accounting.out_of_scale)
-    if warning:
-        footer.append(f"warning: {warning}.")
+    footer = [accounting_line(report.accounting, report.mode), *notes(report)]
     header = snapshot_lines(report.judge_snapshots, report.mode)
     return Sections(header, tables, footer, as_json(report))
 
@@ -131,6 +169,15 @@ def as_json(report: ScoreReport) -> dict[str, Any]:
         if report.categories is not None and model in report.categories.columns:
             entry["categories"] = {str(c): clean(v) for c, v in report.categories[model].items()}
         models.append(entry)
+    coverage = {
+        model: {
+            "expected": entry.expected,
+            "judged": entry.judged,
+            "missing_share": entry.missing_share,
+            "missing": [list(item) for item in entry.missing],
+        }
+        for model, entry in (report.coverage or {}).items()
+    }
     return {
         "mode": report.mode,
         "input_file": str(report.input_file),
@@ -149,6 +196,10 @@ def as_json(report: ScoreReport) -> dict[str, Any]:
             "filtered": report.accounting.filtered,
             "inconsistent": report.accounting.inconsistent,
             "out_of_scale": dict(report.accounting.out_of_scale),
+            "stale": report.accounting.stale,
+            "unchecked": report.accounting.unchecked,
+            "samples": report.accounting.samples,
         },
         "models": models,
+        **({"coverage": coverage} if report.coverage is not None else {}),
     }
