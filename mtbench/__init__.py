@@ -7,6 +7,7 @@ The functions behind the commands, importable from here (heavy ones load on firs
     judge(JudgeConfig(...))                    mtbench-judge
     build_report(paths, ...)                   mtbench-show (render_report for text/CSV/JSON/MD)
     build_comparison(paths, "a", "b")          mtbench-show --compare
+    build_pooled_report(paths, ["j1", "j2"])   mtbench-show --judge-model J1 J2 (several judges)
     write_browse_report(paths)                 mtbench-browse
     run_agreement / position_report / single_pair_report    mtbench-agreement
     build_reference_diff(paths, "gpt-4", "gpt-4o")   mtbench-refs diff
@@ -43,6 +44,7 @@ _LAZY = {
     "build_report": "mtbench.analysis.scores",
     "render_report": "mtbench.reports.scores",
     "build_comparison": "mtbench.analysis.compare",
+    "build_pooled_report": "mtbench.analysis.pooling",
     "write_browse_report": "mtbench.reports.browse",
     "run_agreement": "mtbench.analysis.agreement",
     "position_report": "mtbench.analysis.consistency",

@@ -11,7 +11,6 @@ from mtbench.cli.common import (
     add_bench_options,
     add_bootstrap_options,
     add_format_option,
-    add_judge_option,
     add_logging_options,
     add_model_list_option,
     add_read_options,
@@ -21,7 +20,7 @@ from mtbench.cli.common import (
     read_options,
     run_command,
 )
-from mtbench.data.defaults import DEFAULT_BASELINE
+from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.judgments import MODES
 from mtbench.data.paths import file_stem
 from mtbench.data.writable import check_writable
@@ -36,8 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
         "with per-category results, confidence intervals and an account of dropped rows.",
     )
     add_bench_options(parser)
-    parser.add_argument("--input-file", help="judgment file (default: from --judge-model/--mode)")
-    add_judge_option(parser, "judgment file (without --input-file)")
+    parser.add_argument(
+        "--input-file",
+        nargs="+",
+        metavar="FILE",
+        help="judgment file (default: from --judge-model/--mode); several single-grading files "
+        "pool their judges, each labelled by its file name without _single.jsonl",
+    )
+    add_judges_option(parser)
     parser.add_argument(
         "--baseline-model",
         default=DEFAULT_BASELINE,
@@ -69,10 +74,65 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=10,
         metavar="N",
-        help="with --compare: list the N items that moved most (default: %(default)s)",
+        help="with --compare: list the N items that moved most; with several judges: the N "
+        "items they disagree on most (default: %(default)s)",
     )
     add_logging_options(parser)
     return parser
+
+
+def add_judges_option(parser: argparse.ArgumentParser) -> None:
+    """`--judge-model` of `mtbench-show`: one judge as every command takes it, or several to pool.
+
+    `add_judge_option` with `nargs="+"`; `_judges` turns the list back into one name (or pools).
+    """
+    parser.add_argument(
+        "--judge-model",
+        nargs="+",
+        metavar="JUDGE",
+        help="judge whose judgment file to read (without --input-file): the --judge-model (or "
+        "--judge-name) given to mtbench-judge; a name with a slash is mapped to its last part, "
+        "as mtbench-judge files it; several judges pool their single-mode scores "
+        f"(default: {DEFAULT_JUDGE})",
+    )
+
+
+def _judges(args: argparse.Namespace) -> bool:
+    """Whether several judges are pooled; if not, leave one name in `judge_model`/`input_file`."""
+    judges, files = args.judge_model or [], args.input_file or []
+    if judges and files and max(len(judges), len(files)) > 1:
+        raise ConfigError(
+            "name the judges to pool either with --judge-model or with --input-file, not both"
+        )
+    if len(judges) > 1 or len(files) > 1:
+        return True
+    args.judge_model = judges[0] if judges else DEFAULT_JUDGE
+    args.input_file = files[0] if files else None
+    return False
+
+
+def _pool(args: argparse.Namespace) -> int:
+    if args.mode != "single":
+        raise ConfigError(
+            "pooling several judges works on single-mode scores; leave out --mode or give one judge"
+        )
+    if args.compare:
+        raise ConfigError("--compare takes one judge: give --compare JUDGE:MODEL runs instead")
+    if args.plot:
+        raise ConfigError("--plot draws one judge's scores; give one judge")
+    from mtbench.analysis.pooling import build_pooled_report
+    from mtbench.reports.pooling import render_pooled
+
+    report = build_pooled_report(
+        bench_paths(args),
+        judge_models=args.judge_model,
+        input_files=args.input_file,
+        model_list=model_stems(args.model_list),
+        bootstrap=bootstrap_spec(args),
+        top=args.top,
+    )
+    sys.stdout.write(render_pooled(report, args.format))
+    return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -98,6 +158,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if _judges(args):
+        return _pool(args)
     if args.compare:
         return _compare(args)
     if args.plot:
