@@ -30,12 +30,13 @@ from pathlib import Path
 import pandas as pd
 
 from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
-from mtbench.analysis.scores import Accounting, select_single
+from mtbench.analysis.scores import Accounting, ReadOptions, select_single
 from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.judgments import load_single_judgments
 from mtbench.data.paths import BenchPaths, file_stem, require_file
 from mtbench.data.questions import QuestionId, id_order, question_categories
 from mtbench.errors import ConfigError, DataError
+from mtbench.judging.staleness import PromptCheck
 
 logger = logging.getLogger(__name__)
 
@@ -191,8 +192,14 @@ def _check_label(label: str, given: str) -> None:
         )
 
 
-def load_judge_scores(source: JudgeSource, model_list: Sequence[str] | None = None) -> JudgeScores:
-    """Read one judge's file through `select_single` (the row rules of `mtbench-show`).
+def load_judge_scores(
+    source: JudgeSource,
+    model_list: Sequence[str] | None = None,
+    check: PromptCheck | None = None,
+    combine: str = "median",
+) -> JudgeScores:
+    """Read one judge's file through `select_single` (the row rules of `mtbench-show`): stale
+    rows left out when `check` is given, an item's samples combined by `combine`.
 
     Raises:
         DataError: for a missing or malformed file, or one with no judgment left.
@@ -202,12 +209,13 @@ def load_judge_scores(source: JudgeSource, model_list: Sequence[str] | None = No
         f"single judgment file of judge {source.label!r}",
         hint="run `mtbench-judge --mode single` with that judge first, or pass --input-file",
     )
-    frame, accounting = select_single(load_single_judgments(source.file), model_list)
+    rows = load_single_judgments(source.file)
+    frame, accounting = select_single(rows, model_list, check, combine)
     if frame.empty:
         raise DataError(
             f"no judgments of judge {source.label!r} left to pool ({accounting.rows} row(s) "
             f"read, {accounting.unparsed} without a parsable score, {accounting.filtered} "
-            "outside --model-list)",
+            f"outside --model-list, {accounting.stale} stale)",
             source.file,
         )
     return JudgeScores(source, frame, accounting)
@@ -381,6 +389,7 @@ def build_pooled_report(
     model_list: Sequence[str] | None = None,
     bootstrap: BootstrapSpec | None = BootstrapSpec(),
     top: int = DEFAULT_TOP,
+    read: ReadOptions = ReadOptions(),
 ) -> PooledReport:
     """What `mtbench-show --judge-model J1 J2 ...` (or `--input-file F1 F2 ...`) computes.
 
@@ -391,6 +400,7 @@ def build_pooled_report(
         model_list: Only these models (None: all), as `select_single` filters them.
         bootstrap: Resampling for the pooled score's interval.
         top: How many of the most disputed items to list.
+        read: Stale rows and samples, as in `mtbench-show` (`analysis.scores.ReadOptions`).
 
     Raises:
         ConfigError: for colliding labels, fewer than two judges, or a negative `top`.
@@ -401,6 +411,7 @@ def build_pooled_report(
         raise ConfigError("pooling needs two or more judges")
     if top < 0:  # before any file is read
         raise ConfigError(f"--top must be 0 or more, got {top}")
-    judges = [load_judge_scores(source, model_list) for source in sources]
+    check = read.check(paths)
+    judges = [load_judge_scores(s, model_list, check, read.combine) for s in sources]
     categories = question_categories(paths.question_file)
     return pool_judges(judges, categories, bootstrap, top)

@@ -130,6 +130,7 @@ def _pool(args: argparse.Namespace) -> int:
         model_list=model_stems(args.model_list),
         bootstrap=bootstrap_spec(args),
         top=args.top,
+        read=read_options(args),
     )
     sys.stdout.write(render_pooled(report, args.format))
     return 0
