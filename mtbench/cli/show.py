@@ -6,6 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from mtbench.analysis.coverage import expected_items
+from mtbench.analysis.gate import (
+    EXIT_GATE,
+    GateVerdict,
+    comparison_gate,
+    pooled_gate,
+    report_gate,
+)
 from mtbench.analysis.scores import build_report
 from mtbench.cli.common import (
     add_bench_options,
@@ -23,6 +31,7 @@ from mtbench.cli.common import (
 from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.judgments import MODES
 from mtbench.data.paths import file_stem
+from mtbench.data.questions import load_questions
 from mtbench.data.writable import check_writable
 from mtbench.errors import ConfigError
 from mtbench.reports.scores import render_report
@@ -33,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mtbench-show",
         description="Show MT-bench scores from a judgment file, computed as FastChat does, "
         "with per-category results, confidence intervals and an account of dropped rows.",
+        epilog=f"Exit status: 0 shown (and every gate check passed), 1 an error, 2 a usage "
+        f"error, {EXIT_GATE} a gate check failed (--fail-under, --fail-if-worse, "
+        "--max-missing), 130 interrupted.",
     )
     add_bench_options(parser)
     parser.add_argument(
@@ -77,8 +89,63 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --compare: list the N items that moved most; with several judges: the N "
         "items they disagree on most (default: %(default)s)",
     )
+    add_gate_options(parser)
     add_logging_options(parser)
     return parser
+
+
+def add_gate_options(parser: argparse.ArgumentParser) -> None:
+    """The CI gate's flags (`analysis.gate`)."""
+    gate = parser.add_argument_group(
+        "CI gate", f"fail a build (exit status {EXIT_GATE}) only on evidence, never on noise"
+    )
+    gate.add_argument(
+        "--fail-under",
+        type=float,
+        metavar="SCORE",
+        help="fail when a model's score is below SCORE beyond its 95%% interval (the whole "
+        "interval below; without one, the score); pairwise modes: the adjusted win rate (0-1)",
+    )
+    gate.add_argument(
+        "--fail-if-worse",
+        type=float,
+        nargs="?",
+        const=0.0,
+        metavar="MARGIN",
+        help="with --compare A B: fail when B is worse than A by more than MARGIN (default 0) "
+        "beyond the paired-bootstrap interval of B - A",
+    )
+    gate.add_argument(
+        "--max-missing",
+        type=float,
+        metavar="SHARE",
+        help="fail when more than SHARE (0-1, e.g. 0.05) of a model's expected judgments (or "
+        "of the items --compare needs) are missing or without a parsable verdict",
+    )
+
+
+def _check_gate_flags(args: argparse.Namespace, pooled: bool) -> None:
+    if args.fail_if_worse is not None and not args.compare:
+        raise ConfigError("--fail-if-worse needs --compare A B (it fails when B is worse than A)")
+    if args.compare and args.fail_under is not None:
+        raise ConfigError("--fail-under gates the scores shown; with --compare use --fail-if-worse")
+    if pooled and args.max_missing is not None:
+        raise ConfigError("--max-missing counts one judge's judgments; give one judge")
+
+
+def _finish(text: str, gate: GateVerdict | None) -> int:
+    """Print the report; the gate's exit status (a failed gate also says so on stderr)."""
+    sys.stdout.write(text)
+    return _gate_status(gate)
+
+
+def _gate_status(gate: GateVerdict | None) -> int:
+    """0, or the gate's exit status; a failed gate's lines also go to stderr (for CI logs)."""
+    if gate is None:
+        return 0
+    if not gate.passed:
+        print("\n".join(gate.lines()), file=sys.stderr)
+    return gate.exit_status
 
 
 def add_judges_option(parser: argparse.ArgumentParser) -> None:
@@ -132,8 +199,8 @@ def _pool(args: argparse.Namespace) -> int:
         top=args.top,
         read=read_options(args),
     )
-    sys.stdout.write(render_pooled(report, args.format))
-    return 0
+    gate = pooled_gate(report, args.fail_under)
+    return _finish(render_pooled(report, args.format, gate), gate)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -144,8 +211,9 @@ def _compare(args: argparse.Namespace) -> int:
     from mtbench.analysis.compare import build_comparison
     from mtbench.reports.compare import render_comparison
 
+    paths = bench_paths(args)
     comparison = build_comparison(
-        bench_paths(args),
+        paths,
         args.compare[0],
         args.compare[1],
         input_file=args.input_file,
@@ -154,12 +222,17 @@ def _compare(args: argparse.Namespace) -> int:
         top=args.top,
         read=read_options(args),
     )
-    sys.stdout.write(render_comparison(comparison, args.format))
-    return 0
+    expected = None
+    if args.max_missing is not None and paths.question_file.is_file():
+        expected = len(expected_items(load_questions(paths.question_file)))
+    gate = comparison_gate(comparison, args.fail_if_worse, args.max_missing, expected)
+    return _finish(render_comparison(comparison, args.format, gate), gate)
 
 
 def _show(args: argparse.Namespace) -> int:
-    if _judges(args):
+    pooled = _judges(args)
+    _check_gate_flags(args, pooled)
+    if pooled:
         return _pool(args)
     if args.compare:
         return _compare(args)
@@ -175,7 +248,8 @@ def _show(args: argparse.Namespace) -> int:
         bootstrap=bootstrap_spec(args),
         read=read_options(args),
     )
-    sys.stdout.write(render_report(report, args.format))
+    gate = report_gate(report, args.fail_under, args.max_missing)
+    sys.stdout.write(render_report(report, args.format, gate))
     if args.plot:
         if report.categories is None:
             raise ConfigError(
@@ -185,7 +259,7 @@ def _show(args: argparse.Namespace) -> int:
 
         radar_plot(report, args.plot)
         print(f"Plot saved to {args.plot}", file=sys.stderr)
-    return 0
+    return _gate_status(gate)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,9 @@ from typing import cast
 import pandas as pd
 
 from mtbench.analysis.compare import Comparison
+from mtbench.analysis.gate import GateVerdict
 from mtbench.data.judgments import SCORE_SCALE
+from mtbench.reports.gate import with_gate
 from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title, records
 
 
@@ -65,8 +67,11 @@ def comparison_sections(comparison: Comparison) -> Sections:
     return Sections(header, tables, (), data)
 
 
-def render_comparison(comparison: Comparison, fmt: str) -> str:
-    """The comparison in one of `reports.tables.FORMATS`; CSV is the difference table only."""
+def render_comparison(comparison: Comparison, fmt: str, gate: GateVerdict | None = None) -> str:
+    """The comparison in one of `reports.tables.FORMATS`; CSV is the difference table only.
+
+    A `gate` verdict (`--fail-if-worse`, `--max-missing`) is added under it (`reports.gate`).
+    """
     if fmt == "csv":
         return comparison.groups.to_csv()
-    return comparison_sections(comparison).render(fmt)
+    return with_gate(comparison_sections(comparison), gate).render(fmt)

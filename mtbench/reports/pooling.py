@@ -14,9 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from mtbench.analysis.gate import GateVerdict
 from mtbench.analysis.pooling import PooledReport
 from mtbench.analysis.scores import Accounting
 from mtbench.data.judgments import out_of_scale_warning
+from mtbench.reports.gate import with_gate
 from mtbench.reports.scores import accounting_line
 from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title
 
@@ -68,15 +70,17 @@ def pooled_sections(report: PooledReport) -> Sections:
     return Sections(header, tables, footer, as_json(report))
 
 
-def render_pooled(report: PooledReport, fmt: str = "table") -> str:
+def render_pooled(report: PooledReport, fmt: str = "table", gate: GateVerdict | None = None) -> str:
     """The report in one of `reports.tables.FORMATS`; CSV is the pooled-score table only.
+
+    A `gate` verdict (`mtbench-show --fail-under`) is added under it (`reports.gate`).
 
     Raises:
         ValueError: for an unknown format.
     """
     if fmt == "csv":
         return score_table(report).to_csv()
-    return pooled_sections(report).render(fmt)
+    return with_gate(pooled_sections(report), gate).render(fmt)
 
 
 def _accounting_json(accounting: Accounting) -> dict[str, Any]:

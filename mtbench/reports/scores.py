@@ -22,22 +22,25 @@ from typing import Any
 import pandas as pd
 
 from mtbench.analysis.coverage import MIN_INTERVAL_QUESTIONS, coverage_warning
+from mtbench.analysis.gate import GateVerdict
 from mtbench.analysis.scores import Accounting, ScoreReport
 from mtbench.analysis.snapshots import mixed_snapshots_warning, recorded
 from mtbench.data.judgments import out_of_scale_warning
 from mtbench.judging.staleness import stale_note
+from mtbench.reports.gate import with_gate
 from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title
 
 
-def render_report(report: ScoreReport, fmt: str = "table") -> str:
-    """The report in one of `reports.tables.FORMATS`.
+def render_report(report: ScoreReport, fmt: str = "table", gate: GateVerdict | None = None) -> str:
+    """The report in one of `reports.tables.FORMATS`, with a `gate` verdict under it if given
+    (`reports.gate`; not in CSV, which is one table).
 
     Raises:
         ValueError: for an unknown format.
     """
     if fmt == "csv":
         return wide_table(report).to_csv(index_label="model")
-    sections = score_sections(report)
+    sections = with_gate(score_sections(report), gate)
     if fmt == "table":
         # The snapshot lines are already under FastChat's header, where they are seen first.
         return fastchat_text(report) + replace(sections, header=()).render(fmt)
