@@ -30,7 +30,7 @@ from mtbench.data.judgments import (
 from mtbench.data.paths import BenchPaths, file_stem, require_file
 from mtbench.data.questions import CATEGORIES, QuestionId, id_order, question_categories
 from mtbench.errors import ConfigError, DataError
-from mtbench.judging.staleness import drop_stale, stale_note
+from mtbench.judging.staleness import drop_stale
 
 logger = logging.getLogger(__name__)
 
@@ -155,10 +155,7 @@ def load_run(
             spec.file,
         )
     check = read.check(paths) if paths is not None else None
-    every = [j for j in judgments if j.model == model]
-    rows = drop_stale(every, check)
-    if len(rows) < len(every):
-        logger.warning("%s: %s", spec.file, stale_note({"stale": len(every) - len(rows)}))
+    rows = drop_stale([j for j in judgments if j.model == model], check, str(spec.file))
     # One score per item, whatever judge prompt graded it: the item is what runs are compared
     # on; an item's samples (`--samples`) are combined into it.
     kept, _ = first_parsed(rows, key=lambda j: (j.question_id, j.turn, j.sample))

@@ -36,7 +36,7 @@ from mtbench.data.judgments import (
 from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import CATEGORIES, QuestionId, question_categories
 from mtbench.errors import ConfigError, DataError
-from mtbench.judging.staleness import PromptCheck, Row, drop_stale, stale_note
+from mtbench.judging.staleness import PromptCheck, Row, drop_stale
 
 logger = logging.getLogger(__name__)
 
@@ -363,10 +363,5 @@ def single_pair_report(
 
 
 def _current(rows: Iterable[Row], paths: BenchPaths, keep_stale: bool, path: Path) -> list[Row]:
-    """`rows` without the stale ones (unless `keep_stale`), with a warning that counts them."""
-    every = list(rows)
-    kept = drop_stale(every, None if keep_stale else PromptCheck(paths))
-    note = stale_note({"stale": len(every) - len(kept)})
-    if note:
-        logger.warning("%s: %s", path, note)
-    return kept
+    """`rows` without the stale ones (unless `keep_stale`), with a warning if any is pending."""
+    return drop_stale(rows, None if keep_stale else PromptCheck(paths), str(path))

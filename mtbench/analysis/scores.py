@@ -59,7 +59,7 @@ from mtbench.data.judgments import (
 from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import CATEGORIES, Question, QuestionId, load_questions
 from mtbench.errors import ConfigError, DataError
-from mtbench.judging.staleness import PromptCheck, stale_note
+from mtbench.judging.staleness import PromptCheck, pending_items, stale_note
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Accounting:
             scale (`SCORE_SCALE`), per model; kept in the tables, as FastChat keeps them.
         stale: Rows left out because they graded an answer, reference or judge prompt that
             has changed since (`judging.staleness`); 0 with `keep_stale`.
+        stale_pending: Items of those rows with no current row (not judged again yet).
         unchecked: Used rows whose graded prompt could not be rebuilt from the bench's files
             (no answer file, a question or judge prompt the bench lacks): used as they are.
         samples: Used rows that are a further sample of an item already counted
@@ -95,6 +96,7 @@ class Accounting:
     stale: int = 0
     unchecked: int = 0
     samples: int = 0
+    stale_pending: int = 0
 
 
 SINGLE_COLUMNS = ["model", "score", "turn", "question_id"]
@@ -108,18 +110,21 @@ def _select(
 ) -> tuple[list[Judgment], Accounting]:
     """Drop unparsed rows, unselected ones, stale ones (when `check` is given), then repeats
     (keeping the first); count each."""
-    rows = unparsed = filtered = stale = unchecked = 0
+    rows = unparsed = filtered = unchecked = 0
     candidates: list[Judgment] = []
+    stale: list[Judgment] = []
+    unparsed_rows: list[Judgment] = []
     for judgment in judgments:
         rows += 1
         if not judgment.parsed:
             unparsed += 1
+            unparsed_rows.append(judgment)
         elif not selected(judgment):
             filtered += 1
         else:
             status = check.status(judgment) if check is not None else "current"
             if status == "stale":
-                stale += 1
+                stale.append(judgment)
                 continue
             unchecked += status == "unchecked"
             candidates.append(judgment)
@@ -127,12 +132,24 @@ def _select(
     kept, duplicates = first_parsed(candidates)
     if duplicates:
         logger.warning("%d repeated judgment row(s) counted once", duplicates)
-    note = stale_note({"stale": stale})
+    # An item judged again since (even without a parsable verdict) is not pending.
+    pending = pending_items(stale, [*candidates, *unparsed_rows])
+    note = stale_note(len(stale), pending)
     if note:
         logger.warning("%s", note)
     extra = sum(row.sample > 1 for row in kept)
     return kept, Accounting(
-        rows, unparsed, duplicates, filtered, len(kept), 0, {}, stale, unchecked, extra
+        rows,
+        unparsed,
+        duplicates,
+        filtered,
+        len(kept),
+        0,
+        {},
+        len(stale),
+        unchecked,
+        extra,
+        pending,
     )
 
 

@@ -24,7 +24,7 @@ rows keep only the user message) and the judge's sampling settings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -188,17 +188,45 @@ def _has_trace(answers: tuple[Answer | None, ...]) -> bool:
     )
 
 
-def stale_note(counts: Mapping[str, int]) -> str | None:
-    """The line every reader prints for skipped stale rows, None when there are none."""
-    stale = counts.get("stale", 0)
-    if not stale:
+def stale_note(stale: int, pending: int) -> str | None:
+    """The warning every reader gives for stale rows, None when every stale item has been
+    judged again since (the accounting line still counts the skipped rows).
+
+    Args:
+        stale: Stale rows skipped.
+        pending: Of their items, those with no current row: not judged again yet.
+    """
+    if not stale or not pending:
         return None
     return (
-        f"{stale} stale judgment row(s) skipped: they graded an answer, reference or judge prompt "
-        "that has changed since (rerun mtbench-judge to judge them again; --keep-stale uses them)"
+        f"{stale} stale judgment row(s) skipped, {pending} item(s) not judged again since: they "
+        "graded an answer, reference or judge prompt that has changed (rerun mtbench-judge to "
+        "judge them again; --keep-stale uses the old rows)"
     )
 
 
-def drop_stale(rows: Iterable[Row], check: PromptCheck | None) -> list[Row]:
-    """The rows `check` does not find stale, in order (every row when `check` is None)."""
-    return [row for row in rows if check is None or check.status(row) != "stale"]
+def split_stale(rows: Iterable[Row], check: PromptCheck | None) -> tuple[list[Row], list[Row]]:
+    """The rows `check` does not find stale, and the stale ones, each in order (no check: all
+    rows are kept)."""
+    kept: list[Row] = []
+    stale: list[Row] = []
+    for row in rows:
+        (stale if check is not None and check.status(row) == "stale" else kept).append(row)
+    return kept, stale
+
+
+def pending_items(
+    stale: Iterable[SingleJudgment | PairJudgment], current: Iterable[SingleJudgment | PairJudgment]
+) -> int:
+    """Items (row keys) with a stale row and no current one: not judged again yet."""
+    return len({row.key for row in stale} - {row.key for row in current})
+
+
+def drop_stale(rows: Iterable[Row], check: PromptCheck | None, where: str = "") -> list[Row]:
+    """The rows `check` does not find stale, in order (every row when `check` is None), with
+    `stale_note`'s warning logged (prefixed by `where`, e.g. the file) when it applies."""
+    kept, stale = split_stale(rows, check)
+    note = stale_note(len(stale), pending_items(stale, kept))
+    if note:
+        logger.warning("%s%s", f"{where}: " if where else "", note)
+    return kept

@@ -47,7 +47,7 @@ from mtbench.data.paths import BenchPaths
 from mtbench.data.questions import CATEGORIES, QuestionId, load_questions
 from mtbench.data.writable import check_writable
 from mtbench.errors import DataError
-from mtbench.judging.staleness import PromptCheck, drop_stale
+from mtbench.judging.staleness import PromptCheck, split_stale
 from mtbench.reports.scores import accounting_line, as_json
 
 logger = logging.getLogger(__name__)
@@ -225,9 +225,10 @@ def _single_section(
         )
         return None
     rows: list[SingleJudgment] = list(load_single_judgments(path))
-    shown = drop_stale(
+    # Stale rows are left out; the leaderboard's accounting line counts them.
+    shown = split_stale(
         [j for j in rows if model_list is None or j.model in model_list], PromptCheck(paths)
-    )
+    )[0]
     judgments: dict[str, dict[str, dict[str, Any]]] = {}
     for j in first_parsed(shown)[0]:
         per_question = judgments.setdefault(j.model, {}).setdefault(str(j.question_id), {})
@@ -264,7 +265,7 @@ def _pair_section(
     mode = "pairwise-baseline" if has_baseline else "pairwise-all"
     allowed: set[str | None] | None = None if model_list is None else {*model_list, baseline_model}
     judgments: dict[str, list[dict[str, Any]]] = {}
-    for j in first_parsed(drop_stale(rows, PromptCheck(paths)))[0]:
+    for j in first_parsed(split_stale(rows, PromptCheck(paths))[0])[0]:
         if allowed is not None and not {j.model_1, j.model_2} <= allowed:
             continue
         judgments.setdefault(str(j.question_id), []).append(

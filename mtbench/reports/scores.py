@@ -77,6 +77,8 @@ def accounting_line(accounting: Accounting, mode: str) -> str:
         text += f"; {accounting.inconsistent} with the two orders disagreeing (counted as ties)"
     if accounting.stale:
         text += f"; {accounting.stale} stale skipped"
+        if not accounting.stale_pending:
+            text += " (all judged again since)"
     if accounting.samples:
         text += f"; {accounting.samples} further sample(s) combined per item"
     if accounting.unchecked:
@@ -93,7 +95,7 @@ def notes(report: ScoreReport) -> list[str]:
     warning = out_of_scale_warning(report.accounting.out_of_scale)
     if warning:
         lines.append(f"warning: {warning}.")
-    note = stale_note({"stale": report.accounting.stale})
+    note = stale_note(report.accounting.stale, report.accounting.stale_pending)
     if note:
         lines.append(f"warning: {note}.")
     unit = "judgments" if report.mode != "pairwise-all" else "match-ups"
@@ -200,6 +202,7 @@ def as_json(report: ScoreReport) -> dict[str, Any]:
             "inconsistent": report.accounting.inconsistent,
             "out_of_scale": dict(report.accounting.out_of_scale),
             "stale": report.accounting.stale,
+            "stale_pending": report.accounting.stale_pending,
             "unchecked": report.accounting.unchecked,
             "samples": report.accounting.samples,
         },
