@@ -137,19 +137,16 @@ def _select(
     note = stale_note(len(stale), pending)
     if note:
         logger.warning("%s", note)
-    extra = sum(row.sample > 1 for row in kept)
     return kept, Accounting(
-        rows,
-        unparsed,
-        duplicates,
-        filtered,
-        len(kept),
-        0,
-        {},
-        len(stale),
-        unchecked,
-        extra,
-        pending,
+        rows=rows,
+        unparsed=unparsed,
+        duplicates=duplicates,
+        filtered=filtered,
+        used=len(kept),
+        stale=len(stale),
+        unchecked=unchecked,
+        samples=sum(row.sample > 1 for row in kept),
+        stale_pending=pending,
     )
 
 
