@@ -7,11 +7,10 @@ import pytest
 from mtbench.analysis.scores import (
     pairwise_outcomes,
     pairwise_table,
-    select_pairwise,
-    select_single,
     single_average_table,
     single_turn_table,
 )
+from mtbench.analysis.selection import select_pairwise, select_single
 from mtbench.data.judgments import PairJudgment, SingleJudgment
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
-from mtbench.analysis.scores import ReadOptions
+from mtbench.analysis.selection import ReadOptions
 from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.judgments import (
     first_parsed,

@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
-from mtbench.analysis.scores import Accounting, ReadOptions, select_single
+from mtbench.analysis.selection import Accounting, ReadOptions, select_single
 from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.judgments import load_single_judgments
 from mtbench.data.paths import BenchPaths, file_stem, require_file

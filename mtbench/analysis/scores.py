@@ -8,20 +8,22 @@ Pairwise: rows where either game is `error` are dropped; a model wins a row only
 name it (`PairJudgment.combined`); a tie in either game or disagreeing games count as a tie for
 both; `win_rate_adjusted = (win + 0.5 * tie) / n`.
 
-Beyond FastChat, nothing is silently mixed or hidden: repeated judgments (from re-runs) count
-once (`first_parsed`; FastChat counts every copy), and the numbers of dropped, repeated and
-filtered rows are returned in an `Accounting`. `build_report` adds what FastChat leaves out: a
-per-category table, bootstrap confidence intervals, the judge snapshots the counted rows come
-from (with a warning when there are several), and the scores outside the judge prompt's 1-10
-scale (kept, as FastChat keeps them, but counted per model with a warning).
+Beyond FastChat, nothing is silently mixed or hidden: which rows count (stale rows left out,
+repeats counted once, an item's samples combined) is decided by `analysis.selection`, which
+counts every dropped row in an `Accounting`. `build_report` adds what FastChat leaves out: a
+per-category table, bootstrap confidence intervals (left out where they would rest on too few
+questions), each model's coverage of the bench (`analysis.coverage`), the judge's run-to-run
+spread where items were judged several times (`analysis.samples`), the judge snapshots the
+counted rows come from (with a warning when there are several), and the scores outside the
+judge prompt's 1-10 scale (kept, as FastChat keeps them, but counted per model with a warning).
 `mtbench.reports.scores` renders a `ScoreReport` as text, CSV, JSON or Markdown.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
@@ -40,155 +42,34 @@ from mtbench.analysis.samples import (
     combine_samples,
     has_samples,
     judge_spread,
-    majority_rows,
+)
+from mtbench.analysis.selection import (
+    OUTCOME_COLUMNS,
+    PAIR_ITEM,
+    SINGLE_COLUMNS,
+    SINGLE_ITEM,
+    Accounting,
+    ReadOptions,
+    pair_frame,
+    pairwise_rows,
+    single_rows,
 )
 from mtbench.analysis.snapshots import judge_snapshots, mixed_snapshots_warning
 from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
 from mtbench.data.judgments import (
-    Judgment,
     PairJudgment,
     SingleJudgment,
     combined_verdict,
-    first_parsed,
     grading_kind,
     load_pair_judgments,
     load_single_judgments,
-    out_of_scale_counts,
-    out_of_scale_warning,
 )
 from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import CATEGORIES, Question, QuestionId, load_questions
 from mtbench.errors import ConfigError, DataError
-from mtbench.judging.staleness import PromptCheck, pending_items, stale_note
+from mtbench.judging.staleness import PromptCheck
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Accounting:
-    """What happened to the rows of a judgment file on their way into the tables.
-
-    Attributes:
-        rows: Rows read from the file.
-        unparsed: Rows dropped because the verdict could not be parsed (-1 / `error`).
-        duplicates: Repeated judgments of the same match, counted once.
-        filtered: Rows left out by `--model-list` or the baseline.
-        used: Rows that made it into the tables.
-        inconsistent: Pairwise only: rows whose two orders disagree (counted as ties).
-        out_of_scale: Single only: used rows whose score lies outside the judge prompt's
-            scale (`SCORE_SCALE`), per model; kept in the tables, as FastChat keeps them.
-        stale: Rows left out because they graded an answer, reference or judge prompt that
-            has changed since (`judging.staleness`); 0 with `keep_stale`.
-        stale_pending: Items of those rows with no current row (not judged again yet).
-        unchecked: Used rows whose graded prompt could not be rebuilt from the bench's files
-            (no answer file, a question or judge prompt the bench lacks): used as they are.
-        samples: Used rows that are a further sample of an item already counted
-            (`mtbench-judge --samples`), combined into one score per item.
-    """
-
-    rows: int
-    unparsed: int
-    duplicates: int
-    filtered: int
-    used: int
-    inconsistent: int = 0
-    out_of_scale: Mapping[str, int] = field(default_factory=dict)
-    stale: int = 0
-    unchecked: int = 0
-    samples: int = 0
-    stale_pending: int = 0
-
-
-SINGLE_COLUMNS = ["model", "score", "turn", "question_id"]
-PAIR_COLUMNS = ["question_id", "turn", "model_1", "model_2", "g1_winner", "g2_winner"]
-
-
-def _select(
-    judgments: Iterable[Judgment],
-    selected: Callable[[Judgment], bool],
-    check: PromptCheck | None = None,
-) -> tuple[list[Judgment], Accounting]:
-    """Drop unparsed rows, unselected ones, stale ones (when `check` is given), then repeats
-    (keeping the first); count each."""
-    rows = unparsed = filtered = unchecked = 0
-    candidates: list[Judgment] = []
-    stale: list[Judgment] = []
-    unparsed_rows: list[Judgment] = []
-    for judgment in judgments:
-        rows += 1
-        if not judgment.parsed:
-            unparsed += 1
-            unparsed_rows.append(judgment)
-        elif not selected(judgment):
-            filtered += 1
-        else:
-            status = check.status(judgment) if check is not None else "current"
-            if status == "stale":
-                stale.append(judgment)
-                continue
-            unchecked += status == "unchecked"
-            candidates.append(judgment)
-    # Every candidate is parsed, so `first_parsed` keeps the first row of each judgment.
-    kept, duplicates = first_parsed(candidates)
-    if duplicates:
-        logger.warning("%d repeated judgment row(s) counted once", duplicates)
-    # An item judged again since (even without a parsable verdict) is not pending.
-    pending = pending_items(stale, [*candidates, *unparsed_rows])
-    note = stale_note(len(stale), pending)
-    if note:
-        logger.warning("%s", note)
-    return kept, Accounting(
-        rows=rows,
-        unparsed=unparsed,
-        duplicates=duplicates,
-        filtered=filtered,
-        used=len(kept),
-        stale=len(stale),
-        unchecked=unchecked,
-        samples=sum(row.sample > 1 for row in kept),
-        stale_pending=pending,
-    )
-
-
-def select_single(
-    judgments: Iterable[SingleJudgment],
-    model_list: Sequence[str] | None = None,
-    check: PromptCheck | None = None,
-    combine: str = "median",
-) -> tuple[pd.DataFrame, Accounting]:
-    """One row per item for the single-mode tables: columns `model`, `score`, `turn`,
-    `question_id`.
-
-    Drops unparsed rows (score -1), then rows of models outside `model_list`, then stale rows
-    (those `check` finds stale; no check without it), then repeats; then combines the samples
-    of an item (`--samples`) into one score (`combine`: `median` or `mean`,
-    `analysis.samples.combine_samples`). Scores outside the judge prompt's scale are kept
-    (FastChat's rule), counted in the accounting's `out_of_scale` and logged as a warning.
-    """
-    _, frame, accounting = _single_rows(judgments, model_list, check)
-    return combine_samples(frame, "score", SINGLE_ITEM, combine)[SINGLE_COLUMNS], accounting
-
-
-SINGLE_ITEM = ["model", "question_id", "turn"]
-"""What one single-mode score is of; its samples are combined (`analysis.samples`)."""
-
-
-def _single_rows(
-    judgments: Iterable[SingleJudgment],
-    model_list: Sequence[str] | None,
-    check: PromptCheck | None = None,
-) -> tuple[list[SingleJudgment], pd.DataFrame, Accounting]:
-    """The used rows, and a frame of them with one row per sample (before combining)."""
-    kept, accounting = _select(
-        judgments, lambda j: model_list is None or j.model in model_list, check
-    )
-    rows = [[j.model, j.score, j.turn, j.question_id] for j in kept]
-    off_scale = out_of_scale_counts(kept)
-    warning = out_of_scale_warning(off_scale)
-    if warning:
-        logger.warning("%s", warning)
-    frame = pd.DataFrame(rows, columns=SINGLE_COLUMNS)
-    return kept, frame, replace(accounting, out_of_scale=off_scale)
 
 
 def single_turn_table(frame: pd.DataFrame, turn: int) -> pd.DataFrame:
@@ -201,55 +82,6 @@ def single_average_table(frame: pd.DataFrame) -> pd.DataFrame:
     """FastChat's Average: mean of all remaining rows of each model, best first."""
     table = frame[["model", "score"]].groupby(["model"]).mean()
     return table.sort_values(by="score", ascending=False)
-
-
-def select_pairwise(
-    judgments: Iterable[PairJudgment],
-    baseline: str | None = None,
-    model_list: Sequence[str] | None = None,
-    check: PromptCheck | None = None,
-) -> tuple[pd.DataFrame, Accounting]:
-    """Rows for the pairwise tables, one per match.
-
-    Columns: `question_id`, `turn`, `model_1`, `model_2`, `g1_winner`, `g2_winner`.
-
-    Drops rows with an `error` game, then rows not involving `baseline` (when given), then rows
-    outside `model_list`, then stale rows (those `check` finds stale), then repeats of the same
-    match in either model order; a match judged several times (`--samples`) is its samples'
-    majority verdict (`analysis.samples.majority_rows`).
-
-    `model_list` keeps a row when its evaluated models are listed: with a baseline, the
-    non-baseline model must be listed; without, both must be (FastChat checks only `model_1`,
-    which silently drops a listed model's rows whenever it was `model_2`).
-    """
-    _, frame, accounting = _pairwise_rows(judgments, baseline, model_list, check)
-    return frame, accounting
-
-
-def _pair_frame(rows: Sequence[PairJudgment]) -> pd.DataFrame:
-    data = [[j.question_id, j.turn, j.model_1, j.model_2, j.g1_winner, j.g2_winner] for j in rows]
-    return pd.DataFrame(data, columns=PAIR_COLUMNS)
-
-
-def _pairwise_rows(
-    judgments: Iterable[PairJudgment],
-    baseline: str | None,
-    model_list: Sequence[str] | None,
-    check: PromptCheck | None = None,
-) -> tuple[list[PairJudgment], pd.DataFrame, Accounting]:
-    """The used rows (every sample), and a frame of one row per match (samples combined)."""
-
-    def selected(judgment: PairJudgment) -> bool:
-        pair = (judgment.model_1, judgment.model_2)
-        if baseline is not None and baseline not in pair:
-            return False
-        evaluated = [m for m in pair if m != baseline]
-        return model_list is None or all(m in model_list for m in evaluated)
-
-    kept, accounting = _select(judgments, selected, check)
-    frame = _pair_frame(majority_rows(kept))
-    inconsistent = int((frame["g1_winner"] != frame["g2_winner"]).sum())
-    return kept, frame, replace(accounting, inconsistent=inconsistent)
 
 
 def pairwise_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -280,11 +112,6 @@ def pairwise_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
                 {**common, "model": loser, "opponent": winner, "win": 0, "loss": 1, "tie": 0}
             )
     return pd.DataFrame(records, columns=OUTCOME_COLUMNS)
-
-
-OUTCOME_COLUMNS = ["question_id", "turn", "model", "opponent", "win", "loss", "tie"]
-PAIR_ITEM = ["model", "question_id", "turn", "opponent"]
-"""What one pairwise outcome is of; its samples are what `--samples` repeats."""
 
 
 def pairwise_table(outcomes: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
@@ -354,28 +181,6 @@ def default_input_file(paths: BenchPaths, judge_model: str, mode: str) -> Path:
     `judge_model` is mapped to the file name as `mtbench-judge` maps it (`paths.file_stem`).
     """
     return paths.judgment_file(judge_model, mode)
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How a reader turns rows into scores, beyond FastChat's rules.
-
-    Attributes:
-        keep_stale: Use rows whose graded prompt has changed since (FastChat's behaviour, for
-            reading archives); by default they are left out (`judging.staleness`).
-        judge_file: The judge prompt file rows are checked against (default: the bench's).
-        combine: How an item's samples become one score: `median` or `mean`.
-    """
-
-    keep_stale: bool = False
-    judge_file: str | Path | None = None
-    combine: str = "median"
-
-    def check(self, paths: BenchPaths) -> PromptCheck | None:
-        """The staleness check of these options (None with `keep_stale`)."""
-        if self.keep_stale:
-            return None
-        return PromptCheck(paths, Path(self.judge_file) if self.judge_file else None)
 
 
 def build_report(
@@ -472,7 +277,7 @@ def _single_report(
     check: PromptCheck | None,
     read: ReadOptions,
 ) -> ScoreReport:
-    kept, samples, accounting = _single_rows(judgments, model_list, check)
+    kept, samples, accounting = single_rows(judgments, model_list, check)
     if samples.empty:
         raise _nothing_left(path, accounting, model_list)
     frame = combine_samples(samples, "score", SINGLE_ITEM, read.combine)[SINGLE_COLUMNS]
@@ -531,7 +336,7 @@ def _pairwise_report(
     questions: list[Question] | None,
     check: PromptCheck | None,
 ) -> ScoreReport:
-    kept, frame, accounting = _pairwise_rows(judgments, baseline, model_list, check)
+    kept, frame, accounting = pairwise_rows(judgments, baseline, model_list, check)
     if frame.empty:
         raise _nothing_left(path, accounting, model_list)
     outcomes = pairwise_outcomes(frame)
@@ -547,7 +352,7 @@ def _pairwise_report(
         ci = interval(mean_draws(outcomes, "points", bootstrap), bootstrap.confidence)
         summary.insert(1, "lower", ci["lower"])
         summary.insert(2, "upper", ci["upper"])
-    every = pairwise_outcomes(_pair_frame(kept))
+    every = pairwise_outcomes(pair_frame(kept))
     if has_samples(every, PAIR_ITEM):
         every = every.assign(points=every["win"] + 0.5 * every["tie"])
         summary = summary.join(judge_spread(every, "points", PAIR_ITEM, bootstrap))

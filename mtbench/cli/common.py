@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mtbench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSpec
 from mtbench.analysis.samples import COMBINE
-from mtbench.analysis.scores import ReadOptions
+from mtbench.analysis.selection import ReadOptions
 from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.paths import DATA_DIR_ENV, DEFAULT_BENCH, BenchPaths, file_stem
 from mtbench.errors import ConfigError, MTBenchError

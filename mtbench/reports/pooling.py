@@ -16,7 +16,7 @@ import pandas as pd
 
 from mtbench.analysis.gate import GateVerdict
 from mtbench.analysis.pooling import PooledReport
-from mtbench.analysis.scores import Accounting
+from mtbench.analysis.selection import Accounting
 from mtbench.data.judgments import out_of_scale_warning
 from mtbench.reports.gate import with_gate
 from mtbench.reports.scores import accounting_line

@@ -23,7 +23,8 @@ import pandas as pd
 
 from mtbench.analysis.coverage import MIN_INTERVAL_QUESTIONS, coverage_warning
 from mtbench.analysis.gate import GateVerdict
-from mtbench.analysis.scores import Accounting, ScoreReport
+from mtbench.analysis.scores import ScoreReport
+from mtbench.analysis.selection import Accounting
 from mtbench.analysis.snapshots import mixed_snapshots_warning, recorded
 from mtbench.data.judgments import out_of_scale_warning
 from mtbench.judging.staleness import stale_note
