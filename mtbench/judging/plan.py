@@ -354,6 +354,12 @@ def make_plan(options: JudgeConfig, notices: Sequence[str] = ()) -> JudgePlan:
             "answers with a <think> reasoning trace are judged with it, as FastChat does; "
             "--answer-reasoning strip judges them with the trace removed"
         )
+    if options.samples > 1 and (spec.kind == "fake" or spec.kind in LOCAL_KINDS):
+        if spec.kind == "fake" or not options.judge_temperature:
+            notices.append(
+                f"--samples {options.samples} with a {spec.kind} judge at temperature 0 gives "
+                "the same verdict every time (greedy); set --judge-temperature to sample"
+            )
     output = output_file(options)
     done, stale = _existing_keys(output, options.mode, matches, options.keep_stale, notices)
     pending = [match for match in matches if match.key not in done]
