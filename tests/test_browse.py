@@ -16,7 +16,9 @@ import pytest
 from conftest import CHROMEDRIVER, CHROMIUM, require_files, require_modules, run_cli, shared_file
 
 from mtbench.data.jsonl import dumps
+from mtbench.data.judge_prompts import load_judge_prompts
 from mtbench.data.paths import BenchPaths
+from mtbench.data.questions import load_questions
 from mtbench.reports.browse import build_page_data, script_json
 
 # Without these the browser tries to reach the network at start-up and stalls on a closed one.
@@ -296,7 +298,10 @@ def test_hostile_text_is_shown_not_run_and_gaps_are_reported(browser, bench, tmp
                 "question_id": 81,
                 "model": evil_model,
                 "judge": ["my-judge", "single-v1"],
-                "user_prompt": "p",
+                # The prompt the judge graded, so that the row is current (not stale).
+                "user_prompt": load_judge_prompts(bench.judge_prompts_file)["single-v1"].render(
+                    question=load_questions(bench.question_file)[0].turns[0], answer=EVIL
+                ),
                 "judgment": EVIL + " Rating: [[3]]",
                 "score": 3,
                 "turn": 1,
