@@ -371,11 +371,13 @@ def test_pooled_judges_offset_by_one_and_stale_rows_left_out(data):
     assert agreement["spearman"] == pytest.approx(1.0)
     assert (agreement["offset"], agreement["exact"]) == (pytest.approx(1.0), 0.0)
     assert report["pooled_items"] == 24
+    assert [j["accounting"]["stale"] for j in report["judges"]] == [0, 0]
 
     # Both judges' rows of alpaca's q81 grade an answer that is no longer there.
     rewrite_turns(data.answer_file("alpaca-13b"), {81: [1]})
     stale = show(data, *args)
     assert stale["pooled_items"] == 22
+    assert [j["accounting"]["stale"] for j in stale["judges"]] == [2, 2]
     coverage = {entry["model"]: entry for entry in stale["coverage"]}
     assert coverage["alpaca-13b"]["items"] == 6
     assert not [i for i in stale["items"] if (i["model"], i["question_id"]) == ("alpaca-13b", 81)]
