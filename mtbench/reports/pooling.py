@@ -91,6 +91,9 @@ def _accounting_json(accounting: Accounting) -> dict[str, Any]:
         "duplicates": accounting.duplicates,
         "filtered": accounting.filtered,
         "out_of_scale": dict(accounting.out_of_scale),
+        "stale": accounting.stale,
+        "unchecked": accounting.unchecked,
+        "samples": accounting.samples,
     }
 
 
