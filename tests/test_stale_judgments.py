@@ -158,7 +158,8 @@ def test_changed_answers_are_judged_again_in_every_mode(data, server, mode):
         f"  matches:     {matches} ({done} already judged, {stale} to judge, {stale} of them stale)"
         in plan
     )
-    assert f"notice: {stale} judgment(s) in {output.name} are stale" in plan
+    assert f"notice: {stale} judged match(es) in {output.name} are stale" in plan
+    assert f"they are judged again ({stale * games} call" in plan  # the cost of the stale part
     # Append-only: the old rows stay as they were, the new ones follow.
     assert output.read_bytes().startswith(first_run)
     loader = load_single_judgments if mode == "single" else load_pair_judgments

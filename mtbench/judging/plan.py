@@ -58,8 +58,8 @@ class JudgePlan:
         max_tokens: The judge's reply limit.
         flags: Answers that look broken.
         notices: Things the user should know (fallbacks, FastChat `$ERROR$` rows).
-        stale: Pending matches that were judged, but grading a prompt that has changed since
-            (`judging.staleness`): judged again.
+        stale_keys: The keys of pending matches that were judged, but grading a prompt that
+            has changed since (`judging.staleness`): judged again.
     """
 
     options: JudgeConfig
@@ -74,7 +74,16 @@ class JudgePlan:
     max_tokens: int
     flags: list[checks.AnswerFlag] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-    stale: int = 0
+    stale_keys: frozenset[tuple[object, ...]] = frozenset()
+
+    @property
+    def stale(self) -> int:
+        """How many pending matches are judged again because their rows are stale."""
+        return len(self.stale_keys)
+
+    @property
+    def stale_matches(self) -> list[Match]:
+        return [match for match in self.pending if match.key in self.stale_keys]
 
     @property
     def done(self) -> int:
@@ -94,18 +103,21 @@ class JudgePlan:
         """Where `price` comes from (flags, price table, list price, local model)."""
         return choose_price(self)[1]
 
-    def estimate(self) -> cost.Estimate:
+    def estimate(self, matches: Sequence[Match] | None = None) -> cost.Estimate:
+        """Calls, tokens and cost of judging `matches` (default: every pending match)."""
+        matches = self.pending if matches is None else matches
+        calls = sum(match.games for match in matches)
         input_tokens = 0
-        for match in self.pending:
+        for match in matches:
             for swapped in (False, True)[: match.games]:
                 messages = match.messages(swapped)
                 chars = sum(len(m["content"]) for m in messages)
                 input_tokens += cost.count_tokens(chars, len(messages))
         price, source = self.price, self.price_source
         return cost.Estimate(
-            calls=self.calls,
+            calls=calls,
             input_tokens=input_tokens,
-            output_tokens=self.calls * cost.OUTPUT_TOKENS_PER_CALL,
+            output_tokens=calls * cost.OUTPUT_TOKENS_PER_CALL,
             price=price,
             price_source=source,
         )
@@ -233,7 +245,7 @@ def _references(
 
 def _existing_keys(
     output: Path, mode: str, matches: Sequence[Match], keep_stale: bool, notices: list[str]
-) -> tuple[set[tuple[object, ...]], int]:
+) -> tuple[set[tuple[object, ...]], set[tuple[object, ...]]]:
     """The keys of the matches already judged in `output`, and how many are stale.
 
     A row counts for its match when it graded exactly the prompt the match sends now
@@ -243,10 +255,10 @@ def _existing_keys(
     which runs before that rule wrote, does not count either: the match is asked again.
 
     Returns:
-        The keys judged and current, and the number of matches judged again as stale.
+        The keys judged and current, and the keys of the matches judged again as stale.
     """
     if not output.is_file():
-        return set(), 0
+        return set(), set()
     loader = load_single_judgments if grading_kind(mode) == "single" else load_pair_judgments
     planned = {match.key: match for match in matches}
     keys = set()
@@ -279,13 +291,7 @@ def _existing_keys(
             "empty or cut at the token limit; they are judged again"
         )
     stale -= keys | reasked  # judged again since, or counted above
-    if stale:
-        notices.append(
-            f"{len(stale)} judgment(s) in {output.name} are stale: the answer, reference or judge "
-            "prompt they graded has changed since; they are judged again and appended (the old "
-            "rows stay, and readers skip them; --keep-stale counts them as judged)"
-        )
-    return keys, len(stale)
+    return keys, stale
 
 
 def output_file(options: JudgeConfig) -> Path:
@@ -376,7 +382,7 @@ def make_plan(options: JudgeConfig, notices: Sequence[str] = ()) -> JudgePlan:
         max_tokens=options.max_tokens or default_max_tokens(spec.kind),
         flags=flags,
         notices=notices,
-        stale=stale,
+        stale_keys=frozenset(stale),
     )
 
 
@@ -401,6 +407,16 @@ def describe_plan(plan: JudgePlan) -> str:
     width = max(len(name) for name, _ in rows)
     lines = [f"  {name + ':':<{width + 1}} {value}" for name, value in rows]
     lines += [f"  notice: {text}" for text in plan.notices]
+    if plan.stale:
+        part = plan.estimate(plan.stale_matches)
+        money = f", about ${part.dollars:,.2f}" if part.dollars else ""
+        lines.append(
+            f"  notice: {plan.stale} judged match(es) in {plan.output.name} are stale: the "
+            "answer, reference or judge prompt they graded has changed since; they are judged "
+            f"again ({part.calls} call(s), ~{cost.format_tokens(part.input_tokens)} input "
+            f"tokens{money}) and appended (the old rows stay and readers skip them; "
+            "--keep-stale counts them as judged)"
+        )
     lines += [
         f"  warning: {text}" for text in checks.describe_flags(plan.flags, options.answer_reasoning)
     ]
