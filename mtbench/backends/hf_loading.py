@@ -346,11 +346,30 @@ def _version_at_least(version: str, wanted: tuple[int, int]) -> bool:
     return tuple(int(n) for n in numbers) >= wanted
 
 
+def cpu_computes_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX tiles), as torch reports.
+
+    Where it does, bfloat16 generation ran 1.86x as fast as float32 on the project machine
+    (README, "bfloat16 on CPU"); where it does not, bfloat16 is emulated and can be slower than
+    float32. Asks torch's own CPU probes (`torch.cpu._is_avx512_bf16_supported`,
+    `_is_amx_tile_supported`); a torch without them counts as no.
+    """
+    torch, _transformers = import_transformers()
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, probe, lambda: False)()) for probe in probes)
+
+
 def torch_dtype(name: str | None, device: str) -> Any:
-    """The torch dtype for `--dtype` (FastChat's default: float16 on GPU, float32 on CPU)."""
+    """The torch dtype for `--dtype` (FastChat's default: float16 on GPU, float32 on CPU).
+
+    `auto` on CPU is bfloat16 where the CPU computes it natively (`cpu_computes_bf16`), else
+    float32; on a GPU it is the dtype of the model's config (transformers' `auto`).
+    """
     torch, _transformers = import_transformers()
     if name is None:
         return torch.float16 if device == "cuda" else torch.float32
+    if name == "auto" and device == "cpu":
+        return torch.bfloat16 if cpu_computes_bf16() else torch.float32
     if name == "auto":
         return "auto"
     if name not in DTYPES:

@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dtype",
         choices=DTYPES,
         default=GenConfig.dtype,
-        help="weights dtype (default: float16 on GPU, float32 on CPU)",
+        help="weights dtype (default: float16 on GPU, float32 on CPU, as FastChat); auto: on CPU "
+        "bfloat16 where the CPU computes it natively (faster, greedy answers differ), else "
+        "float32; on GPU the model config's",
     )
     model.add_argument(
         "--trust-remote-code", action="store_true", help="allow model code from the hub"

@@ -164,6 +164,8 @@ class GenerationBar(_BarOwner):
     def start(self, answer_file: Path, plan: Any) -> None:
         """The run is planned: `plan.todo` questions to generate, `plan.done` already there."""
         print(f"Output to {answer_file}", file=sys.stderr)
+        for note in getattr(plan, "notes", ()):
+            print(note, file=sys.stderr)
         if plan.done:
             print(
                 f"{len(plan.done)} question(s) already answered with these settings; "

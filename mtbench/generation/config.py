@@ -68,7 +68,9 @@ class GenConfig:
         max_gpu_memory: Per-GPU memory cap (e.g. `40GiB`) for a model split over GPUs.
         gpu_memory_utilization: With `vllm`: share of each GPU's memory vLLM may take.
         max_model_len: With `vllm`: context length cap (None: the model's own).
-        dtype: `float32`, `float16`, `bfloat16` or `auto` (default: float16 on GPU, float32 on CPU).
+        dtype: `float32`, `float16`, `bfloat16` or `auto` (default: float16 on GPU, float32 on CPU;
+            `auto` on CPU is bfloat16 where the CPU computes it natively, else float32:
+            `backends.hf_loading.torch_dtype`).
         revision: Hub revision of weights and tokenizer.
         trust_remote_code: Allow model code from the hub.
         cache_dir: Cache for converted GGUF files.

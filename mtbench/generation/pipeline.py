@@ -238,11 +238,19 @@ def _generate(
 ) -> GenSummary:
     """`generate_answers` once the answer file is locked for this run."""
     settings = config.settings()
+    dtype_note = None
     if backend is not None:
         settings["backend"] = type(backend).__name__
         if backend.format is not None:
             settings["prompt"] = backend.format.description
+        # The weights' dtype as loaded (`--dtype auto` resolved), so rows say what made them.
+        loaded = getattr(backend, "dtype_name", None)
+        if loaded:
+            settings["dtype"] = loaded
+            dtype_note = getattr(backend, "dtype_note", None)
     plan = make_plan(questions, answer_file, settings, config.overwrite)
+    if dtype_note and plan.todo:
+        plan.notes.append(dtype_note)
     summary = GenSummary(
         answer_file,
         selected=len(questions),

@@ -49,6 +49,8 @@ class Plan:
     done: list[QuestionId] = field(default_factory=list)
     stale: list[QuestionId] = field(default_factory=list)
     """Questions regenerated because their answer was made with other settings."""
+    notes: list[str] = field(default_factory=list)
+    """What the run says once before it starts (e.g. the dtype `--dtype auto` chose)."""
 
 
 def make_plan(
@@ -75,6 +77,7 @@ def make_plan(
     plan = Plan(todo=[])
     foreign = 0
     changes: dict[str, tuple[Any, Any]] = {}
+    mixed: dict[str, int] = {}
     for question in questions:
         answer = existing.get(question.question_id)
         if answer is None or overwrite:
@@ -86,6 +89,8 @@ def make_plan(
             plan.done.append(question.question_id)
             continue
         differing = settings_differ(recorded, settings)
+        if not differing and _other_dtype(recorded, settings):
+            mixed[recorded["dtype"]] = mixed.get(recorded["dtype"], 0) + 1
         if differing:
             for key in differing:
                 changes.setdefault(key, (recorded.get(key), settings.get(key)))
@@ -100,6 +105,15 @@ def make_plan(
             answer_file,
             foreign,
         )
+    if mixed and plan.todo:
+        kept = ", ".join(f"{count} in {dtype}" for dtype, count in mixed.items())
+        logger.warning(
+            "%s: keeping answer(s) made with other weights (%s) while this run generates in %s "
+            "(greedy answers differ between dtypes); use --overwrite to regenerate all in one",
+            answer_file,
+            kept,
+            settings["dtype"],
+        )
     if plan.stale:
         described = ", ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changes.items())
         logger.warning(
@@ -110,6 +124,18 @@ def make_plan(
             described,
         )
     return plan
+
+
+def _other_dtype(recorded: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether a row was made with other weights' dtype than this run's, both known.
+
+    The dtype is not a resume key (the same model, the same prompts), but bfloat16 and float32
+    give different greedy answers, so a file that mixes them is said to. Rows recording no
+    resolved dtype (`None`, `auto`: runs before mtbench recorded it) are not compared.
+    """
+    old, new = recorded.get("dtype"), current.get("dtype")
+    known = ("float32", "float16", "bfloat16")
+    return old in known and new in known and old != new
 
 
 def settings_differ(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
