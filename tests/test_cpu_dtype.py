@@ -6,15 +6,16 @@ test_hf_backend.py); these tests state what holds in bfloat16, on the real SmolL
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import pytest
-from conftest import shared_file
+from conftest import run_cli, shared_file
 
-from mtbench.backends import hf
+from mtbench.backends import hf, hf_loading
 from mtbench.backends.base import GenerationParams
-from mtbench.backends.hf_loading import cpu_computes_bf16, torch_dtype
+from mtbench.backends.hf_loading import cpu_computes_bf16, dtype_note, planned_dtype, torch_dtype
 from mtbench.data.answers import load_answer_file
 from mtbench.data.questions import load_questions
 from mtbench.generation import GenConfig, generate_answers
@@ -43,17 +44,18 @@ def test_torch_probe_agrees_with_the_kernels_cpu_flags():
 
 
 def test_the_run_says_what_auto_chose_and_hints_at_it_where_it_helps(monkeypatch):
-    monkeypatch.setattr(hf, "cpu_computes_bf16", lambda: True)
-    assert hf._dtype_note("auto", "cpu", "bfloat16") == (
+    monkeypatch.setattr(hf_loading, "cpu_computes_bf16", lambda: True)
+    assert dtype_note("auto", "cpu", "bfloat16") == (
         "--dtype auto: bfloat16 weights (the CPU computes bfloat16 natively)"
     )
-    hint = hf._dtype_note(None, "cpu", "float32")
-    assert hint is not None and "--dtype auto generates about 1.9x as fast" in hint
-    assert hf._dtype_note("float32", "cpu", "float32") is None  # asked for: nothing to say
-    assert hf._dtype_note("auto", "cuda", "bfloat16") is None
-    monkeypatch.setattr(hf, "cpu_computes_bf16", lambda: False)
-    assert "no native bfloat16" in (hf._dtype_note("auto", "cpu", "float32") or "")
-    assert hf._dtype_note(None, "cpu", "float32") is None
+    hint = dtype_note(None, "cpu", "float32")
+    assert hint is not None and "--dtype auto generated 1.3x to 1.9x as fast" in hint
+    assert dtype_note("float32", "cpu", "float32") is None  # asked for: nothing to say
+    assert dtype_note("auto", "cuda", "bfloat16") is None
+    monkeypatch.setattr(hf_loading, "cpu_computes_bf16", lambda: False)
+    assert "no native bfloat16" in (dtype_note("auto", "cpu", "float32") or "")
+    assert dtype_note(None, "cpu", "float32") is None
+    assert planned_dtype("auto")[0] == "float32"  # planned before loading, by the same rule
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +117,16 @@ def test_rows_record_the_weights_dtype_and_a_rerun_in_another_says_it_mixes(
     # ... but never silently: the run names the mix and the way out.
     assert "keeping answer(s) made with other weights (1 in bfloat16)" in caplog.text
     assert "generates in float32" in caplog.text and "--overwrite" in caplog.text
+
+
+@pytest.mark.model
+def test_gen_says_what_auto_chose_and_records_it(bench, smollm2_model):
+    """As a user runs it: the choice is said once, before generating, and written in the row."""
+    args = ["--model-path", str(smollm2_model), "--model-id", "s", "--data-dir"]
+    args += [str(bench.data_dir), "--question-end", "1", "--max-new-token", "4"]
+    result = run_cli("gen", *args, "--dtype", "auto")
+    assert result.returncode == 0, result.stderr
+    chosen = "bfloat16" if cpu_computes_bf16() else "float32"
+    assert result.stderr.count(f"--dtype auto: {chosen} weights") == 1
+    (row,) = [json.loads(line) for line in bench.answer_file("s").read_text().splitlines()]
+    assert row["generation"]["dtype"] == chosen

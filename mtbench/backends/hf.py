@@ -22,8 +22,8 @@ from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.conv_templates import ConvTemplate
 from mtbench.backends.hf_decoding import ReplyEnds, sampling_kwargs
 from mtbench.backends.hf_loading import (
-    cpu_computes_bf16,
     default_cpu_threads,
+    dtype_note,
     import_transformers,
     load_model,
 )
@@ -102,7 +102,7 @@ class HFBackend(LocalBackend):
             path_flag=path_flag,
         )
         self.dtype_name = str(self.model.dtype).removeprefix("torch.")
-        self.dtype_note = _dtype_note(dtype, self.device, self.dtype_name)
+        self.dtype_note = dtype_note(dtype, self.device, self.dtype_name)
         generation_config = self.model.generation_config
         self.eos_ids = _id_set(generation_config.eos_token_id)
         pad = self.tokenizer.pad_token_id
@@ -243,28 +243,3 @@ def _out_of_memory(exc: BaseException) -> bool:
     return (
         "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
     )
-
-
-def _dtype_note(asked: str | None, device: str, chosen: str) -> str | None:
-    """What a CPU run says once about its weights' dtype (None where there is nothing to say).
-
-    `--dtype auto` says what it chose and why; the float32 default says, on a CPU that computes
-    bfloat16 natively, that `--dtype auto` is faster (`cpu_computes_bf16`).
-    """
-    if device != "cpu":
-        return None
-    native = cpu_computes_bf16()
-    if asked == "auto":
-        why = (
-            "the CPU computes bfloat16 natively"
-            if native
-            else "the CPU has no native bfloat16 (AVX512-BF16 or AMX), where it is slower"
-        )
-        return f"--dtype auto: {chosen} weights ({why})"
-    if asked is None and native:
-        return (
-            "float32 weights (the CPU default, as FastChat); this CPU computes bfloat16 "
-            "natively: --dtype auto generates about 1.9x as fast, with greedy answers that "
-            "differ from float32's"
-        )
-    return None

@@ -377,6 +377,46 @@ def torch_dtype(name: str | None, device: str) -> Any:
     return getattr(torch, name)
 
 
+def planned_dtype(name: str | None) -> tuple[str, str | None]:
+    """The weights' dtype a transformers run of `--dtype name` loads here, before loading, and
+    what the run says about it (`dtype_note`).
+
+    The device is the one `HFBackend` picks (a GPU when torch sees one). Returns the dtype's
+    name (`float32`, `bfloat16`, `float16`), or `auto` where the model's config decides (on a
+    GPU), and the note or None.
+    """
+    torch, _transformers = import_transformers()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    chosen = torch_dtype(name, device)
+    label = chosen if isinstance(chosen, str) else str(chosen).removeprefix("torch.")
+    return label, dtype_note(name, device, label)
+
+
+def dtype_note(asked: str | None, device: str, chosen: str) -> str | None:
+    """What a CPU run says once about its weights' dtype (None where there is nothing to say).
+
+    `--dtype auto` says what it chose and why; the float32 default says, on a CPU that computes
+    bfloat16 natively, that `--dtype auto` is faster (`cpu_computes_bf16`).
+    """
+    if device != "cpu":
+        return None
+    native = cpu_computes_bf16()
+    if asked == "auto":
+        why = (
+            "the CPU computes bfloat16 natively"
+            if native
+            else "the CPU has no native bfloat16 (AVX512-BF16 or AMX), where it is slower"
+        )
+        return f"--dtype auto: {chosen} weights ({why})"
+    if asked is None and native:
+        return (
+            "float32 weights (the CPU default, as FastChat); this CPU computes bfloat16 "
+            "natively: --dtype auto generated 1.3x to 1.9x as fast on the project's machine, "
+            "with greedy answers that differ from float32's"
+        )
+    return None
+
+
 def load_tokenizer(
     source: str,
     revision: str = "main",

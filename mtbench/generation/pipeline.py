@@ -243,11 +243,17 @@ def _generate(
         settings["backend"] = type(backend).__name__
         if backend.format is not None:
             settings["prompt"] = backend.format.description
-        # The weights' dtype as loaded (`--dtype auto` resolved), so rows say what made them.
-        loaded = getattr(backend, "dtype_name", None)
-        if loaded:
-            settings["dtype"] = loaded
-            dtype_note = getattr(backend, "dtype_note", None)
+    # The weights' dtype (`--dtype auto` resolved), so rows say what made them.
+    loaded = getattr(backend, "dtype_name", None)
+    if loaded:
+        settings["dtype"] = loaded
+        dtype_note = getattr(backend, "dtype_note", None)
+    elif backend is None and config.backend == "hf" and not os.environ.get("RAY_ADDRESS"):
+        # Loaded here or on local replicas, on the device this process sees (a cluster's
+        # replicas may see another: their rows keep the flag as given).
+        from mtbench.backends.hf_loading import planned_dtype
+
+        settings["dtype"], dtype_note = planned_dtype(config.dtype)
     plan = make_plan(questions, answer_file, settings, config.overwrite)
     if dtype_note and plan.todo:
         plan.notes.append(dtype_note)
