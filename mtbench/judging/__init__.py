@@ -6,7 +6,9 @@
 
 Modules: `config` (`JudgeConfig`, what can be asked), `matches` (what is judged, FastChat's
 prompts and order), `verdicts` (reading scores and winners out of replies), `checks` (missing
-and broken answers), `cost` (estimates), `plan` (everything decided before the first call),
+and broken answers), `cost` (estimates), `staleness` (is a judgment still about what the
+bench holds?), `resume` (what a judgment file already holds), `plan` (everything decided before
+the first call),
 `judge_backend` (the judge's flags on the shared backend registry, and the preflight call),
 `runner` (parallel, resumable execution), `pipeline` (the whole command).
 """

@@ -22,7 +22,6 @@ from mtbench.backends.registry import (
 from mtbench.data.answers import Answer, load_answer_file
 from mtbench.data.defaults import FALLBACK_REFERENCES
 from mtbench.data.judge_prompts import load_judge_prompts
-from mtbench.data.judgments import load_pair_judgments, load_single_judgments
 from mtbench.data.paths import BenchPaths, file_stem, require_file
 from mtbench.data.questions import Question, QuestionId, load_questions
 from mtbench.errors import ConfigError, DataError
@@ -35,8 +34,7 @@ from mtbench.judging.judge_backend import (
     name_served_judge,
 )
 from mtbench.judging.matches import Match, build_matches, grading_kind, make_judges, needs_reference
-from mtbench.judging.replies import ran_out_of_room
-from mtbench.judging.staleness import stale_status
+from mtbench.judging.resume import judged_keys
 
 logger = logging.getLogger(__name__)
 
@@ -243,57 +241,6 @@ def _references(
     return references, path
 
 
-def _existing_keys(
-    output: Path, mode: str, matches: Sequence[Match], keep_stale: bool, notices: list[str]
-) -> tuple[set[tuple[object, ...]], set[tuple[object, ...]]]:
-    """The keys of the matches already judged in `output`, and how many are stale.
-
-    A row counts for its match when it graded exactly the prompt the match sends now
-    (`staleness.stale_status`); a match whose rows are all stale (its answer, reference or
-    judge prompt changed since) is judged again, unless `keep_stale`. A row without a verdict
-    whose reply ran out of room (empty, or cut at the token limit: `replies.ran_out_of_room`),
-    which runs before that rule wrote, does not count either: the match is asked again.
-
-    Returns:
-        The keys judged and current, and the keys of the matches judged again as stale.
-    """
-    if not output.is_file():
-        return set(), set()
-    loader = load_single_judgments if grading_kind(mode) == "single" else load_pair_judgments
-    planned = {match.key: match for match in matches}
-    keys = set()
-    api_errors = 0
-    reasked: set[tuple[object, ...]] = set()
-    stale: set[tuple[object, ...]] = set()
-    for row in loader(output):
-        replies = [row.judgment] if hasattr(row, "judgment") else [row.g1_judgment, row.g2_judgment]  # type: ignore[attr-defined]
-        if any(
-            ran_out_of_room(reply, meta.get("finish_reason"), row.parsed)
-            for reply, meta in zip(replies, row.metas, strict=False)
-        ):
-            reasked.add(row.key)
-            continue
-        match = planned.get(row.key)
-        if match is not None and not keep_stale and stale_status(row, match) == "stale":
-            stale.add(row.key)
-            continue
-        keys.add(row.key)
-        api_errors += "$ERROR$" in replies
-    if api_errors:
-        notices.append(
-            f"{api_errors} row(s) of {output.name} hold FastChat's $ERROR$ (a failed API call) and "
-            "count as judged; delete those lines to judge them again"
-        )
-    reasked -= keys  # a later row of the same match has its verdict
-    if reasked:
-        notices.append(
-            f"{len(reasked)} row(s) of {output.name} have no verdict because the judge's reply was "
-            "empty or cut at the token limit; they are judged again"
-        )
-    stale -= keys | reasked  # judged again since, or counted above
-    return keys, stale
-
-
 def output_file(options: JudgeConfig) -> Path:
     """The judgment file a run writes: `{judge}_single.jsonl` or `{judge}_pair.jsonl`."""
     return options.paths.judgment_file(judge_label(options), options.mode)
@@ -367,7 +314,7 @@ def make_plan(options: JudgeConfig, notices: Sequence[str] = ()) -> JudgePlan:
                 "the same verdict every time (greedy); set --judge-temperature to sample"
             )
     output = output_file(options)
-    done, stale = _existing_keys(output, options.mode, matches, options.keep_stale, notices)
+    done, stale = judged_keys(output, options.mode, matches, options.keep_stale, notices)
     pending = [match for match in matches if match.key not in done]
     return JudgePlan(
         options=options,
