@@ -197,4 +197,25 @@ def test_help_documents_the_exit_statuses():
     result = run_cli("show", "--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
-    assert f"{EXIT_GATE} a gate check failed" in text and "1 an error" in text
+    assert f"{EXIT_GATE} a gate check failed" in text and "1 an error (bad data" in text
+
+
+def test_fail_under_refuses_what_cannot_be_a_threshold(bench):
+    write(bench, "j", spread, ["m"])
+    for value, message in (("nan", "finite score"), ("inf", "finite score")):
+        result = show(bench, "--fail-under", value)
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+
+
+def test_fail_under_fails_a_listed_model_without_judgments(bench):
+    write(bench, "j", spread, ["m"])
+    result = show(bench, "--fail-under", "1", "--model-list", "m", "absent", "--format", "json")
+    assert result.returncode == EXIT_GATE
+    outcome = {c["subject"]: c["passed"] for c in verdict(result)["checks"]}
+    assert outcome == {"m": True, "absent": False}
+
+
+def test_pairwise_fail_under_is_a_win_rate(bench):
+    write(bench, "j", spread, ["m"])
+    result = show(bench, "--mode", "pairwise-all", "--fail-under", "5")
+    assert result.returncode == 1 and "adjusted win rate, from 0 to 1" in result.stderr

@@ -85,13 +85,14 @@ def test_samples_are_combined_by_median_and_the_judge_noise_is_measured(data):
     with FakeOpenAIServer(reply=NoisyJudge(data)) as server:
         status, plan, calls = run_judge(data, server, SAMPLES)
         assert (status, calls) == ("done", items * SAMPLES)
-        assert f"{SAMPLES} samples of each match" in plan
+        assert f"{items * SAMPLES} ({items} matches x {SAMPLES} samples; 0 already judged" in plan
         assert run_judge(data, server, SAMPLES)[:3:2] == ("nothing_to_do", 0)
         # One more sample of every item costs one call per item.
         status, plan, calls = run_judge(data, server, SAMPLES + 1)
         assert (status, calls) == ("done", items)
         assert (
-            f"{items * (SAMPLES + 1)} ({items * SAMPLES} already judged, {items} to judge)" in plan
+            f"{items * (SAMPLES + 1)} ({items} matches x {SAMPLES + 1} samples; "
+            f"{items * SAMPLES} already judged, {items} to judge)" in plan
         )
     samples = SAMPLES + 1
 

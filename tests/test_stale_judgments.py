@@ -492,7 +492,8 @@ def test_show_warns_once_about_a_partly_judged_model(partial):
     warnings = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
     assert warnings == [
         "warning: model-b has 1 of 4 judgments (3 missing: q1 turn 2, q2 turns 1-2); its score "
-        "is not comparable with complete runs (rerun mtbench-judge to fill them in)."
+        "is not comparable with complete runs (rerun mtbench-judge for what was never judged or "
+        "is stale; an unparsed verdict counts as judged until its row is deleted)."
     ]
     # The FastChat table is printed as FastChat prints it, model-b first.
     assert FIRST_TURN in result.stdout
@@ -509,3 +510,55 @@ def test_show_warns_once_about_a_partly_judged_model(partial):
     }
     assert report["coverage"]["model-a"]["judged"] == 4
     assert report["coverage"]["model-a"]["missing"] == []
+
+
+# --- what the breaker found: readers follow the latest run; archives; vanished models ---
+
+
+def test_show_follows_the_latest_run_when_answer_reasoning_changes(data, server):
+    # A trace that only the `keep` prompt shows: stripped, the judge sees "Plain." (rated 3).
+    path = data.answer_file("alpaca-13b")
+    lines = []
+    for _, row in read_jsonl(path):
+        if row["question_id"] == 81:
+            row["choices"][0]["turns"][0] = f"<think>{REWRITTEN}</think>Plain."
+        lines.append(dumps(row))
+    write_jsonl_atomic(path, lines)
+    options = {"model_list": ["alpaca-13b"]}
+    assert run_judge(data, server, answer_reasoning="strip", **options)[2] == 8
+    stripped = scores(show(data))["alpaca-13b"]
+    assert stripped == mean(old_rating(q, t) for q in QUESTIONS for t in (1, 2))
+    # Judged again as they are: both q81 prompts now show the trace (rated 10).
+    status, plan, calls = run_judge(data, server, **options)
+    assert calls == 2 and "2 of them stale" in plan
+    report = show(data)
+    expected = mean([10, 10, *(old_rating(q, t) for q in QUESTIONS[1:] for t in (1, 2))])
+    assert scores(report)["alpaca-13b"] == expected  # the latest run's rows, not the first
+    assert report["accounting"]["used"] == 8 and report["accounting"]["duplicates"] == 2
+
+
+def test_compare_reads_an_archived_run_of_a_regenerated_model_as_recorded(data, server):
+    options = {"model_list": ["alpaca-13b"]}
+    assert run_judge(data, server, **options)[2] == 8
+    archive = data.judgment_file("release", "single")
+    data.judgment_file("gpt-4", "single").rename(archive)
+    rewrite_turns(data.answer_file("alpaca-13b"), {q: [1] for q in QUESTIONS})  # regenerated
+    assert run_judge(data, server, **options)[2] == 8
+    args = ("--compare", "release:alpaca-13b", "gpt-4:alpaca-13b", "--fail-if-worse")
+    result = run_cli("show", "--data-dir", str(data.data_dir), *args, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert "compared as recorded" in result.stderr
+    report = json.loads(result.stdout)
+    diffs = [10 - old_rating(q, t) for q in QUESTIONS for t in (1, 2)]
+    assert report["compared"] == 8 and report["diff"] == pytest.approx(mean(diffs))
+    assert report["gate"]["passed"] is True
+
+
+def test_a_model_whose_every_row_is_stale_is_named(data, server):
+    assert run_judge(data, server, model_list=list(PAIR_MODELS))[2] == 16
+    rewrite_turns(data.answer_file("vicuna-7b-v1.3"), {q: [1] for q in QUESTIONS})
+    table = show_table(data)
+    assert "warning: vicuna-7b-v1.3 has 0 of 8 judgments (8 missing: q81-82 turns 1-2" in table
+    gated = run_cli("show", "--data-dir", str(data.data_dir), "--fail-under", "1")
+    assert gated.returncode == 3
+    assert "vicuna-7b-v1.3 has no score (no judgment used)" in gated.stdout

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from mtbench.analysis.bootstrap import BootstrapSpec, interval, mean_draws
-from mtbench.analysis.selection import ReadOptions
+from mtbench.analysis.selection import ReadOptions, latest_prompts
 from mtbench.data.defaults import DEFAULT_JUDGE
 from mtbench.data.judgments import (
     first_parsed,
@@ -30,7 +30,7 @@ from mtbench.data.judgments import (
 from mtbench.data.paths import BenchPaths, file_stem, require_file
 from mtbench.data.questions import CATEGORIES, QuestionId, id_order, question_categories
 from mtbench.errors import ConfigError, DataError
-from mtbench.judging.staleness import drop_stale
+from mtbench.judging.staleness import split_stale
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,9 @@ def load_run(
     """Read one run's scores.
 
     Stale rows are left out (unless `read.keep_stale`; checked against `paths`' files, none
-    without `paths`), and the samples of an item (`--samples`) are combined by `read.combine`.
+    without `paths`), except that a run whose every row is stale (an archived run of a model
+    regenerated since) is compared as recorded, with a warning; the samples of an item
+    (`--samples`) are combined by `read.combine`.
 
     Raises:
         DataError: for a missing file, or a model without rows in it (naming the models there);
@@ -155,7 +157,21 @@ def load_run(
             spec.file,
         )
     check = read.check(paths) if paths is not None else None
-    rows = drop_stale([j for j in judgments if j.model == model], check, str(spec.file))
+    every = [j for j in judgments if j.model == model]
+    current, stale = split_stale(every, check)
+    if stale and not current:
+        # An archived run of a model regenerated since (`release:m` against `candidate:m`):
+        # every row graded answers the bench no longer holds. Compared as recorded, and said.
+        logger.warning(
+            "%s: every judgment of %s graded answers (or references, prompts) that have "
+            "changed since; compared as recorded",
+            spec.file,
+            model,
+        )
+        current = stale
+    elif stale:
+        logger.warning("%s: %d stale judgment row(s) of %s skipped", spec.file, len(stale), model)
+    rows, _ = latest_prompts(current)
     # One score per item, whatever judge prompt graded it: the item is what runs are compared
     # on; an item's samples (`--samples`) are combined into it.
     kept, _ = first_parsed(rows, key=lambda j: (j.question_id, j.turn, j.sample))

@@ -150,5 +150,6 @@ def coverage_warning(entry: Coverage, unit: str = "judgments") -> str | None:
     return (
         f"{entry.model} has {entry.judged} of {entry.expected} {unit} ({lacking} missing: "
         f"{describe_missing(entry.missing)}); its score is not comparable with complete runs "
-        "(rerun mtbench-judge to fill them in)"
+        "(rerun mtbench-judge for what was never judged or is stale; an unparsed verdict counts "
+        "as judged until its row is deleted)"
     )

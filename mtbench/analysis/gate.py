@@ -142,8 +142,7 @@ def fail_if_worse_check(diff: float, upper: float | None, margin: float) -> Gate
     Raises:
         ConfigError: for a negative or non-finite margin.
     """
-    if not margin >= 0 or math.isinf(margin):
-        raise ConfigError(f"--fail-if-worse takes a margin of 0 or more, got {margin}")
+    check_margin(margin)
     has_interval = upper is not None and not math.isnan(upper)
     measured = upper if has_interval else diff
     assert measured is not None
@@ -170,7 +169,7 @@ def max_missing_checks(coverage: Mapping[str, Coverage], share: float) -> list[G
         ConfigError: for a share outside 0 to 1.
     """
     check_share(share)
-    checks = []
+    checks = []  # NaN shares cannot pass: `check_share` refuses them
     for model, entry in coverage.items():
         missing = entry.missing_share
         passed = missing <= share
@@ -198,6 +197,23 @@ def max_missing_pair_check(compared: int, expected: int, share: float) -> GateCh
     return GateCheck("max-missing", "B vs A", missing, None, share, passed, reason)
 
 
+def check_threshold(score: float, single: bool = True) -> None:
+    """Raises ConfigError unless `score` is a finite `--fail-under` on the mode's scale: the
+    judge's 1-10 scores (single), or an adjusted win rate from 0 to 1 (pairwise)."""
+    if not math.isfinite(score):
+        raise ConfigError(f"--fail-under takes a finite score, got {score}")
+    if not single and not 0 <= score <= 1:
+        raise ConfigError(
+            f"--fail-under {score:g}: pairwise modes gate the adjusted win rate, from 0 to 1"
+        )
+
+
+def check_margin(margin: float) -> None:
+    """Raises ConfigError unless `margin` is a finite number of 0 or more (`--fail-if-worse`)."""
+    if not margin >= 0 or math.isinf(margin):
+        raise ConfigError(f"--fail-if-worse takes a margin of 0 or more, got {margin}")
+
+
 def check_share(share: float) -> None:
     """Raises ConfigError unless `share` is a number from 0 to 1 (`--max-missing`)."""
     if not 0 <= share <= 1:
@@ -220,11 +236,20 @@ def report_gate(
     """
     checks: list[GateCheck] = []
     if fail_under is not None:
-        column = "score" if report.mode == "single" else "win_rate_adjusted"
-        unit = "score" if report.mode == "single" else "adjusted win rate"
+        single = report.mode == "single"
+        check_threshold(fail_under, single)
+        column = "score" if single else "win_rate_adjusted"
+        unit = "score" if single else "adjusted win rate"
         rows = report.summary.to_dict(orient="index")
         scores = {str(m): (float(row[column]), _upper(row)) for m, row in rows.items()}
         checks += fail_under_checks(scores, fail_under, unit)
+        # A model the bench expects but nothing scored (listed, or all its rows stale) fails.
+        for model, entry in (report.coverage or {}).items():
+            if model not in scores and not entry.judged:
+                reason = f"fail-under {fail_under:g}: {model} has no {unit} (no judgment used)"
+                checks.append(
+                    GateCheck("fail-under", model, math.nan, None, fail_under, False, reason)
+                )
     if max_missing is not None:
         if report.coverage is None:
             raise ConfigError("--max-missing counts against the question file, which is missing")
@@ -264,6 +289,7 @@ def pooled_gate(report: PooledReport, fail_under: float | None = None) -> GateVe
     """The gate of `mtbench-show` over several judges: `--fail-under` on the pooled scores."""
     if fail_under is None:
         return None
+    check_threshold(fail_under)
     rows = report.scores.to_dict(orient="index")
     scores = {str(m): (float(row["pooled"]), _upper(row)) for m, row in rows.items()}
     return GateVerdict(tuple(fail_under_checks(scores, fail_under, "pooled score")))

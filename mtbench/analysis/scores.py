@@ -321,7 +321,9 @@ def _single_report(
         None,
         bootstrap,
         judge_snapshots=_snapshots(kept),
-        coverage=_coverage(questions, judged, list(summary.index), model_list),
+        coverage=_coverage(
+            questions, judged, list(summary.index), model_list, None, accounting.stale_models
+        ),
         combine=read.combine,
     )
 
@@ -383,7 +385,9 @@ def _pairwise_report(
         baseline,
         bootstrap,
         judge_snapshots=_snapshots(kept),
-        coverage=_coverage(questions, judged, shown, model_list, opponents),
+        coverage=_coverage(
+            questions, judged, shown, model_list, opponents, accounting.stale_models
+        ),
     )
 
 
@@ -408,11 +412,13 @@ def _coverage(
     shown: Sequence[str],
     model_list: Sequence[str] | None,
     opponents: dict[str, list[str]] | None = None,
+    stale_models: Sequence[str] = (),
 ) -> dict[str, Coverage] | None:
-    """Coverage of the shown models, then of listed models with nothing to show; warned."""
+    """Coverage of the shown models, then of listed models with nothing to show, then of models
+    whose every row was stale; warned."""
     if questions is None:
         return None
-    models = {m: judged.get(m, []) for m in [*shown, *(model_list or [])]}
+    models = {m: judged.get(m, []) for m in [*shown, *(model_list or []), *stale_models]}
     result = coverage(models, expected_items(questions), opponents)
     for entry in result.values():
         warning = coverage_warning(entry)

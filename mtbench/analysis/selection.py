@@ -26,7 +26,7 @@ from mtbench.data.judgments import (
     out_of_scale_warning,
 )
 from mtbench.data.paths import BenchPaths
-from mtbench.judging.staleness import PromptCheck, pending_items, stale_note
+from mtbench.judging.staleness import PromptCheck, graded_prompts, pending_items, stale_note
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class Accounting:
         stale: Rows left out because they graded an answer, reference or judge prompt that
             has changed since (`judging.staleness`); 0 with `keep_stale`.
         stale_pending: Items of those rows with no current row (not judged again yet).
+        stale_models: Models whose every row was stale (so no score is shown for them).
         unchecked: Used rows whose graded prompt could not be rebuilt from the bench's files
             (no answer file, a question or judge prompt the bench lacks): used as they are.
         samples: Used rows that are a further sample of an item already counted
@@ -64,6 +65,7 @@ class Accounting:
     unchecked: int = 0
     samples: int = 0
     stale_pending: int = 0
+    stale_models: tuple[str, ...] = ()
 
 
 SINGLE_COLUMNS = ["model", "score", "turn", "question_id"]
@@ -95,8 +97,10 @@ def _select(
                 continue
             unchecked += status == "unchecked"
             candidates.append(judgment)
+    candidates, superseded = latest_prompts(candidates)
     # Every candidate is parsed, so `first_parsed` keeps the first row of each judgment.
     kept, duplicates = first_parsed(candidates)
+    duplicates += superseded
     if duplicates:
         logger.warning("%d repeated judgment row(s) counted once", duplicates)
     # An item judged again since (even without a parsable verdict) is not pending.
@@ -104,6 +108,8 @@ def _select(
     note = stale_note(len(stale), pending)
     if note:
         logger.warning("%s", note)
+    used_models = {model for row in kept for model in _models(row)}
+    only_stale = sorted({m for row in stale for m in _models(row)} - used_models)
     return kept, Accounting(
         rows=rows,
         unparsed=unparsed,
@@ -114,7 +120,36 @@ def _select(
         unchecked=unchecked,
         samples=sum(row.sample > 1 for row in kept),
         stale_pending=pending,
+        stale_models=tuple(only_stale),
     )
+
+
+def _models(row: SingleJudgment | PairJudgment) -> tuple[str, ...]:
+    return (row.model_1, row.model_2) if isinstance(row, PairJudgment) else (row.model,)
+
+
+def latest_prompts(rows: Sequence[Judgment]) -> tuple[list[Judgment], int]:
+    """Of the current rows of one judgment that graded different prompts, the latest's.
+
+    A reader cannot tell which options made a row: with answers holding a `<think>` trace, a
+    row judged with `--answer-reasoning strip` and one judged without are both current, as are
+    rows judged against two reference files of the bench. `mtbench-judge` judges again when its
+    options change and appends the new row, so the prompt of a judgment's last row is the one
+    its latest run graded; rows with another prompt are left out (counted with the repeats).
+    Repeats of the same prompt are all kept, for `first_parsed`.
+
+    Returns:
+        The rows kept, in file order, and how many were left out.
+    """
+
+    def prompts(row: Judgment) -> tuple[str, ...]:
+        return tuple(sorted(graded_prompts(row)))  # a pairwise row in either model order
+
+    last: dict[object, tuple[str, ...]] = {}
+    for row in rows:
+        last[row.key] = prompts(row)
+    kept = [row for row in rows if prompts(row) == last[row.key]]
+    return kept, len(rows) - len(kept)
 
 
 def select_single(

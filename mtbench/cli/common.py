@@ -208,7 +208,8 @@ def add_read_options(parser: argparse.ArgumentParser) -> None:
         default="median",
         choices=COMBINE,
         help="how the samples of an item judged several times (mtbench-judge --samples) "
-        "become its score (default: %(default)s)",
+        "become its score, in single mode (pairwise: the majority verdict) "
+        "(default: %(default)s)",
     )
 
 

@@ -10,6 +10,9 @@ from mtbench.analysis.coverage import expected_items
 from mtbench.analysis.gate import (
     EXIT_GATE,
     GateVerdict,
+    check_margin,
+    check_share,
+    check_threshold,
     comparison_gate,
     pooled_gate,
     report_gate,
@@ -42,9 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mtbench-show",
         description="Show MT-bench scores from a judgment file, computed as FastChat does, "
         "with per-category results, confidence intervals and an account of dropped rows.",
-        epilog=f"Exit status: 0 shown (and every gate check passed), 1 an error, 2 a usage "
-        f"error, {EXIT_GATE} a gate check failed (--fail-under, --fail-if-worse, "
-        "--max-missing), 130 interrupted.",
+        epilog=f"Exit status: 0 shown (and every gate check passed), 1 an error (bad data, or "
+        "flags that cannot work together), 2 a flag the parser refuses, "
+        f"{EXIT_GATE} a gate check failed (--fail-under, --fail-if-worse, --max-missing), 130 "
+        "interrupted.",
     )
     add_bench_options(parser)
     parser.add_argument(
@@ -131,6 +135,13 @@ def _check_gate_flags(args: argparse.Namespace, pooled: bool) -> None:
         raise ConfigError("--fail-under gates the scores shown; with --compare use --fail-if-worse")
     if pooled and args.max_missing is not None:
         raise ConfigError("--max-missing counts one judge's judgments; give one judge")
+    # Values, before any file is read.
+    if args.fail_under is not None:
+        check_threshold(args.fail_under, single=args.mode == "single")
+    if args.max_missing is not None:
+        check_share(args.max_missing)
+    if args.fail_if_worse is not None:
+        check_margin(args.fail_if_worse)
 
 
 def _finish(text: str, gate: GateVerdict | None) -> int:

@@ -371,13 +371,14 @@ def describe_plan(plan: JudgePlan) -> str:
 
 
 def _describe_matches(plan: JudgePlan) -> str:
-    """`160 (150 already judged, 10 to judge, 4 of them stale)`, with samples named."""
+    """`160 (150 already judged, 10 to judge, 4 of them stale)`; with samples, each sample of a
+    match is counted: `144 (48 matches x 3 samples; ...)`."""
     stale = f", {plan.stale} of them stale" if plan.stale else ""
     samples = plan.options.samples
-    each = f"; {samples} samples of each match" if samples > 1 else ""
+    each = f"{len(plan.matches) // samples} matches x {samples} samples; " if samples > 1 else ""
     return (
-        f"{len(plan.matches)} ({plan.done} already judged, {len(plan.pending)} to judge{stale})"
-        f"{each}"
+        f"{len(plan.matches)} ({each}{plan.done} already judged, {len(plan.pending)} to judge"
+        f"{stale})"
     )
 
 

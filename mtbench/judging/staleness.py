@@ -200,8 +200,9 @@ def stale_note(stale: int, pending: int) -> str | None:
         return None
     return (
         f"{stale} stale judgment row(s) skipped, {pending} item(s) not judged again since: they "
-        "graded an answer, reference or judge prompt that has changed (rerun mtbench-judge to "
-        "judge them again; --keep-stale uses the old rows)"
+        "graded a question, answer, reference or judge prompt that has changed (rerun "
+        "mtbench-judge to judge them again; --keep-stale uses the old rows; judged with "
+        "another --judge-file? pass it here too)"
     )
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from mtbench.analysis.bootstrap import BootstrapSpec
 from mtbench.analysis.scores import build_report
+from mtbench.analysis.selection import latest_prompts
 from mtbench.data.answers import Answer, load_answer_file, load_model_answers
 from mtbench.data.atomic import write_atomic
 from mtbench.data.defaults import DEFAULT_BASELINE, DEFAULT_JUDGE
@@ -230,7 +231,7 @@ def _single_section(
         [j for j in rows if model_list is None or j.model in model_list], PromptCheck(paths)
     )[0]
     judgments: dict[str, dict[str, dict[str, Any]]] = {}
-    for j in first_parsed(shown)[0]:
+    for j in first_parsed(latest_prompts(shown)[0])[0]:
         per_question = judgments.setdefault(j.model, {}).setdefault(str(j.question_id), {})
         per_question[str(j.turn)] = {"score": j.score, "judge": list(j.judge), "text": j.judgment}
     report = _leaderboard(
@@ -265,7 +266,7 @@ def _pair_section(
     mode = "pairwise-baseline" if has_baseline else "pairwise-all"
     allowed: set[str | None] | None = None if model_list is None else {*model_list, baseline_model}
     judgments: dict[str, list[dict[str, Any]]] = {}
-    for j in first_parsed(split_stale(rows, PromptCheck(paths))[0])[0]:
+    for j in first_parsed(latest_prompts(split_stale(rows, PromptCheck(paths))[0])[0])[0]:
         if allowed is not None and not {j.model_1, j.model_2} <= allowed:
             continue
         judgments.setdefault(str(j.question_id), []).append(

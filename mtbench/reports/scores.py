@@ -112,10 +112,15 @@ def notes(report: ScoreReport) -> list[str]:
             f"questions, too few to resample: {models}."
         )
     if "judge_sd" in report.summary:
+        combined = (
+            f"each item's {report.combine} is scored"
+            if report.mode == "single"
+            else "each match's majority verdict counts"
+        )
         lines.append(
             "note: judge_sd is the judge's own run-to-run standard deviation of one run's "
-            f"average, from items judged several times (each item's {report.combine} is "
-            "scored); lower/upper is the question-sampling interval."
+            f"average, from items judged several times ({combined}); lower/upper is the "
+            "question-sampling interval."
         )
     return lines
 
