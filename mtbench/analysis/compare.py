@@ -30,7 +30,7 @@ from mtbench.data.judgments import (
 from mtbench.data.paths import BenchPaths, file_stem, require_file
 from mtbench.data.questions import CATEGORIES, QuestionId, id_order, question_categories
 from mtbench.errors import ConfigError, DataError
-from mtbench.judging.staleness import split_stale
+from mtbench.judging.staleness import PromptCheck, split_stale
 
 logger = logging.getLogger(__name__)
 
@@ -121,15 +121,13 @@ class RunScores:
     out_of_scale: frozenset[Item] = frozenset()
 
 
-def load_run(
-    spec: RunSpec, read: ReadOptions = ReadOptions(), paths: BenchPaths | None = None
-) -> RunScores:
+def load_run(spec: RunSpec, check: PromptCheck | None = None, combine: str = "median") -> RunScores:
     """Read one run's scores.
 
-    Stale rows are left out (unless `read.keep_stale`; checked against `paths`' files, none
-    without `paths`), except that a run whose every row is stale (an archived run of a model
-    regenerated since) is compared as recorded, with a warning; the samples of an item
-    (`--samples`) are combined by `read.combine`.
+    Rows `check` finds stale are left out (no check: none), except that a run whose every row
+    is stale (an archived run of a model regenerated since) is compared as recorded, with a
+    warning; the samples of an item (`--samples`) are combined by `combine` (`median`,
+    `mean`).
 
     Raises:
         DataError: for a missing file, or a model without rows in it (naming the models there);
@@ -156,7 +154,6 @@ def load_run(
             "to compare a model of another file write FILE:MODEL",
             spec.file,
         )
-    check = read.check(paths) if paths is not None else None
     every = [j for j in judgments if j.model == model]
     current, stale = split_stale(every, check)
     if stale and not current:
@@ -179,8 +176,8 @@ def load_run(
     for j in kept:
         if j.parsed:
             samples.setdefault((j.question_id, j.turn), []).append(float(j.score))
-    combine = statistics.median if read.combine == "median" else statistics.fmean
-    scores = {item: float(combine(values)) for item, values in samples.items()}
+    middle = statistics.median if combine == "median" else statistics.fmean
+    scores = {item: float(middle(values)) for item, values in samples.items()}
     unparsed = frozenset((j.question_id, j.turn) for j in kept if not j.parsed) - set(scores)
     # Parsed rows beyond those that count (unparsed rows are reported as unparsed items).
     repeated = sum(j.parsed for j in rows) - sum(len(v) for v in samples.values())
@@ -352,6 +349,7 @@ def build_comparison(
     if top < 0:
         raise ConfigError(f"--top must be 0 or more, got {top}")
     default = Path(input_file) if input_file else paths.judgment_file(judge_model, "single")
-    a = load_run(parse_run_spec(run_a, default, paths), read, paths)
-    b = load_run(parse_run_spec(run_b, default, paths), read, paths)
+    check = read.check(paths)  # one for both runs: each bench file is read once
+    a = load_run(parse_run_spec(run_a, default, paths), check, read.combine)
+    b = load_run(parse_run_spec(run_b, default, paths), check, read.combine)
     return compare_runs(a, b, question_categories(paths.question_file), bootstrap, top)

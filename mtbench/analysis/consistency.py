@@ -36,7 +36,7 @@ from mtbench.data.judgments import (
 from mtbench.data.paths import BenchPaths, require_file
 from mtbench.data.questions import CATEGORIES, QuestionId, question_categories
 from mtbench.errors import ConfigError, DataError
-from mtbench.judging.staleness import PromptCheck, Row, drop_stale
+from mtbench.judging.staleness import PromptCheck, drop_stale
 
 logger = logging.getLogger(__name__)
 
@@ -308,7 +308,8 @@ def position_report(
         hint="run `mtbench-judge --mode pairwise-all` "
         "(or pairwise-baseline) first, or pass --input-file",
     )
-    rows = _current(load_pair_judgments(path), paths, keep_stale, path)
+    check = None if keep_stale else PromptCheck(paths)
+    rows = drop_stale(load_pair_judgments(path), check, str(path))
     report = position_consistency(rows, question_categories(paths.question_file))
     if not report.tables["All"].loc["all", "rows"]:
         raise DataError("no pairwise judgments in this file", path)
@@ -346,9 +347,10 @@ def single_pair_report(
         "pairwise judgment file",
         hint="run `mtbench-judge --mode pairwise-all` first, or pass --pair-file",
     )
+    check = None if keep_stale else PromptCheck(paths)  # one for both files
     result = single_pair_consistency(
-        _current(load_single_judgments(single), paths, keep_stale, single),
-        _current(load_pair_judgments(pair), paths, keep_stale, pair),
+        drop_stale(load_single_judgments(single), check, str(single)),
+        drop_stale(load_pair_judgments(pair), check, str(pair)),
         tie_margin,
         per_game,
     )
@@ -360,8 +362,3 @@ def single_pair_report(
             pair,
         )
     return replace(result, single_file=single, pair_file=pair)
-
-
-def _current(rows: Iterable[Row], paths: BenchPaths, keep_stale: bool, path: Path) -> list[Row]:
-    """`rows` without the stale ones (unless `keep_stale`), with a warning if any is pending."""
-    return drop_stale(rows, None if keep_stale else PromptCheck(paths), str(path))

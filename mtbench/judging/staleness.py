@@ -90,7 +90,6 @@ class PromptCheck:
     Attributes:
         paths: The bench.
         judge_file: The judge prompt file (default: the bench's, as `mtbench-judge` uses).
-        counts: Rows seen so far by status.
 
     Raises:
         DataError: from `status`, when `judge_file` is given and cannot be read; a missing
@@ -99,19 +98,13 @@ class PromptCheck:
 
     paths: BenchPaths
     judge_file: Path | None = None
-    counts: dict[str, int] = field(default_factory=dict)
     _questions: dict[QuestionId, Question] | None = field(default=None, init=False, repr=False)
     _prompts: dict[str, JudgePrompt] | None = field(default=None, init=False, repr=False)
     _answers: dict[str, dict[QuestionId, Answer]] = field(default_factory=dict, init=False)
     _references: list[dict[QuestionId, Answer]] | None = field(default=None, init=False)
 
     def status(self, row: SingleJudgment | PairJudgment) -> Status:
-        """Whether `row` is `current`, `stale` or `unchecked` (see `Status`); counted."""
-        result = self._status(row)
-        self.counts[result] = self.counts.get(result, 0) + 1
-        return result
-
-    def _status(self, row: SingleJudgment | PairJudgment) -> Status:
+        """Whether `row` is `current`, `stale` or `unchecked` (see `Status`)."""
         question = self._question_map().get(row.question_id)
         prompt = self._prompt_map().get(row.judge[1])
         pairwise = isinstance(row, PairJudgment)

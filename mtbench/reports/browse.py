@@ -124,8 +124,9 @@ def build_page_data(
         if wanted is None or model in wanted
     }
     reference = _judge_reference(paths, judge_model)
-    single = _single_section(paths, judge_model, model_list, bootstrap, notes)
-    pair = _pair_section(paths, judge_model, baseline_model, model_list, bootstrap, notes)
+    check = PromptCheck(paths)  # one for both files: each bench file is read once
+    single = _single_section(paths, judge_model, model_list, bootstrap, notes, check)
+    pair = _pair_section(paths, judge_model, baseline_model, model_list, bootstrap, notes, check)
     judged = set(single["judgments"]) if single else set()
     if pair:
         judged |= {m for rows in pair["judgments"].values() for r in rows for m in r["models"]}
@@ -218,6 +219,7 @@ def _single_section(
     model_list: Sequence[str] | None,
     bootstrap: BootstrapSpec | None,
     notes: list[str],
+    check: PromptCheck,
 ) -> dict[str, Any] | None:
     path = paths.judgment_file(judge_model, "single")
     if not path.is_file():
@@ -227,9 +229,7 @@ def _single_section(
         return None
     rows: list[SingleJudgment] = list(load_single_judgments(path))
     # Stale rows are left out; the leaderboard's accounting line counts them.
-    shown = split_stale(
-        [j for j in rows if model_list is None or j.model in model_list], PromptCheck(paths)
-    )[0]
+    shown = split_stale([j for j in rows if model_list is None or j.model in model_list], check)[0]
     judgments: dict[str, dict[str, dict[str, Any]]] = {}
     for j in first_parsed(latest_prompts(shown)[0])[0]:
         per_question = judgments.setdefault(j.model, {}).setdefault(str(j.question_id), {})
@@ -254,6 +254,7 @@ def _pair_section(
     model_list: Sequence[str] | None,
     bootstrap: BootstrapSpec | None,
     notes: list[str],
+    check: PromptCheck,
 ) -> dict[str, Any] | None:
     path = paths.judgment_file(judge_model, "pairwise-all")
     if not path.is_file():
@@ -266,7 +267,7 @@ def _pair_section(
     mode = "pairwise-baseline" if has_baseline else "pairwise-all"
     allowed: set[str | None] | None = None if model_list is None else {*model_list, baseline_model}
     judgments: dict[str, list[dict[str, Any]]] = {}
-    for j in first_parsed(latest_prompts(split_stale(rows, PromptCheck(paths))[0])[0])[0]:
+    for j in first_parsed(latest_prompts(split_stale(rows, check)[0])[0])[0]:
         if allowed is not None and not {j.model_1, j.model_2} <= allowed:
             continue
         judgments.setdefault(str(j.question_id), []).append(
