@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli, shared_file
+from test_gen_driver import config_for
 
 from mtbench.backends import hf, hf_loading
 from mtbench.backends.base import GenerationParams
 from mtbench.backends.hf_loading import cpu_computes_bf16, dtype_note, planned_dtype, torch_dtype
 from mtbench.data.answers import load_answer_file
 from mtbench.data.questions import load_questions
-from mtbench.generation import GenConfig, generate_answers
+from mtbench.generation import generate_answers
 
 
 def test_auto_is_bfloat16_on_a_cpu_that_computes_it_and_float32_elsewhere():
@@ -89,26 +90,17 @@ def test_bfloat16_batches_are_reproducible_and_start_like_one_at_a_time(bf16_bac
         assert together.startswith(alone[:16])  # the first words agree
 
 
-def config_for(bench, model_id: str, **changes) -> GenConfig:
-    values = {
-        "model_path": "unused-when-a-backend-is-given",
-        "model_id": model_id,
-        "paths": bench,
-        "max_new_token": 6,
-        **changes,
-    }
-    return GenConfig(**values)
-
-
 @pytest.mark.model
 def test_rows_record_the_weights_dtype_and_a_rerun_in_another_says_it_mixes(
     bench, smollm2_backend, bf16_backend, caplog
 ):
-    generate_answers(config_for(bench, "m", question_end=1), backend=bf16_backend)
+    generate_answers(config_for(bench, "m", question_end=1, max_new_token=6), backend=bf16_backend)
     first = load_answer_file(bench.answer_file("m"))
     assert first[81].extra["generation"]["dtype"] == "bfloat16"
     with caplog.at_level(logging.WARNING):
-        summary = generate_answers(config_for(bench, "m", question_end=2), backend=smollm2_backend)
+        summary = generate_answers(
+            config_for(bench, "m", question_end=2, max_new_token=6), backend=smollm2_backend
+        )
     # The dtype is not a resume key (same model, same prompts): question 81 is kept...
     assert (summary.generated, summary.already_done) == (1, 1)
     answers = load_answer_file(bench.answer_file("m"))
