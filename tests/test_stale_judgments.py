@@ -562,3 +562,22 @@ def test_a_model_whose_every_row_is_stale_is_named(data, server):
     gated = run_cli("show", "--data-dir", str(data.data_dir), "--fail-under", "1")
     assert gated.returncode == 3
     assert "vicuna-7b-v1.3 has no score (no judgment used)" in gated.stdout
+
+
+def test_a_row_that_records_no_rendering_of_its_prompt_is_unchecked_not_stale(data, server):
+    # Hand-written rows (as in cases/01) hold a placeholder where the graded prompt goes.
+    assert run_judge(data, server, model_list=["alpaca-13b"])[2] == 8
+    path = data.judgment_file("gpt-4", "single")
+    lines = []
+    for _, row in read_jsonl(path):
+        row["user_prompt"] = "(prompt)" if row["question_id"] == 81 else row["user_prompt"]
+        lines.append(dumps(row))
+    write_jsonl_atomic(path, lines)
+    status, plan, calls = run_judge(data, server, model_list=["alpaca-13b"])
+    assert (status, calls) == ("nothing_to_do", 0)  # counted as judged, as before
+    report = show(data)
+    assert report["accounting"]["stale"] == 0 and report["accounting"]["unchecked"] == 2
+    assert report["accounting"]["used"] == 8
+    # A rendering of the judge prompt with other contents is still stale.
+    rewrite_turns(data.answer_file("alpaca-13b"), {82: [1]})
+    assert show(data)["accounting"]["stale"] == 2

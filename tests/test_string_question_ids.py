@@ -388,11 +388,12 @@ def test_the_reported_case_shows_and_plans(tmp_path):
     shutil.copytree(CASE, tmp_path / "data")
     shutil.copy(shared_file("judge_prompts.jsonl"), tmp_path / "data" / "judge_prompts.jsonl")
     data = ("--data-dir", str(tmp_path / "data"), "--bench-name", "tiny_bench")
-    # The case's rows hold a placeholder, not the prompt their judge graded: stale by the
-    # bench's prompts, so read as they are.
-    shown = run_cli("show", *data, "--keep-stale")
+    # The case's rows hold a placeholder, not a rendering of their judge prompt: they say
+    # nothing about what was graded, so they are read as they are (unchecked, not stale).
+    shown = run_cli("show", *data)
     assert shown.returncode == 0, shown.stderr
     assert _table_row(shown.stdout, "model-a") == ["model-a", "1", "7.0"]
+    assert "2 not checked for staleness" in shown.stdout
     dry = run_cli("judge", *data, "--judge-base-url", "http://127.0.0.1:9/v1", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "matches:     2 " in dry.stdout

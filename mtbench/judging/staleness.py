@@ -17,6 +17,10 @@ Two users of the rule:
   the bench and either `--answer-reasoning` setting; a row it cannot rebuild (no answer file,
   a question or judge prompt the bench no longer has) is *unchecked* and used, as before.
 
+A row whose recorded prompt is no rendering of its judge prompt at all (empty, or a placeholder
+in a hand-written file: `records_prompt`) says nothing about what was graded: unchecked for
+both, never judged again for it.
+
 What the rows do not record cannot be checked: the judge prompt's system message (FastChat's
 rows keep only the user message) and the judge's sampling settings.
 """
@@ -24,6 +28,7 @@ rows keep only the user message) and the judge's sampling settings.
 from __future__ import annotations
 
 import logging
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +47,8 @@ logger = logging.getLogger(__name__)
 
 Status = Literal["current", "stale", "unchecked"]
 """`current`: the row graded what the bench holds now; `stale`: it graded something that has
-changed since; `unchecked`: its prompt cannot be rebuilt from the bench's files."""
+changed since; `unchecked`: its prompt cannot be rebuilt from the bench's files, or the row
+records no rendering of its judge prompt (`records_prompt`)."""
 
 Row = TypeVar("Row", SingleJudgment, PairJudgment)
 
@@ -73,8 +79,34 @@ def sent_prompts(match: Match, row: SingleJudgment | PairJudgment) -> tuple[str,
 
 
 def stale_status(row: SingleJudgment | PairJudgment, match: Match) -> Status:
-    """`current` if `row` graded exactly what `match` sends now, else `stale`."""
-    return "current" if graded_prompts(row) == sent_prompts(match, row) else "stale"
+    """`current` if `row` graded exactly what `match` sends now, `stale` if it graded another
+    rendering of the judge prompt, `unchecked` if its recorded prompt is no rendering of it
+    (`records_prompt`)."""
+    graded = graded_prompts(row)
+    if graded == sent_prompts(match, row):
+        return "current"
+    return "stale" if records_prompt(graded, match.judge.prompt) else "unchecked"
+
+
+MIN_FIXED_TEXT = 8
+"""Characters a piece of a judge prompt's fixed text needs to count in `records_prompt`."""
+
+
+def records_prompt(graded: tuple[str, ...], prompt: JudgePrompt) -> bool:
+    """Whether recorded user messages are renderings of `prompt`, old or new: each holds a
+    piece of its template's fixed text (`[Question]`, `[The Start of Assistant's Answer]`, ...).
+
+    A row whose recorded prompt holds none (empty, a placeholder such as `(prompt)` in a
+    hand-written file, another tool's field) does not say what its judge graded, so it can be
+    neither current nor stale: it is unchecked and counts as it is. An edited template keeps
+    most of its fixed text, so rows rendered from the old one are still recognised (as stale).
+    """
+    pieces = [
+        literal.strip()
+        for literal, _, _, _ in string.Formatter().parse(prompt.prompt_template)
+        if len(literal.strip()) >= MIN_FIXED_TEXT
+    ]
+    return all(any(piece in text for piece in pieces) for text in graded)
 
 
 @dataclass
@@ -125,6 +157,8 @@ class PromptCheck:
             if not references:
                 return "unchecked"
         graded = graded_prompts(row)
+        if not records_prompt(graded, prompt):
+            return "unchecked"
         reasoning = ANSWER_REASONING if _has_trace(answers) else ("keep",)
         for reference in references:
             for answer_reasoning in reasoning:
