@@ -152,6 +152,9 @@ class ScoreReport:
             including `--model-list` models with no judgment at all; None without a question
             file.
         combine: How an item's samples were combined (`median` or `mean`).
+        draws: Single mode with a bootstrap: each model's bootstrap draws of its score
+            (resamples × models, `bootstrap.mean_draws`), for estimates built on the score
+            (`calibration.scale`); None otherwise.
     """
 
     mode: str
@@ -165,6 +168,7 @@ class ScoreReport:
     judge_snapshots: dict[str, int] = field(default_factory=dict)
     coverage: dict[str, Coverage] | None = None
     combine: str = "median"
+    draws: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def few_questions(self) -> dict[str, int]:
@@ -296,8 +300,10 @@ def _single_report(
             "questions": frame.groupby("model")["question_id"].nunique(),
         }
     )
+    draws = None
     if bootstrap is not None:
-        ci = interval(mean_draws(frame, "score", bootstrap), bootstrap.confidence)
+        draws = mean_draws(frame, "score", bootstrap)
+        ci = interval(draws, bootstrap.confidence)
         summary.insert(1, "lower", ci["lower"])
         summary.insert(2, "upper", ci["upper"])
     if has_samples(samples, SINGLE_ITEM):
@@ -325,6 +331,7 @@ def _single_report(
             questions, judged, list(summary.index), model_list, None, accounting.stale_models
         ),
         combine=read.combine,
+        draws=draws,
     )
 
 

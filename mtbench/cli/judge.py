@@ -40,6 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
         "{judge}_pair.jsonl; judgments already there are skipped.",
     )
     add_bench_options(parser)
+    add_judging_options(parser)
+    add_logging_options(parser)
+    return parser
+
+
+def add_judging_options(parser: argparse.ArgumentParser, modes: bool = True) -> None:
+    """Every flag of a judge run: FastChat's, the judge's, and the ones before spending money.
+
+    `modes=False` leaves out `--mode` and `--baseline-model` (for `mtbench-calibrate`, which
+    judges in single mode only); the namespace then lacks them and `JudgeConfig` keeps its
+    defaults.
+    """
     fastchat = parser.add_argument_group("FastChat's options")
     fastchat.add_argument(
         "--judge-file",
@@ -52,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the judge model requested from the API; any name works (default: "
         f"{DEFAULT_JUDGE}; with --judge-base-url, the one model that server lists at /models)",
     )
+    if modes:
+        _add_mode_options(fastchat)
+    _add_run_options(parser, fastchat)
+
+
+def _add_mode_options(fastchat: argparse._ArgumentGroup) -> None:
     fastchat.add_argument(
         "--baseline-model",
         default=JudgeConfig.baseline_model,
@@ -64,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="single: a 1-10 score per answer; pairwise-baseline: each model against the "
         "baseline; pairwise-all: every pair of models (default: %(default)s)",
     )
+
+
+def _add_run_options(parser: argparse.ArgumentParser, fastchat: argparse._ArgumentGroup) -> None:
     fastchat.add_argument(
         "--model-list",
         nargs="+",
@@ -249,8 +270,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip the one test call made before the run",
     )
-    add_logging_options(parser)
-    return parser
 
 
 def _temperature(text: str) -> float | None:

@@ -17,7 +17,9 @@ from mtbench.analysis.gate import (
     pooled_gate,
     report_gate,
 )
+from mtbench.analysis.pooling import file_label
 from mtbench.analysis.scores import build_report
+from mtbench.calibration.scale import SCALES
 from mtbench.cli.common import (
     add_bench_options,
     add_bootstrap_options,
@@ -92,6 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --compare: list the N items that moved most; with several judges: the N "
         "items they disagree on most (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--scale",
+        choices=SCALES,
+        help="also estimate each model's score on the GPT-4 (gpt-4-0613) scale of the "
+        "published leaderboard, through the judge's calibration (mtbench-calibrate), with an "
+        "interval that holds the calibration's uncertainty; single mode",
+    )
+    parser.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="with --scale: the calibration to use (default: "
+        "{data-dir}/{bench}/calibration/{judge}.json)",
     )
     add_gate_options(parser)
     add_logging_options(parser)
@@ -196,8 +211,8 @@ def _pool(args: argparse.Namespace) -> int:
         )
     if args.compare:
         raise ConfigError("--compare takes one judge: give --compare JUDGE:MODEL runs instead")
-    if args.plot:
-        raise ConfigError("--plot draws one judge's scores; give one judge")
+    if args.plot or args.scale:
+        raise ConfigError("--plot and --scale take one judge's scores; give one judge")
     from mtbench.analysis.pooling import build_pooled_report
     from mtbench.reports.pooling import render_pooled
 
@@ -217,8 +232,10 @@ def _pool(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     if args.mode != "single":
         raise ConfigError("--compare works on single-mode scores; leave out --mode")
-    if args.model_list or args.plot:
-        raise ConfigError("--compare takes no --model-list or --plot: name the two runs instead")
+    if args.model_list or args.plot or args.scale:
+        raise ConfigError(
+            "--compare takes no --model-list, --plot or --scale: name the two runs instead"
+        )
     from mtbench.analysis.compare import build_comparison
     from mtbench.reports.compare import render_comparison
 
@@ -247,10 +264,21 @@ def _show(args: argparse.Namespace) -> int:
         return _pool(args)
     if args.compare:
         return _compare(args)
+    if args.calibration and not args.scale:
+        raise ConfigError("--calibration names the calibration of --scale gpt-4; add --scale")
+    if args.scale and args.mode != "single":
+        raise ConfigError("--scale maps single-mode scores; leave out --mode")
     if args.plot:
         check_writable(args.plot, "the plot")  # before the bootstrap, not after
+    paths = bench_paths(args)
+    calibration = None
+    if args.scale:  # before the bootstrap: a missing calibration fails at once
+        from mtbench.calibration.scale import find_calibration
+
+        judge = file_label(args.input_file) if args.input_file else file_stem(args.judge_model)
+        calibration = find_calibration(paths, judge, args.calibration)
     report = build_report(
-        bench_paths(args),
+        paths,
         mode=args.mode,
         input_file=args.input_file,
         judge_model=args.judge_model,
@@ -260,7 +288,12 @@ def _show(args: argparse.Namespace) -> int:
         read=read_options(args),
     )
     gate = report_gate(report, args.fail_under, args.max_missing)
-    sys.stdout.write(render_report(report, args.format, gate))
+    scale = None
+    if calibration is not None:
+        from mtbench.calibration.scale import estimate_scale
+
+        scale = estimate_scale(report, *calibration)
+    sys.stdout.write(render_report(report, args.format, gate, scale))
     if args.plot:
         if report.categories is None:
             raise ConfigError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -48,19 +49,7 @@ def radar_chart(categories: pd.DataFrame, path: str | Path, title: str, scale_ma
         ConfigError: for a file name whose ending names no image format matplotlib writes.
         WriteError: when the file cannot be written (an older one is then unchanged).
     """
-    path = Path(path)
-    image_format = path.suffix.lstrip(".").lower() or "png"
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.backend_bases import FigureCanvasBase
-    except ImportError:
-        raise MissingDependencyError("matplotlib", "plot", "--plot") from None
-
-    if image_format not in FigureCanvasBase.get_supported_filetypes():
-        raise ConfigError(f"{path}: cannot save a chart as .{image_format}; use a .png file name")
+    plt, path = pyplot_for(path)
     labels = list(categories.index)
     angles = [2 * math.pi * i / len(labels) for i in range(len(labels))]
     figure, axes = plt.subplots(figsize=(7, 7), subplot_kw={"projection": "polar"})
@@ -73,8 +62,46 @@ def radar_chart(categories: pd.DataFrame, path: str | Path, title: str, scale_ma
     axes.set_ylim(0, scale_max)
     axes.set_title(title, pad=20)
     axes.legend(loc="upper right", bbox_to_anchor=(1.3, 1.1), fontsize="small")
+    return save_figure(figure, path)
+
+
+def pyplot_for(path: str | Path) -> tuple[Any, Path]:
+    """matplotlib's pyplot (headless), once `path`'s ending is known to name an image format.
+
+    Raises:
+        MissingDependencyError: without matplotlib (the `plot` extra).
+        ConfigError: for a file name whose ending names no image format matplotlib writes.
+    """
+    path = Path(path)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise MissingDependencyError("matplotlib", "plot", "--plot") from None
+    if _image_format(path) not in FigureCanvasBase.get_supported_filetypes():
+        raise ConfigError(
+            f"{path}: cannot save a chart as .{_image_format(path)}; use a .png file name"
+        )
+    return plt, path
+
+
+def save_figure(figure: Any, path: Path) -> Path:
+    """Write `figure` to `path` in the format its ending names, atomically, and close it.
+
+    Raises:
+        WriteError: when the file cannot be written (an older one is then unchanged).
+    """
+    import matplotlib.pyplot as plt
+
     image = io.BytesIO()
-    figure.savefig(image, format=image_format, dpi=120, bbox_inches="tight")
+    figure.savefig(image, format=_image_format(path), dpi=120, bbox_inches="tight")
     plt.close(figure)
     write_atomic(path, [image.getvalue()], "the plot")
     return path
+
+
+def _image_format(path: Path) -> str:
+    return path.suffix.lstrip(".").lower() or "png"

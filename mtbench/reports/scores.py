@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -29,19 +29,29 @@ from mtbench.analysis.snapshots import mixed_snapshots_warning, recorded
 from mtbench.data.judgments import out_of_scale_warning
 from mtbench.judging.staleness import stale_note
 from mtbench.reports.gate import with_gate
+from mtbench.reports.scale import with_scale
 from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title
 
+if TYPE_CHECKING:
+    from mtbench.calibration.scale import ScaleEstimates
 
-def render_report(report: ScoreReport, fmt: str = "table", gate: GateVerdict | None = None) -> str:
+
+def render_report(
+    report: ScoreReport,
+    fmt: str = "table",
+    gate: GateVerdict | None = None,
+    scale: ScaleEstimates | None = None,
+) -> str:
     """The report in one of `reports.tables.FORMATS`, with a `gate` verdict under it if given
-    (`reports.gate`; not in CSV, which is one table).
+    (`reports.gate`; not in CSV, which is one table), and the GPT-4-scale estimates if given
+    (`reports.scale`).
 
     Raises:
         ValueError: for an unknown format.
     """
     if fmt == "csv":
-        return wide_table(report).to_csv(index_label="model")
-    sections = with_gate(score_sections(report), gate)
+        return wide_table(report, scale).to_csv(index_label="model")
+    sections = with_gate(with_scale(score_sections(report), scale), gate)
     if fmt == "table":
         # The snapshot lines are already under FastChat's header, where they are seen first.
         return fastchat_text(report) + replace(sections, header=()).render(fmt)
@@ -163,11 +173,19 @@ def score_sections(report: ScoreReport) -> Sections:
     return Sections(header, tables, footer, as_json(report))
 
 
-def wide_table(report: ScoreReport) -> pd.DataFrame:
-    """One row per model: the summary columns, then one column per category."""
+def wide_table(report: ScoreReport, scale: ScaleEstimates | None = None) -> pd.DataFrame:
+    """One row per model: the summary columns, then one column per category (then the
+    GPT-4-scale estimate and its interval, if given)."""
     table = report.summary.copy()
     if report.categories is not None:
         table = table.join(report.categories.T)
+    if scale is not None:
+        estimates = scale.table[["gpt4_scale", "lower", "upper"]]
+        table = table.join(
+            estimates.add_prefix("gpt4_scale_").rename(
+                columns={"gpt4_scale_gpt4_scale": "gpt4_scale"}
+            )
+        )
     table.index.name = "model"
     return table
 

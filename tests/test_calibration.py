@@ -1,0 +1,411 @@
+"""mtbench-calibrate and mtbench-show --scale gpt-4: a judge related to the published GPT-4 scale.
+
+Every judge here is the scripted server on 127.0.0.1 behind the real `openai` client, grading
+the official answer files from ../shared by a known rule of the answer's model (and item):
+
+* linear: `ALPHA + BETA * published average + noise` (noise N(0, SIGMA) per item, seeded by
+  the item): the calibration must recover ALPHA, BETA and the correlation within its intervals;
+* random: 1-10 uniformly, whatever the answer: the judge must be reported not calibratable;
+* per item: the synthetic official GPT-4 score of the same item plus an offset per category
+  (the real per-item GPT-4 file is not in ../shared; `official_items` writes one whose averages
+  are the published ones), whose offsets the per-item part must give back exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import run_cli, shared_file
+from fake_openai_server import FakeOpenAIServer
+
+from mtbench.analysis.bootstrap import BootstrapSpec
+from mtbench.calibration.fit import (
+    CALIBRATED,
+    NOT_CALIBRATABLE,
+    WEAK,
+    ModelPoint,
+    fit_calibration,
+)
+from mtbench.calibration.published import calibration_models, published_scores
+from mtbench.calibration.store import calibration_file, load_calibration
+from mtbench.data.jsonl import dumps, read_jsonl
+from mtbench.data.paths import BenchPaths
+
+ALPHA, BETA, SIGMA = 1.5, 0.7, 0.8
+OFFSETS = {"writing": 1, "coding": -2, "math": -1}
+"""The per-item judge's offset to GPT-4 per category (0 elsewhere)."""
+
+
+def noise(*key: object) -> float:
+    """A standard normal draw fixed by `key` (the same item always gets the same noise)."""
+    seed = int(hashlib.sha256(repr(key).encode()).hexdigest()[:12], 16)
+    return float(np.random.default_rng(seed).standard_normal())
+
+
+@pytest.fixture
+def official(bench: BenchPaths) -> BenchPaths:
+    """The bench with the 31 official answer files."""
+    bench.answer_dir.mkdir(parents=True)
+    for path in shared_file("model_answer").glob("*.jsonl"):
+        shutil.copy(path, bench.answer_dir / path.name)
+    return bench
+
+
+class Items:
+    """Who answered what: finds the (model, question, turn) of a judge prompt."""
+
+    def __init__(self, paths: BenchPaths):
+        self.questions = {row["question_id"]: row for _, row in read_jsonl(paths.question_file)}
+        self.answers: dict[int, list[tuple[str, str]]] = {}
+        for path in sorted(paths.answer_dir.glob("*.jsonl")):
+            for _, row in read_jsonl(path):
+                first = row["choices"][0]["turns"][0]
+                self.answers.setdefault(row["question_id"], []).append((path.stem, first))
+
+    def item(self, prompt: str) -> tuple[str, int, int]:
+        (qid,) = [q for q, row in self.questions.items() if row["turns"][0] in prompt]
+        turn = 2 if self.questions[qid]["turns"][1] in prompt else 1
+        # The longest answer found in the prompt (an empty or short one is inside others).
+        model = max(((m, a) for m, a in self.answers[qid] if a in prompt), key=lambda x: len(x[1]))
+        return model[0], qid, turn
+
+
+def scripted(paths: BenchPaths, rule: Callable[[str, int, int], float]) -> Callable[..., str]:
+    items = Items(paths)
+
+    def reply(body: dict[str, Any]) -> str:
+        prompt = body["messages"][-1]["content"]
+        score = rule(*items.item(prompt))
+        return f"Graded by rule.\n\nRating: [[{score:.2f}]]"
+
+    return reply
+
+
+def linear(model: str, qid: int, turn: int) -> float:
+    return ALPHA + BETA * published_scores()[model].average + SIGMA * noise(model, qid, turn)
+
+
+def random_judge(model: str, qid: int, turn: int) -> float:
+    return float(int(abs(noise("random", model, qid, turn)) * 1e6) % 10 + 1)
+
+
+def calibrate_cli(paths: BenchPaths, server: FakeOpenAIServer, *args: str) -> Any:
+    return run_cli(
+        "calibrate",
+        "--data-dir",
+        str(paths.data_dir),
+        "--judge-model",
+        "judge-x",
+        "--judge-base-url",
+        server.base_url,
+        "--parallel",
+        "8",
+        "--no-preflight",
+        "--yes",
+        *args,
+        env={"OPENAI_API_KEY": "sk-test"},
+    )
+
+
+def official_items(paths: BenchPaths, models: Iterable[str]) -> dict[tuple[str, int, int], float]:
+    """Write a synthetic official `gpt-4_single.jsonl` whose per-model sums are the published
+    ones (n scored rows, one score -1 row where n is 159); returns its scores by item."""
+    published = published_scores()
+    qids = sorted(row["question_id"] for _, row in read_jsonl(paths.question_file))
+    scores: dict[tuple[str, int, int], float] = {}
+    lines = []
+    for model in models:
+        entry = published[model]
+        items = [(q, t) for q in qids for t in (1, 2)]
+        raw = {
+            i: min(10, max(1, round(entry.average + 2 * noise("gpt4", model, *i)))) for i in items
+        }
+        scored = items[: entry.judgments]
+        values = [float(raw[i]) for i in scored]
+        # Move whole points (then the half point) until the sum is the published total.
+        k = 0
+        while sum(values) != entry.total:
+            step = math.copysign(
+                min(1.0, abs(entry.total - sum(values))), entry.total - sum(values)
+            )
+            if 1 <= values[k % len(values)] + step <= 10:
+                values[k % len(values)] += step
+            k += 1
+        for (qid, turn), value in zip(scored, values, strict=True):
+            scores[(model, qid, turn)] = value
+        for qid, turn in items:
+            score = scores.get((model, qid, turn), -1)
+            row = {
+                "question_id": qid,
+                "model": model,
+                "judge": ["gpt-4", "single-v1" if turn == 1 else "single-v1-multi-turn"],
+                "user_prompt": "",
+                "judgment": f"Rating: [[{score}]]",
+                "score": score,
+                "turn": turn,
+                "tstamp": 0.0,
+            }
+            lines.append(dumps(row))
+    path = paths.judgment_file("gpt-4", "single")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines))
+    return scores
+
+
+# --- The published scores that ship with the package ---
+
+
+def published_table() -> dict[str, list[str]]:
+    """../shared's published-scores.md, first table: model -> cells."""
+    text = shared_file("published-scores.md").read_text()
+    rows = {}
+    for line in text.split("## Per turn")[0].splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[0] not in ("model", "---"):
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_published_scores_hold_the_published_values():
+    shipped = published_scores()
+    table = published_table()
+    assert list(shipped) == list(table)  # the same 34 models, best first
+    for model, (_, average, n, total, blog) in table.items():
+        entry = shipped[model]
+        assert entry.average == float(average)
+        assert entry.judgments == int(n) and entry.total == float(total)
+        assert entry.total / entry.judgments == pytest.approx(entry.average, abs=5e-7)
+        assert entry.blog == (None if blog == "—" else float(blog))
+    turns = shared_file("published-scores.md").read_text().split("## Per turn")[1]
+    quoted = 0
+    for line in turns.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in shipped:
+            first = float(cells[1].split()[0])
+            second = float(cells[2].split()[0])
+            assert (shipped[cells[0]].turn_1, shipped[cells[0]].turn_2) == (first, second)
+            quoted += 1
+    assert quoted == 9
+    # The 31 official answer files all have a published score.
+    answers = {p.stem for p in shared_file("model_answer").glob("*.jsonl")}
+    assert len(answers) == 31 and answers <= set(shipped)
+
+
+def test_spread_spans_the_range():
+    models = calibration_models(list(published_scores()), spread=6)
+    averages = [published_scores()[m].average for m in models]
+    assert len(models) == 6 and models[0] == "gpt-4" and models[-1] == "llama-13b"
+    assert averages == sorted(averages, reverse=True)
+    gaps = np.diff(averages)
+    assert gaps.min() < -0.8  # spread over the range, not bunched at the top
+
+
+# --- The fit on known data (no judge) ---
+
+
+def test_fit_recovers_noisy_linear_judges_at_the_stated_coverage():
+    """Over 100 simulated judges `ALPHA + BETA * GPT-4 + N(0, 0.15)` per model, the truth lies
+    in the 95% intervals about 95% of the time (at least 88 of 100: below that, the intervals
+    claim more than they hold); so does a new model's GPT-4 score in its mapped interval."""
+    averages = np.array([p.average for p in published_scores().values()])
+    truth_r = BETA * averages.std() / math.sqrt(BETA**2 * averages.var() + 0.15**2)
+    covered = {"slope": 0, "intercept": 0, "pearson": 0, "estimate": 0}
+    for k in range(100):
+        rng = np.random.default_rng(1000 + k)
+        points = [
+            ModelPoint(m, p.average, ALPHA + BETA * p.average + rng.normal(0, 0.15), 160)
+            for m, p in published_scores().items()
+        ]
+        fit = fit_calibration(points, BootstrapSpec(1000, k))
+        assert fit.verdict == CALIBRATED
+        covered["slope"] += fit.slope.lower < BETA < fit.slope.upper
+        covered["intercept"] += fit.intercept.lower < ALPHA < fit.intercept.upper
+        covered["pearson"] += fit.pearson.lower < truth_r < fit.pearson.upper
+        unseen = rng.uniform(3, 9)  # a new model's GPT-4 score, and its judge's
+        estimate = fit.estimate(ALPHA + BETA * unseen + rng.normal(0, 0.15))
+        covered["estimate"] += estimate.lower < unseen < estimate.upper
+    assert min(covered.values()) >= 88, covered
+    assert max(covered.values()) <= 100
+
+
+def test_gpt4_against_itself_is_the_identity():
+    points = [
+        ModelPoint(m, p.average, p.average, p.judgments) for m, p in published_scores().items()
+    ]
+    fit = fit_calibration(points)
+    assert fit.verdict == CALIBRATED
+    assert fit.slope.value == pytest.approx(1) and fit.intercept.value == pytest.approx(
+        0, abs=1e-12
+    )
+    assert fit.spearman.value == pytest.approx(1) and fit.residual_sd == pytest.approx(0, abs=1e-12)
+    estimate = fit.estimate(7.25)
+    assert (estimate.value, estimate.lower, estimate.upper) == pytest.approx((7.25,) * 3)
+
+
+def test_a_random_judge_is_not_calibratable():
+    rng = np.random.default_rng(3)
+    points = [
+        ModelPoint(m, p.average, float(rng.uniform(1, 10, 160).mean()), 160)
+        for m, p in published_scores().items()
+    ]
+    fit = fit_calibration(points)
+    assert fit.verdict == NOT_CALIBRATABLE and not fit.mappable
+    assert "No evidence" in fit.reasons[0]
+    with pytest.raises(Exception, match="not calibratable"):
+        fit.estimate(5.0)
+
+
+def test_few_models_make_a_weak_calibration():
+    points = [
+        ModelPoint(m, p.average, ALPHA + BETA * p.average, 160)
+        for m, p in list(published_scores().items())[::5]
+    ]
+    fit = fit_calibration(points)
+    assert len(points) == 7 and fit.verdict == WEAK
+    assert "Only 7 models" in fit.reasons[0]
+
+
+# --- mtbench-calibrate end to end (the real openai client, the scripted server) ---
+
+
+def test_calibrate_recovers_the_linear_judge_and_show_maps_onto_gpt4(official: BenchPaths):
+    with FakeOpenAIServer(reply=scripted(official, linear)) as server:
+        result = calibrate_cli(official, server, "--spread", "12", "--first-n", "10")
+        assert result.returncode == 0, result.stderr
+        calls = len(server.completions())
+        # Resumable: the same command judges nothing again.
+        again = calibrate_cli(official, server, "--spread", "12", "--first-n", "10")
+        assert again.returncode == 0, again.stderr
+        assert len(server.completions()) == calls == 12 * 10 * 2
+    out = result.stdout
+    assert "Calibration of judge judge-x" in out and "Verdict: calibrated" in out
+    assert "a rough look" in out  # published averages over 80 questions, judged on 10
+    saved = json.loads(calibration_file(official, "judge-x").read_text())
+    fit = saved["fit"]
+    assert fit["slope"]["lower"] < BETA < fit["slope"]["upper"]
+    assert fit["intercept"]["lower"] < ALPHA < fit["intercept"]["upper"]
+    assert len(saved["models"]) == 12 and saved["questions"] == 10
+    assert saved["judge_snapshots"]  # the scripted server names the model that answered
+    assert load_calibration(calibration_file(official, "judge-x")).fit.slope.value == pytest.approx(
+        fit["slope"]["value"]
+    )
+
+    shown = run_cli(
+        "show", "--data-dir", str(official.data_dir), "--judge-model", "judge-x",
+        "--scale", "gpt-4", "--format", "json",
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    scale = report["gpt4_scale"]
+    assert scale["calibration"]["verdict"] == "calibrated"
+    for entry in scale["models"]:
+        truth = published_scores()[entry["model"]].average
+        assert entry["lower"] < entry["estimate"] < entry["upper"]
+        assert abs(entry["estimate"] - truth) < 0.8  # noise of 20 items per model
+    text = run_cli(
+        "show", "--data-dir", str(official.data_dir), "--judge-model", "judge-x",
+        "--scale", "gpt-4",
+    ).stdout  # fmt: skip
+    assert "Estimated GPT-4-scale scores" in text and "not a GPT-4 judgment" in text
+
+
+def test_calibrate_reports_a_random_judge_and_show_refuses(official: BenchPaths):
+    with FakeOpenAIServer(reply=scripted(official, random_judge)) as server:
+        result = calibrate_cli(official, server, "--spread", "10", "--first-n", "6")
+    assert result.returncode == 0, result.stderr
+    assert "Verdict: not calibratable: No evidence" in result.stdout
+    assert "On the GPT-4 scale" not in result.stdout
+    shown = run_cli(
+        "show", "--data-dir", str(official.data_dir), "--judge-model", "judge-x",
+        "--scale", "gpt-4",
+    )  # fmt: skip
+    assert shown.returncode == 1
+    assert "not calibratable" in shown.stderr and "Traceback" not in shown.stderr
+
+
+def test_show_scale_without_a_calibration_says_how_to_make_one(official: BenchPaths):
+    with FakeOpenAIServer() as server:
+        run = run_cli(
+            "judge", "--data-dir", str(official.data_dir), "--judge-model", "other",
+            "--judge-base-url", server.base_url, "--model-list", "alpaca-13b", "--first-n", "2",
+            "--no-preflight", "--yes", env={"OPENAI_API_KEY": "sk-test"},
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    shown = run_cli(
+        "show", "--data-dir", str(official.data_dir), "--judge-model", "other",
+        "--scale", "gpt-4",
+    )  # fmt: skip
+    assert shown.returncode == 1
+    assert "no calibration for judge 'other'" in shown.stderr
+    assert "mtbench-calibrate --judge-model other" in shown.stderr
+
+
+def test_per_item_agreement_against_the_official_judgments(official: BenchPaths):
+    models = calibration_models([p.stem for p in official.answer_dir.glob("*.jsonl")], spread=8)
+    gpt4 = official_items(official, published_scores())
+    categories = {
+        row["question_id"]: row["category"] for _, row in read_jsonl(official.question_file)
+    }
+
+    def per_item(model: str, qid: int, turn: int) -> float:
+        base = gpt4.get((model, qid, turn), 5.0)
+        return base + OFFSETS.get(categories[qid], 0)
+
+    with FakeOpenAIServer(reply=scripted(official, per_item)) as server:
+        result = calibrate_cli(official, server, "--model-list", *models, "--first-n", "12")
+    assert result.returncode == 0, result.stderr
+    saved = json.loads(calibration_file(official, "judge-x").read_text())
+    items = saved["items"]
+    judged = [(m, q, t) for (m, q, t) in gpt4 if m in models and q in sorted(categories)[:12]]
+    assert items["items"] == len(judged)
+    offsets = [OFFSETS.get(categories[q], 0) for _, q, _ in judged]
+    assert items["exact"] == pytest.approx(sum(o == 0 for o in offsets) / len(offsets))
+    assert items["within_one"] == pytest.approx(sum(abs(o) <= 1 for o in offsets) / len(offsets))
+    for category, offset in items["by_category"].items():
+        assert offset == pytest.approx(OFFSETS.get(category, 0))
+    assert {m["reference_source"] for m in saved["models"]} == {"official judgments"}
+    assert "a rough look" not in result.stdout  # compared on the same items
+    assert "Per item" in result.stdout
+
+
+def test_official_judgments_against_themselves_give_the_identity(official: BenchPaths):
+    official_items(official, published_scores())
+    path = official.judgment_file("gpt-4", "single")
+    result = run_cli(
+        "calibrate", "--data-dir", str(official.data_dir), "--input-file", str(path),
+        "--format", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    saved = json.loads(result.stdout)
+    assert saved["verdict"] == "calibrated" and len(saved["models"]) == 34  # with Llama-2-chat
+    assert saved["fit"]["slope"]["value"] == pytest.approx(1)
+    assert saved["fit"]["intercept"]["value"] == pytest.approx(0, abs=1e-9)
+    assert saved["fit"]["spearman"]["value"] == pytest.approx(1)
+    assert saved["items"]["exact"] == 1.0 and saved["items"]["offset"] == 0.0
+    for entry in saved["models"]:  # the synthetic file's averages are the published ones
+        assert entry["gpt4"] == pytest.approx(published_scores()[entry["model"]].average, abs=1e-6)
+        assert entry["residual"] == pytest.approx(0, abs=1e-9)
+
+
+def test_calibrate_errors_are_one_line(official: BenchPaths):
+    bad = run_cli("calibrate", "--data-dir", str(official.data_dir), "--model-list", "my-model")
+    assert bad.returncode == 1
+    assert "no published GPT-4 score for my-model" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    both = run_cli(
+        "calibrate", "--data-dir", str(official.data_dir), "--spread", "5", "--model-list",
+        "gpt-4",
+    )  # fmt: skip
+    assert both.returncode == 1 and "either --spread or --model-list" in both.stderr
+    empty = BenchPaths(official.data_dir.parent / "empty")
+    empty.bench_dir.mkdir(parents=True)
+    shutil.copy(official.question_file, empty.question_file)
+    none = run_cli("calibrate", "--data-dir", str(empty.data_dir), "--judge-backend", "fake")
+    assert none.returncode == 1 and "mtbench-download --what answers" in none.stderr
