@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import shutil
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -39,6 +40,17 @@ from mtbench.data.jsonl import dumps, read_jsonl
 from mtbench.data.paths import BenchPaths
 
 ALPHA, BETA, SIGMA = 1.5, 0.7, 0.8
+ANSWERS = {
+    1: re.compile(
+        r"\[The Start of Assistant's Answer\]\n(.*?)\n\[The End of Assistant's Answer\]", re.S
+    ),
+    2: re.compile(
+        r"### Assistant A:\n(.*?)\n\n### User:\n.*?### Assistant A:\n(.*?)\n\n"
+        r"<\|The End of Assistant A's Conversation with User\|>",
+        re.S,
+    ),
+}
+"""The graded answer(s) in the single-v1 (and math) and the multi-turn judge prompts."""
 OFFSETS = {"writing": 1, "coding": -2, "math": -1}
 """The per-item judge's offset to GPT-4 per category (0 elsewhere)."""
 
@@ -59,30 +71,41 @@ def official(bench: BenchPaths) -> BenchPaths:
 
 
 class Items:
-    """Who answered what: finds the (model, question, turn) of a judge prompt."""
+    """Who answered what: finds the (models, question, turn) a judge prompt grades.
+
+    A judge sees only the prompt, so models whose answers are identical (short extraction
+    answers often are) get one prompt and one score: `scripted` gives it the mean of their
+    rule values.
+    """
 
     def __init__(self, paths: BenchPaths):
         self.questions = {row["question_id"]: row for _, row in read_jsonl(paths.question_file)}
-        self.answers: dict[int, list[tuple[str, str]]] = {}
+        self.answers: dict[int, list[tuple[str, list[str]]]] = {}
         for path in sorted(paths.answer_dir.glob("*.jsonl")):
             for _, row in read_jsonl(path):
-                first = row["choices"][0]["turns"][0]
-                self.answers.setdefault(row["question_id"], []).append((path.stem, first))
+                turns = [text.strip() for text in row["choices"][0]["turns"]]
+                self.answers.setdefault(row["question_id"], []).append((path.stem, turns))
 
-    def item(self, prompt: str) -> tuple[str, int, int]:
+    def item(self, prompt: str) -> tuple[list[str], int, int]:
+        """The graded models (several for identical answers), question and turn: the question
+        by its text, the turn by whether the second question is in the prompt, the models by
+        the answers after the judge prompts' answer markers (`ANSWERS`)."""
         (qid,) = [q for q, row in self.questions.items() if row["turns"][0] in prompt]
         turn = 2 if self.questions[qid]["turns"][1] in prompt else 1
-        # The longest answer found in the prompt (an empty or short one is inside others).
-        model = max(((m, a) for m, a in self.answers[qid] if a in prompt), key=lambda x: len(x[1]))
-        return model[0], qid, turn
+        found = ANSWERS[turn].search(prompt)
+        assert found is not None, prompt
+        given = [text.strip() for text in found.groups()]
+        models = [m for m, turns in self.answers[qid] if turns[:turn] == given]
+        assert models, f"no answer to question {qid} is {given[0][:80]!r}"
+        return models, qid, turn
 
 
 def scripted(paths: BenchPaths, rule: Callable[[str, int, int], float]) -> Callable[..., str]:
     items = Items(paths)
 
     def reply(body: dict[str, Any]) -> str:
-        prompt = body["messages"][-1]["content"]
-        score = rule(*items.item(prompt))
+        models, qid, turn = items.item(body["messages"][-1]["content"])
+        score = sum(rule(model, qid, turn) for model in models) / len(models)
         return f"Graded by rule.\n\nRating: [[{score:.2f}]]"
 
     return reply

@@ -92,7 +92,8 @@ def calibration_sections(calibration: Calibration, file: Path | None = None) -> 
 
 
 def model_table(calibration: Calibration) -> pd.DataFrame:
-    """One row per model, best GPT-4 score first: gpt4, judge, gpt4_scale, residual, judgments."""
+    """One row per model, best GPT-4 score first: gpt4, judge, gpt4_scale, residual (those two
+    only for a mappable fit), judgments."""
     fit = calibration.fit
     residuals = fit.residuals() if fit.mappable else {}
     rows = {
@@ -106,6 +107,8 @@ def model_table(calibration: Calibration) -> pd.DataFrame:
         for p in fit.points
     }
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+    if not fit.mappable:  # nothing is mapped through a judge that is not calibratable
+        table = table.drop(columns=["gpt4_scale", "residual"])
     return table.sort_values("gpt4", ascending=False, kind="stable")
 
 
