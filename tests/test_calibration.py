@@ -432,3 +432,44 @@ def test_calibrate_errors_are_one_line(official: BenchPaths):
     shutil.copy(official.question_file, empty.question_file)
     none = run_cli("calibrate", "--data-dir", str(empty.data_dir), "--judge-backend", "fake")
     assert none.returncode == 1 and "mtbench-download --what answers" in none.stderr
+
+
+def test_show_warns_for_a_weak_calibration_and_another_snapshot(official: BenchPaths):
+    with FakeOpenAIServer(reply=scripted(official, linear)) as server:
+        result = calibrate_cli(official, server, "--spread", "6", "--first-n", "4")
+    assert result.returncode == 0, result.stderr
+    assert "Verdict: weak: Only 6 models" in result.stdout
+    show = ["show", "--data-dir", str(official.data_dir), "--judge-model", "judge-x"]
+    shown = run_cli(*show, "--scale", "gpt-4")
+    assert shown.returncode == 0, shown.stderr
+    assert "warning: the calibration is weak: Only 6 models" in shown.stdout
+    assert "another" not in shown.stdout and "may not hold" not in shown.stdout
+    # A calibration made with another snapshot of the judge than the scores shown.
+    path = calibration_file(official, "judge-x")
+    document = json.loads(path.read_text())
+    document["judge_snapshots"] = {"judge-x-2025-01-01": 48}
+    path.write_text(json.dumps(document))
+    shown = run_cli(*show, "--scale", "gpt-4", "--format", "json")
+    warnings = json.loads(shown.stdout)["gpt4_scale"]["warnings"]
+    assert any(
+        "the calibration from judge-x-2025-01-01: the mapping may not hold" in w for w in warnings
+    )
+    # An edited fit is refused, not used.
+    document["fit"]["slope"]["value"] = 1.0
+    path.write_text(json.dumps(document))
+    edited = run_cli(*show, "--scale", "gpt-4")
+    assert edited.returncode == 1 and "not what its models give" in edited.stderr
+
+
+def test_a_judge_giving_one_score_is_not_calibratable(official: BenchPaths):
+    result = run_cli(
+        "calibrate", "--data-dir", str(official.data_dir), "--judge-backend", "fake",
+        "--spread", "5", "--first-n", "2", "--yes", "--format", "json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    saved = json.loads(result.stdout)
+    assert saved["verdict"] == NOT_CALIBRATABLE
+    assert saved["reasons"] == [
+        "The judge gives every model the same average (5.00): nothing to relate."
+    ]
+    assert all(entry["gpt4_scale"] is None for entry in saved["models"])

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,11 @@ class ModelPoint:
     judgments: int
 
 
+def finite_or_none(value: float) -> float | None:
+    """`value` as a float, None where it is NaN or infinite (for JSON)."""
+    return float(value) if np.isfinite(value) else None
+
+
 @dataclass(frozen=True)
 class Interval:
     """A point estimate and its bootstrap percentile interval (NaN ends when not computable)."""
@@ -76,8 +82,8 @@ class Interval:
     upper: float
 
     def as_dict(self) -> dict[str, float | None]:
-        """`{"value", "lower", "upper"}` with NaN as None (JSON has no NaN)."""
-        return {k: None if np.isnan(v) else float(v) for k, v in vars(self).items()}
+        """`{"value", "lower", "upper"}`, a NaN or infinite end as None (JSON has neither)."""
+        return {k: finite_or_none(v) for k, v in vars(self).items()}
 
 
 @dataclass(frozen=True)
@@ -187,8 +193,8 @@ def fit_calibration(points: Sequence[ModelPoint], spec: BootstrapSpec = Bootstra
         intercept=_interval(intercept, intercepts, spec),
         slope=_interval(slope, slopes, spec),
         residual_sd=spread,
-        pearson=_interval(float(np.corrcoef(x, y)[0, 1]), pearsons, spec),
-        spearman=_interval(float(stats.spearmanr(x, y).statistic), spearmans, spec),
+        pearson=_interval(float(_pearson(x[None, :], y[None, :])[0]), pearsons, spec),
+        spearman=_interval(_spearman(x, y, stats), spearmans, spec),
         kendall=_interval(_kendall(x, y), kendalls, spec),
         verdict=CALIBRATED,
         reasons=(),
@@ -203,6 +209,12 @@ def _verdict(fit: Fit) -> tuple[str, tuple[str, ...]]:
     n = len(fit.points)
     if n < MIN_MODELS:
         return NOT_CALIBRATABLE, (f"{n} models are too few to fit (at least {MIN_MODELS}).",)
+    judged = {p.judge for p in fit.points}
+    if len(judged) == 1:
+        return NOT_CALIBRATABLE, (
+            f"The judge gives every model the same average ({judged.pop():.2f}): nothing to "
+            "relate.",
+        )
     unrelated = []
     if not fit.slope.lower > 0:
         unrelated.append(f"the slope's interval [{fit.slope.lower:.2f}, {fit.slope.upper:.2f}]")
@@ -280,6 +292,13 @@ def _kendall(x: np.ndarray, y: np.ndarray) -> float:
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
     return float(stats.kendalltau(x, y).statistic)
+
+
+def _spearman(x: np.ndarray, y: np.ndarray, stats: Any) -> float:
+    """Spearman's rho (scipy), NaN where either side is constant (a judge giving one score)."""
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(stats.spearmanr(x, y).statistic)
 
 
 def _kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:

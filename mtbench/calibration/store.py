@@ -17,7 +17,7 @@ from typing import Any
 
 from mtbench.analysis.bootstrap import BootstrapSpec
 from mtbench.calibration.build import Calibration
-from mtbench.calibration.fit import Fit, ModelPoint, fit_calibration
+from mtbench.calibration.fit import Fit, ModelPoint, finite_or_none, fit_calibration
 from mtbench.calibration.items import ItemAgreement
 from mtbench.calibration.published import REFERENCE_JUDGE, REFERENCE_SNAPSHOT
 from mtbench.data.atomic import write_atomic
@@ -57,7 +57,7 @@ def calibration_json(calibration: Calibration) -> dict[str, Any]:
         "fit": {
             "intercept": fit.intercept.as_dict(),
             "slope": fit.slope.as_dict(),
-            "residual_sd": fit.residual_sd,
+            "residual_sd": finite_or_none(fit.residual_sd),
             "pearson": fit.pearson.as_dict(),
             "spearman": fit.spearman.as_dict(),
             "kendall": fit.kendall.as_dict(),
@@ -69,8 +69,8 @@ def calibration_json(calibration: Calibration) -> dict[str, Any]:
                 "judge": p.judge,
                 "judgments": p.judgments,
                 "reference_source": calibration.reference[p.model],
-                "gpt4_scale": fit.to_reference(p.judge),
-                "residual": residuals[p.model],
+                "gpt4_scale": finite_or_none(fit.to_reference(p.judge)) if fit.mappable else None,
+                "residual": finite_or_none(residuals[p.model]) if fit.mappable else None,
             }
             for p in fit.points
         ],
@@ -139,7 +139,10 @@ def load_calibration(path: Path) -> Calibration:
 def _same_fit(fit: Fit, stored: dict[str, Any]) -> None:
     for name in ("intercept", "slope", "spearman"):
         value = stored[name]["value"]
-        if not math.isclose(getattr(fit, name).value, value, rel_tol=1e-9, abs_tol=1e-9):
+        computed = getattr(fit, name).value
+        if value is None and not math.isfinite(computed):
+            continue
+        if value is None or not math.isclose(computed, value, rel_tol=1e-9, abs_tol=1e-9):
             raise ValueError(f"its stored {name} {value} is not what its models give")
 
 
