@@ -300,21 +300,21 @@ def test_few_models_make_a_weak_calibration():
 
 def test_calibrate_recovers_the_linear_judge_and_show_maps_onto_gpt4(official: BenchPaths):
     with FakeOpenAIServer(reply=scripted(official, linear)) as server:
-        result = calibrate_cli(official, server, "--spread", "12", "--first-n", "10")
+        result = calibrate_cli(official, server, "--spread", "10")
         assert result.returncode == 0, result.stderr
         calls = len(server.completions())
         # Resumable: the same command judges nothing again.
-        again = calibrate_cli(official, server, "--spread", "12", "--first-n", "10")
+        again = calibrate_cli(official, server, "--spread", "10")
         assert again.returncode == 0, again.stderr
-        assert len(server.completions()) == calls == 12 * 10 * 2
+        assert len(server.completions()) == calls == 10 * 80 * 2
     out = result.stdout
-    assert "Calibration of judge judge-x" in out and "Verdict: calibrated" in out
-    assert "a rough look" in out  # published averages over 80 questions, judged on 10
+    assert "Calibration of judge judge-x" in out and "Verdict: calibrated." in out
+    assert "replacing one of 10 models" in again.stderr
     saved = json.loads(calibration_file(official, "judge-x").read_text())
     fit = saved["fit"]
     assert fit["slope"]["lower"] < BETA < fit["slope"]["upper"]
     assert fit["intercept"]["lower"] < ALPHA < fit["intercept"]["upper"]
-    assert len(saved["models"]) == 12 and saved["questions"] == 10
+    assert len(saved["models"]) == 10 and saved["questions"] == 80
     assert saved["judge_snapshots"]  # the scripted server names the model that answered
     assert load_calibration(calibration_file(official, "judge-x")).fit.slope.value == pytest.approx(
         fit["slope"]["value"]
@@ -338,12 +338,42 @@ def test_calibrate_recovers_the_linear_judge_and_show_maps_onto_gpt4(official: B
     ).stdout  # fmt: skip
     assert "Estimated GPT-4-scale scores" in text and "not a GPT-4 judgment" in text
 
+    # A model the judge scores above every calibration model: an extrapolation, said so.
+    judgments = official.judgment_file("judge-x", "single")
+    rows = [
+        {"question_id": q, "model": "hi-model", "judge": ["judge-x", "single-v1"],
+         "user_prompt": "", "judgment": "[[10]]", "score": 10, "turn": turn, "tstamp": 0.0}
+        for q in range(81, 161) for turn in (1, 2)
+    ]  # fmt: skip
+    with judgments.open("a") as handle:
+        handle.writelines(dumps(row) + "\n" for row in rows)
+    high = run_cli(
+        "show", "--data-dir", str(official.data_dir), "--judge-model", "judge-x",
+        "--scale", "gpt-4", "--model-list", "hi-model", "--format", "json",
+    )  # fmt: skip
+    assert high.returncode == 0, high.stderr
+    (estimate,) = json.loads(high.stdout)["gpt4_scale"]["models"]
+    assert estimate["estimate"] > 10
+    (warning,) = json.loads(high.stdout)["gpt4_scale"]["warnings"]
+    assert warning.startswith("hi-model: score outside the judge averages")
+    # Another judge's scores through this calibration: mapped, with a warning naming both.
+    other = official.judgment_file("judge-y", "single")
+    shutil.copy(judgments, other)
+    crossed = run_cli(
+        "show", "--data-dir", str(official.data_dir), "--input-file", str(other),
+        "--calibration", str(calibration_file(official, "judge-x")), "--scale", "gpt-4",
+    )  # fmt: skip
+    assert crossed.returncode == 0, crossed.stderr
+    assert "this calibration is of judge judge-x, these scores are judge judge-y's" in (
+        crossed.stdout.replace("\n", " ")
+    )
+
 
 def test_calibrate_reports_a_random_judge_and_show_refuses(official: BenchPaths):
     with FakeOpenAIServer(reply=scripted(official, random_judge)) as server:
         result = calibrate_cli(official, server, "--spread", "10", "--first-n", "6")
     assert result.returncode == 0, result.stderr
-    assert "Verdict: not calibratable: No evidence" in result.stdout
+    assert "Verdict: not calibratable. No evidence" in result.stdout
     assert "On the GPT-4 scale" not in result.stdout
     shown = run_cli(
         "show", "--data-dir", str(official.data_dir), "--judge-model", "judge-x",
@@ -418,7 +448,8 @@ def test_official_judgments_against_themselves_give_the_identity(official: Bench
 
 
 def test_calibrate_errors_are_one_line(official: BenchPaths):
-    bad = run_cli("calibrate", "--data-dir", str(official.data_dir), "--model-list", "my-model")
+    calibrate = ["calibrate", "--data-dir", str(official.data_dir), "--judge-model", "j"]
+    bad = run_cli(*calibrate, "--model-list", "my-model")
     assert bad.returncode == 1
     assert "no published GPT-4 score for my-model" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
@@ -432,13 +463,28 @@ def test_calibrate_errors_are_one_line(official: BenchPaths):
     shutil.copy(official.question_file, empty.question_file)
     none = run_cli("calibrate", "--data-dir", str(empty.data_dir), "--judge-backend", "fake")
     assert none.returncode == 1 and "mtbench-download --what answers" in none.stderr
+    # The default judge name would append to the official GPT-4 judgments: refused.
+    official_items(official, ["gpt-4", "alpaca-13b"])
+    before = official.judgment_file("gpt-4", "single").read_bytes()
+    for judge in ([], ["--judge-model", "gpt-4"]):
+        refused = run_cli("calibrate", "--data-dir", str(official.data_dir), *judge, "--yes")
+        assert refused.returncode == 1, refused.stderr
+        assert "holds the official GPT-4 judgments" in refused.stderr
+    assert official.judgment_file("gpt-4", "single").read_bytes() == before
+    assert run_cli(*calibrate, "--spread", "4").stderr.startswith(
+        "Error: --spread needs at least 5 models"
+    )
+    assert "at least 100" in run_cli(*calibrate, "--bootstrap", "0").stderr
 
 
 def test_show_warns_for_a_weak_calibration_and_another_snapshot(official: BenchPaths):
     with FakeOpenAIServer(reply=scripted(official, linear)) as server:
         result = calibrate_cli(official, server, "--spread", "6", "--first-n", "4")
     assert result.returncode == 0, result.stderr
-    assert "Verdict: weak: Only 6 models" in result.stdout
+    assert "Verdict: weak. Only 6 models" in result.stdout
+    # Four questions, all writing, against averages over all 80: weak whatever the fit.
+    assert "The judged questions cover 1 of 8 categories (writing)" in result.stdout
+    assert "compared with their published average over all 160 judgments" in result.stdout
     show = ["show", "--data-dir", str(official.data_dir), "--judge-model", "judge-x"]
     shown = run_cli(*show, "--scale", "gpt-4")
     assert shown.returncode == 0, shown.stderr
@@ -473,3 +519,51 @@ def test_a_judge_giving_one_score_is_not_calibratable(official: BenchPaths):
         "The judge gives every model the same average (5.00): nothing to relate."
     ]
     assert all(entry["gpt4_scale"] is None for entry in saved["models"])
+
+
+def test_input_file_errors_name_the_file(official: BenchPaths, tmp_path):
+    calibrate = ["calibrate", "--data-dir", str(official.data_dir), "--input-file"]
+    pair = tmp_path / "judge_pair.jsonl"
+    pair.write_text(shared_file("third_party/Stefanstud-FastChat-phi3/model_judgment/gpt-4_pair.jsonl").read_text())
+    result = run_cli(*calibrate, str(pair))
+    assert result.returncode == 1 and "holds pairwise judgments" in result.stderr
+    own = tmp_path / "own_single.jsonl"
+    row = {"question_id": 81, "model": "my-model", "judge": ["j", "single-v1"],
+           "user_prompt": "", "judgment": "[[5]]", "score": 5, "turn": 1}  # fmt: skip
+    own.write_text(dumps(row) + "\n")
+    result = run_cli(*calibrate, str(own))
+    assert result.returncode == 1 and f"{own} scores none of the official models" in result.stderr
+    gpt4 = official_items(official, ["gpt-4", "alpaca-13b", "koala-13b", "llama-13b", "tulu-30b"])
+    assert gpt4
+    path = official.judgment_file("gpt-4", "single")
+    result = run_cli(*calibrate, str(path), "--model-list", "gpt-4", "vicuna-13b-v1.3")
+    assert result.returncode == 1
+    assert f"vicuna-13b-v1.3 not scored in {path}" in result.stderr
+    # Two judges' rows in one file: their scales differ, so no calibration.
+    mixed = tmp_path / "mixed_single.jsonl"
+    other = path.read_text().replace('"judge": ["gpt-4"', '"judge": ["judge-z"')
+    mixed.write_text(path.read_text() + other)
+    result = run_cli(*calibrate, str(mixed))
+    assert result.returncode == 1 and "holds the rows of 2 judges (gpt-4, judge-z)" in result.stderr
+    # A calibration that cannot be written fails before any judging, in one line.
+    (official.bench_dir / "calibration").write_text("in the way")
+    result = run_cli(
+        "calibrate", "--data-dir", str(official.data_dir), "--judge-backend", "fake", "--yes"
+    )
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "expected a folder for the calibration" in result.stderr
+    assert not official.judgment_file("fake", "single").exists()
+
+
+def test_rank_correlations_are_scipys():
+    from scipy import stats
+
+    from mtbench.calibration.fit import _kendall_rows, _spearman_rows
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 6, (40, 12)).astype(float)  # ties, as resampled models give
+    y = x + rng.integers(-3, 4, (40, 12))
+    kendall = [stats.kendalltau(a, b).statistic for a, b in zip(x, y, strict=True)]
+    spearman = [stats.spearmanr(a, b).statistic for a, b in zip(x, y, strict=True)]
+    assert _kendall_rows(x, y) == pytest.approx(kendall)
+    assert _spearman_rows(x, y, stats) == pytest.approx(spearman)

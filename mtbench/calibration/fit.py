@@ -157,13 +157,19 @@ class Fit:
         return Interval(self.to_reference(score), lower, upper)
 
 
-def fit_calibration(points: Sequence[ModelPoint], spec: BootstrapSpec = BootstrapSpec()) -> Fit:
+def fit_calibration(
+    points: Sequence[ModelPoint],
+    spec: BootstrapSpec = BootstrapSpec(),
+    caveats: Sequence[str] = (),
+) -> Fit:
     """Fit the judge's averages against GPT-4's over `points`, with bootstrap intervals.
 
     Args:
         points: One per official model (at least 3; `MIN_MODELS` for a verdict other than
             `NOT_CALIBRATABLE`).
         spec: Draws, seed and confidence of every interval.
+        caveats: Reasons, found by the caller, why the calibration is at most `WEAK` (e.g. the
+            judged questions cover few categories); one sentence each.
 
     Raises:
         DataError: with fewer than 3 models, or when every model has the same GPT-4 score
@@ -186,7 +192,7 @@ def fit_calibration(points: Sequence[ModelPoint], spec: BootstrapSpec = Bootstra
     intercepts, slopes = draws[:, 0], draws[:, 1]
     index = rng.integers(0, len(points), size=(resamples, len(points)))
     pearsons = _pearson(x[index], y[index])
-    spearmans = _pearson(stats.rankdata(x[index], axis=1), stats.rankdata(y[index], axis=1))
+    spearmans = _spearman_rows(x[index], y[index], stats)
     kendalls = _kendall_rows(x[index], y[index])
     fit = Fit(
         points=tuple(points),
@@ -194,14 +200,18 @@ def fit_calibration(points: Sequence[ModelPoint], spec: BootstrapSpec = Bootstra
         slope=_interval(slope, slopes, spec),
         residual_sd=spread,
         pearson=_interval(float(_pearson(x[None, :], y[None, :])[0]), pearsons, spec),
-        spearman=_interval(_spearman(x, y, stats), spearmans, spec),
-        kendall=_interval(_kendall(x, y), kendalls, spec),
+        spearman=_interval(
+            float(_spearman_rows(x[None, :], y[None, :], stats)[0]), spearmans, spec
+        ),
+        kendall=_interval(float(_kendall_rows(x[None, :], y[None, :])[0]), kendalls, spec),
         verdict=CALIBRATED,
         reasons=(),
         spec=spec,
         draws=draws,
     )
     verdict, reasons = _verdict(fit)
+    if caveats and verdict != NOT_CALIBRATABLE:
+        verdict, reasons = WEAK, (*reasons, *caveats)
     return Fit(**{**vars(fit), "verdict": verdict, "reasons": reasons})
 
 
@@ -233,7 +243,7 @@ def _verdict(fit: Fit) -> tuple[str, tuple[str, ...]]:
         reasons.append(f"Only {n} models (fewer than {FEW_MODELS}): the mapping is uncertain.")
     if fit.spearman.value < WEAK_SPEARMAN:
         reasons.append(
-            f"Spearman {fit.spearman.value:.2f} is below {WEAK_SPEARMAN}: the judge reorders "
+            f"Spearman {fit.spearman.value:.3f} is below {WEAK_SPEARMAN:.2f}: the judge reorders "
             "models GPT-4 ranked apart."
         )
     return (WEAK, tuple(reasons)) if reasons else (CALIBRATED, ())
@@ -285,20 +295,11 @@ def _pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (dx * dy).sum(axis=1) / np.sqrt((dx * dx).sum(axis=1) * (dy * dy).sum(axis=1))
 
 
-def _kendall(x: np.ndarray, y: np.ndarray) -> float:
-    """Kendall's tau-b (scipy), NaN where either side is constant."""
-    from scipy import stats
-
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    return float(stats.kendalltau(x, y).statistic)
-
-
-def _spearman(x: np.ndarray, y: np.ndarray, stats: Any) -> float:
-    """Spearman's rho (scipy), NaN where either side is constant (a judge giving one score)."""
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    return float(stats.spearmanr(x, y).statistic)
+def _spearman_rows(x: np.ndarray, y: np.ndarray, stats: Any) -> np.ndarray:
+    """Spearman's rho of each row of (x, y): Pearson's of the ranks (ties averaged, as scipy's
+    `spearmanr`); NaN where a row is constant. The point and its draws share this one
+    computation, so a point never falls outside identical draws by a rounding."""
+    return _pearson(stats.rankdata(x, axis=1), stats.rankdata(y, axis=1))
 
 
 def _kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from importlib import resources
 
 import numpy as np
 
+from mtbench.calibration.fit import MIN_MODELS
 from mtbench.errors import ConfigError
 
 PUBLISHED_FILE = "published_scores.csv"
@@ -77,20 +78,24 @@ def published_scores() -> dict[str, PublishedScore]:
 
 
 def calibration_models(
-    available: Sequence[str], model_list: Sequence[str] | None = None, spread: int | None = None
+    available: Sequence[str],
+    model_list: Sequence[str] | None = None,
+    spread: int | None = None,
+    scored_in: str | None = None,
 ) -> list[str]:
     """The official models a calibration judges, best published score first.
 
     Args:
-        available: Models whose official answer file is in the data directory.
+        available: Models whose official answer file is in the data directory, or that an
+            existing judgment file scores (then named by `scored_in`, for the messages).
         model_list: Only these (each must have a published score and an answer file).
         spread: Keep this many models spanning the published range evenly: the best, the
             worst, and those nearest to evenly spaced scores in between (a cheaper calibration
             that still covers the scale).
 
     Raises:
-        ConfigError: for a listed model without a published score or answer file, a spread
-            below 3, or no official answer file at all.
+        ConfigError: for a listed model without a published score or answer file (or not
+            scored in `scored_in`), a spread below `fit.MIN_MODELS`, or no model left.
     """
     published = published_scores()
     chosen = [m for m in published if m in set(available)]
@@ -102,12 +107,19 @@ def calibration_models(
                 f"uses official models ({', '.join(list(published)[:3])}, ...)"
             )
         absent = [m for m in model_list if m not in set(available)]
+        if absent and scored_in:
+            raise ConfigError(f"--model-list: {', '.join(absent)} not scored in {scored_in}")
         if absent:
             raise ConfigError(
                 f"--model-list: no answer file for {', '.join(absent)}; fetch the official "
                 "answers with `mtbench-download --what answers`"
             )
         chosen = [m for m in chosen if m in set(model_list)]
+    if not chosen and scored_in:
+        raise ConfigError(
+            f"{scored_in} scores none of the official models ({', '.join(list(published)[:3])}, "
+            "...): a calibration relates their scores to the published ones"
+        )
     if not chosen:
         raise ConfigError(
             "no official answer file in model_answer/; fetch them with "
@@ -115,8 +127,11 @@ def calibration_models(
         )
     if spread is None or spread >= len(chosen):
         return chosen
-    if spread < 3:
-        raise ConfigError(f"--spread needs at least 3 models, got {spread}")
+    if spread < MIN_MODELS:
+        raise ConfigError(
+            f"--spread needs at least {MIN_MODELS} models (fewer cannot be calibrated), got "
+            f"{spread}"
+        )
     scores = np.array([published[m].average for m in chosen])
     picked: list[int] = []
     for target in np.linspace(scores.max(), scores.min(), spread):

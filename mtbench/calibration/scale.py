@@ -47,21 +47,36 @@ class ScaleEstimates:
 
 
 def find_calibration(
-    paths: BenchPaths, judge: str, file: str | Path | None = None
+    paths: BenchPaths,
+    judge: str,
+    file: str | Path | None = None,
+    input_file: str | Path | None = None,
 ) -> tuple[Calibration, Path]:
     """The calibration of `judge` (`calibration/{judge}.json`), or the one in `file`.
+
+    `input_file`: the judgment file the scores come from, when named by path (for the hint).
 
     Raises:
         ConfigError: when there is none (saying how to make one), or it found the judge not
             calibratable.
         DataError: for an unreadable calibration file.
     """
-    path = Path(file) if file is not None else calibration_file(paths, judge)
-    if not path.is_file():
-        raise ConfigError(
-            f"no calibration for judge {judge!r} ({path} does not exist); make one with "
-            f"`mtbench-calibrate --judge-model {judge}`, or pass --calibration FILE"
-        )
+    if file is not None:
+        path = Path(file)
+        if not path.is_file():
+            raise ConfigError(f"--calibration {path}: no such file (or not a file)")
+    else:
+        path = calibration_file(paths, judge)
+        if not path.is_file():
+            make = (
+                f"mtbench-calibrate --input-file {input_file}"
+                if input_file is not None
+                else f"mtbench-calibrate --judge-model {judge}"
+            )
+            raise ConfigError(
+                f"no calibration for judge {judge!r} ({path} does not exist); make one with "
+                f"`{make}`, or pass --calibration FILE"
+            )
     calibration = load_calibration(path)
     if not calibration.fit.mappable:
         raise DataError(
@@ -77,14 +92,22 @@ def judge_of(report: ScoreReport) -> str:
     return file_label(report.input_file)
 
 
-def estimate_scale(report: ScoreReport, calibration: Calibration, file: Path) -> ScaleEstimates:
+def estimate_scale(
+    report: ScoreReport, calibration: Calibration, file: Path, judge: str | None = None
+) -> ScaleEstimates:
     """Every model of a single-mode report on the GPT-4 scale.
+
+    A model judged on too few questions for an interval (`ScoreReport.few_questions`) gets
+    none here either. Warnings: a weak calibration; a calibration of another judge than
+    `judge` (the report's) or of another snapshot; scores outside the judge averages the
+    calibration spans (the estimate then extrapolates the line).
 
     Raises:
         ConfigError: for a pairwise report (win rates have no GPT-4 score scale).
     """
     if report.mode != "single":
         raise ConfigError("--scale maps single-mode scores; leave out --mode")
+    few = report.few_questions
     rows = {}
     for model, score in report.summary["score"].items():
         draws = None
@@ -94,13 +117,18 @@ def estimate_scale(report: ScoreReport, calibration: Calibration, file: Path) ->
         rows[str(model)] = {
             "score": float(score),
             "gpt4_scale": estimate.value,
-            "lower": estimate.lower,
-            "upper": estimate.upper,
+            "lower": float("nan") if model in few else estimate.lower,
+            "upper": float("nan") if model in few else estimate.upper,
         }
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
     warnings = []
     if calibration.fit.verdict == WEAK:
         warnings.append("the calibration is weak: " + " ".join(calibration.fit.reasons))
+    if judge is not None and judge != calibration.judge:
+        warnings.append(
+            f"this calibration is of judge {calibration.judge}, these scores are judge "
+            f"{judge}'s: the mapping holds for {calibration.judge} only"
+        )
     scored = set(recorded(report.judge_snapshots))
     calibrated = set(recorded(calibration.judge_snapshots))
     if scored and calibrated and not scored <= calibrated:
@@ -109,4 +137,19 @@ def estimate_scale(report: ScoreReport, calibration: Calibration, file: Path) ->
             f"the calibration from {', '.join(sorted(calibrated))}: the mapping may not hold; "
             "calibrate the snapshot in use"
         )
+    outside = extrapolated(table, calibration)
+    if outside:
+        judged = [p.judge for p in calibration.fit.points]
+        warnings.append(
+            f"{', '.join(outside)}: score outside the judge averages the calibration spans "
+            f"({min(judged):.2f} to {max(judged):.2f}): the estimate extrapolates the line, "
+            "beyond what the official models show"
+        )
     return ScaleEstimates(calibration, file, table, tuple(warnings))
+
+
+def extrapolated(table: pd.DataFrame, calibration: Calibration) -> list[str]:
+    """Models of `table` whose judge score lies outside the calibration models' judge averages."""
+    judged = [p.judge for p in calibration.fit.points]
+    low, high = min(judged), max(judged)
+    return [str(m) for m, score in table["score"].items() if not low <= score <= high]

@@ -22,6 +22,7 @@ from mtbench.calibration.items import ItemAgreement
 from mtbench.calibration.published import REFERENCE_JUDGE, REFERENCE_SNAPSHOT
 from mtbench.data.atomic import write_atomic
 from mtbench.data.paths import BenchPaths, file_stem
+from mtbench.data.writable import write_error
 from mtbench.errors import DataError
 
 SCHEMA = "mtbench-calibration"
@@ -76,13 +77,21 @@ def calibration_json(calibration: Calibration) -> dict[str, Any]:
         ],
         "items": calibration.items.as_dict() if calibration.items is not None else None,
         "notes": list(calibration.notes),
+        "caveats": list(calibration.caveats),
     }
 
 
 def save_calibration(calibration: Calibration, path: Path) -> None:
-    """Write `calibration_json` to `path` atomically (creating its folder)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write `calibration_json` to `path` atomically (creating its folder).
+
+    Raises:
+        WriteError: when the folder or the file cannot be written (an older file is unchanged).
+    """
     text = json.dumps(calibration_json(calibration), indent=2, allow_nan=False) + "\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, path, "the calibration", "the judgments are kept", "") from None
     write_atomic(path, [text.encode()], "the calibration")
 
 
@@ -95,12 +104,12 @@ def load_calibration(path: Path) -> Calibration:
     """
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-        if document.get("schema") != SCHEMA:
+        if not isinstance(document, dict) or document.get("schema") != SCHEMA:
             raise ValueError("not an mtbench calibration")
         if document.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(
                 f"schema version {document.get('schema_version')}, this mtbench reads "
-                f"{SCHEMA_VERSION}; run mtbench-calibrate again"
+                f"{SCHEMA_VERSION}"
             )
         spec = BootstrapSpec(
             resamples=int(document["bootstrap"]["resamples"]),
@@ -111,7 +120,8 @@ def load_calibration(path: Path) -> Calibration:
             ModelPoint(str(m["model"]), float(m["gpt4"]), float(m["judge"]), int(m["judgments"]))
             for m in document["models"]
         ]
-        fit = fit_calibration(points, spec)
+        caveats = tuple(str(c) for c in document.get("caveats", ()))
+        fit = fit_calibration(points, spec, caveats)
         _same_fit(fit, document["fit"])
         items = document.get("items")
         return Calibration(
@@ -124,6 +134,7 @@ def load_calibration(path: Path) -> Calibration:
             questions=int(document["questions"]),
             accounting=None,
             notes=tuple(document.get("notes", ())),
+            caveats=caveats,
             created=str(document["created"]),
             version=str(document["mtbench_version"]),
         )

@@ -13,14 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mtbench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapSpec
 from mtbench.analysis.samples import COMBINE
 from mtbench.analysis.selection import ReadOptions
 from mtbench.cli.common import (
     add_bench_options,
-    add_bootstrap_options,
     add_format_option,
     add_logging_options,
-    bootstrap_spec,
     run_command,
 )
 from mtbench.cli.judge import _confirm, add_judging_options, make_config
@@ -61,7 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
         "judged elsewhere); no judge is called",
     )
     calibration.add_argument(
-        "--plot", metavar="FILE", help="also save a scatter of judge against GPT-4 (PNG)"
+        "--plot",
+        metavar="FILE",
+        help="also save a scatter of judge against GPT-4 with the fitted line (PNG; another "
+        "image format by the file ending: .svg, .pdf)",
+    )
+    calibration.add_argument(
+        "--bootstrap",
+        type=int,
+        default=DEFAULT_RESAMPLES,
+        metavar="N",
+        help="draws for the calibration's 95%% intervals, at least 100 (default: %(default)s)",
+    )
+    calibration.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of those draws (default: %(default)s)"
     )
     calibration.add_argument(
         "--combine-samples",
@@ -70,7 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the samples of an item judged several times (--samples) become its score "
         "(default: %(default)s)",
     )
-    add_bootstrap_options(parser)
     add_format_option(parser)
     add_logging_options(parser)
     return parser
@@ -84,11 +95,11 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise ConfigError("give either --spread or --model-list, not both")
     if args.plot:
         check_writable(args.plot, "the plot")
-    bootstrap = bootstrap_spec(args)
-    if bootstrap.resamples < 100:
+    if args.bootstrap < 100:
         raise ConfigError(
-            "--bootstrap: a calibration needs at least 100 resamples for its intervals"
+            f"--bootstrap must be at least 100 (draws for the intervals), got {args.bootstrap}"
         )
+    bootstrap = BootstrapSpec(args.bootstrap, args.seed)
     config = make_config(args)
     progress = None if args.input_file or args.dry_run else _progress()
     try:
@@ -108,7 +119,12 @@ def _calibrate(args: argparse.Namespace) -> int:
         return 1
     if run.calibration is None:
         return 0
-    sys.stdout.write(render_calibration(run.calibration, args.format, run.file))
+    sys.stdout.write(render_calibration(run.calibration, args.format))
+    replaced = f" (replacing one of {run.replaced})" if run.replaced else ""
+    print(
+        f"Calibration saved to {run.file}{replaced}; mtbench-show --scale gpt-4 reads it.",
+        file=sys.stderr,
+    )
     if args.plot:
         calibration_plot(run.calibration, args.plot)
         print(f"Plot saved to {args.plot}", file=sys.stderr)

@@ -271,12 +271,13 @@ def _show(args: argparse.Namespace) -> int:
     if args.plot:
         check_writable(args.plot, "the plot")  # before the bootstrap, not after
     paths = bench_paths(args)
+    # Before the bootstrap: a missing calibration fails at once.
+    judge = file_label(args.input_file) if args.input_file else file_stem(args.judge_model)
     calibration = None
-    if args.scale:  # before the bootstrap: a missing calibration fails at once
+    if args.scale:
         from mtbench.calibration.scale import find_calibration
 
-        judge = file_label(args.input_file) if args.input_file else file_stem(args.judge_model)
-        calibration = find_calibration(paths, judge, args.calibration)
+        calibration = find_calibration(paths, judge, args.calibration, args.input_file)
     report = build_report(
         paths,
         mode=args.mode,
@@ -292,7 +293,7 @@ def _show(args: argparse.Namespace) -> int:
     if calibration is not None:
         from mtbench.calibration.scale import estimate_scale
 
-        scale = estimate_scale(report, *calibration)
+        scale = estimate_scale(report, *calibration, judge=judge)
     sys.stdout.write(render_report(report, args.format, gate, scale))
     if args.plot:
         if report.categories is None:

@@ -9,27 +9,28 @@ judgments, the offsets per turn and per category. JSON is the calibration file's
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from mtbench.calibration.build import ITEMS, Calibration
-from mtbench.calibration.fit import CALIBRATED, Interval
+from mtbench.calibration.fit import Interval
 from mtbench.calibration.published import REFERENCE_SNAPSHOT
 from mtbench.calibration.store import calibration_json
 from mtbench.reports.plots import pyplot_for, save_figure
 from mtbench.reports.tables import Sections
 
 
-def render_calibration(
-    calibration: Calibration, fmt: str = "table", file: Path | None = None
-) -> str:
-    """The calibration report in one of `reports.tables.FORMATS` (`file`: where it was saved)."""
-    return calibration_sections(calibration, file).render(fmt)
+def render_calibration(calibration: Calibration, fmt: str = "table") -> str:
+    """The calibration report in one of `reports.tables.FORMATS`."""
+    return calibration_sections(calibration).render(fmt)
 
 
 def interval_text(estimate: Interval, digits: int = 2) -> str:
-    """`0.95 [0.89, 0.98]`."""
+    """`0.95 [0.89, 0.98]`; `n/a` for a value that could not be computed (a constant judge)."""
+    if math.isnan(estimate.value):
+        return "n/a"
     return f"{estimate.value:.{digits}f} [{estimate.lower:.{digits}f}, {estimate.upper:.{digits}f}]"
 
 
@@ -39,7 +40,7 @@ def snapshot_text(snapshots: dict[str, int]) -> str:
     return ", ".join(named) if named else "not recorded"
 
 
-def calibration_sections(calibration: Calibration, file: Path | None = None) -> Sections:
+def calibration_sections(calibration: Calibration) -> Sections:
     """Header lines, tables and footer of the report."""
     fit = calibration.fit
     items_source = sum(source == ITEMS for source in calibration.reference.values())
@@ -57,13 +58,12 @@ def calibration_sections(calibration: Calibration, file: Path | None = None) -> 
         f"{snapshot_text(calibration.judge_snapshots)}) against GPT-4 ({REFERENCE_SNAPSHOT})",
         f"Reference: {reference}; {len(fit.points)} official models, "
         f"{calibration.questions} questions judged",
-        f"Verdict: {fit.verdict}"
-        + ("" if fit.verdict == CALIBRATED else f": {' '.join(fit.reasons)}"),
+        f"Verdict: {fit.verdict}." + "".join(f" {reason}" for reason in fit.reasons),
         f"Rank agreement ({confidence} intervals, bootstrap over models): Spearman "
         f"{interval_text(fit.spearman)}, Kendall {interval_text(fit.kendall)}, Pearson "
         f"{interval_text(fit.pearson)}",
         f"Fit ({confidence} intervals): judge = {interval_text(fit.intercept)} + "
-        f"{interval_text(fit.slope)} x GPT-4; "
+        f"{_factor(interval_text(fit.slope), fit.slope.value)} x GPT-4; "
         f"models scatter {fit.residual_sd:.2f} judge points around the line",
     ]
     if fit.mappable:
@@ -86,9 +86,12 @@ def calibration_sections(calibration: Calibration, file: Path | None = None) -> 
             {"offset": pd.Series(offsets, dtype=float)}
         ).rename_axis("items")
     footer = [f"note: {note}" for note in calibration.notes]
-    if file is not None:
-        footer.append(f"Calibration saved to {file} (mtbench-show --scale gpt-4 reads it).")
     return Sections(header, tables, footer, calibration_json(calibration))
+
+
+def _factor(text: str, value: float) -> str:
+    """A negative slope in parentheses: `+ (-0.01 [-0.06, 0.03]) x GPT-4`."""
+    return f"({text})" if value < 0 else text
 
 
 def model_table(calibration: Calibration) -> pd.DataFrame:
@@ -129,8 +132,15 @@ def calibration_plot(calibration: Calibration, path: str | Path) -> Path:
     for point in fit.points:
         axes.annotate(point.model, (point.reference, point.judge), fontsize=6, alpha=0.7)
     line = [min(x), max(x)]
-    axes.plot(line, [fit.intercept.value + fit.slope.value * v for v in line], linewidth=1)
-    axes.plot(line, line, linestyle=":", linewidth=1, color="grey")
+    axes.plot(
+        line,
+        [fit.intercept.value + fit.slope.value * v for v in line],
+        linewidth=1,
+        label="fit: judge = a + b x GPT-4",
+    )
+    axes.plot(line, line, linestyle=":", linewidth=1, color="grey", label="judge = GPT-4")
+    axes.legend(loc="upper left", fontsize="small")
+    axes.margins(x=0.12)
     axes.set_xlabel(f"GPT-4 ({REFERENCE_SNAPSHOT}) average")
     axes.set_ylabel(f"{calibration.judge} average")
     axes.set_title(

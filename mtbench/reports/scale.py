@@ -31,7 +31,7 @@ def with_scale(sections: Sections, scale: ScaleEstimates | None) -> Sections:
         f"note: gpt4_scale maps each score through {calibration_line(scale)}; its interval "
         "holds the calibration's uncertainty, the models' scatter around its line and the "
         "score's own question sampling.",
-        *(f"warning: {w}." for w in scale.warnings),
+        *(f"warning: {w.rstrip('.')}." for w in scale.warnings),
     ]
     return replace(
         sections, tables=tables, footer=footer, data={**sections.data, **scale_json(scale)}
