@@ -37,6 +37,7 @@ from mtbench.analysis.coverage import (
     coverage_warning,
     expected_items,
 )
+from mtbench.analysis.provenance import Provenance, data_provenance
 from mtbench.analysis.samples import (
     COMBINE,
     combine_samples,
@@ -152,6 +153,8 @@ class ScoreReport:
             including `--model-list` models with no judgment at all; None without a question
             file.
         combine: How an item's samples were combined (`median` or `mean`).
+        provenance: The judge, its prompts and the data files' checksums behind the numbers
+            (`analysis.provenance`); None for a report built by hand.
     """
 
     mode: str
@@ -165,6 +168,7 @@ class ScoreReport:
     judge_snapshots: dict[str, int] = field(default_factory=dict)
     coverage: dict[str, Coverage] | None = None
     combine: str = "median"
+    provenance: Provenance | None = None
 
     @property
     def few_questions(self) -> dict[str, int]:
@@ -241,7 +245,9 @@ def build_report(
         load_pair_judgments(path) if judgments is None else cast(Iterable[PairJudgment], judgments)
     )
     baseline = baseline_model if mode == "pairwise-baseline" else None
-    return _pairwise_report(path, pairs, mode, baseline, model_list, bootstrap, questions, check)
+    return _pairwise_report(
+        paths, path, pairs, mode, baseline, model_list, bootstrap, questions, check, read
+    )
 
 
 def _nothing_left(
@@ -325,10 +331,12 @@ def _single_report(
             questions, judged, list(summary.index), model_list, None, accounting.stale_models
         ),
         combine=read.combine,
+        provenance=data_provenance(paths, kept, list(summary.index), read.judge_file),
     )
 
 
 def _pairwise_report(
+    paths: BenchPaths,
     path: Path,
     judgments: Iterable[PairJudgment],
     mode: str,
@@ -337,6 +345,7 @@ def _pairwise_report(
     bootstrap: BootstrapSpec | None,
     questions: list[Question] | None,
     check: PromptCheck | None,
+    read: ReadOptions,
 ) -> ScoreReport:
     kept, frame, accounting = pairwise_rows(judgments, baseline, model_list, check)
     if frame.empty:
@@ -387,6 +396,9 @@ def _pairwise_report(
         judge_snapshots=_snapshots(kept),
         coverage=_coverage(
             questions, judged, shown, model_list, opponents, accounting.stale_models
+        ),
+        provenance=data_provenance(
+            paths, kept, [*shown, *([baseline] if baseline else [])], read.judge_file
         ),
     )
 
