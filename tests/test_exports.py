@@ -30,7 +30,7 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    monkeypatch.setenv("DO_NOT_TRACK", "true")
     monkeypatch.delenv("HF_TOKEN", raising=False)
 
 
