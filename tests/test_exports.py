@@ -248,6 +248,12 @@ def test_mlflow_runs_in_a_sqlite_store_read_back_through_the_client(judged, tmp_
     assert list(table["model"]) == ["phi-3-dpo"] and list(table["score"]) == [8.2]
     assert list(table["writing"]) == [model["categories"]["writing"]]
 
+    # The same results again (a rerun after an interrupted export): not logged twice.
+    again, err = show(judged, "--export", f"mlflow={uri}", "--export-project", "mt", cwd=tmp_path)
+    assert again == document
+    assert f"({run.info.run_id}) in experiment 'mt' at {uri}: already there" in err
+    assert len(client.search_runs([experiment.experiment_id])) == 1
+
     # Several models: one run each, in one group; pairwise metrics.
     document, _ = show(
         judged, "--mode", "pairwise-all", "--bootstrap", "0", "--export", f"mlflow={uri}",
