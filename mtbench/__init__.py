@@ -6,6 +6,8 @@ The functions behind the commands, importable from here (heavy ones load on firs
     generate_answers(GenConfig(...))           mtbench-gen
     judge(JudgeConfig(...))                    mtbench-judge
     build_report(paths, ...)                   mtbench-show (render_report for text/CSV/JSON/MD)
+    results_document(report)                   mtbench-show --format json (docs/results-schema.md)
+    export_results(document, parse_targets([...]))   mtbench-show --export hf-card=... mlflow wandb
     build_comparison(paths, "a", "b")          mtbench-show --compare
     build_pooled_report(paths, ["j1", "j2"])   mtbench-show --judge-model J1 J2 (several judges)
     write_browse_report(paths)                 mtbench-browse
@@ -43,6 +45,9 @@ _LAZY = {
     "judge": "mtbench.judging",
     "build_report": "mtbench.analysis.scores",
     "render_report": "mtbench.reports.scores",
+    "results_document": "mtbench.reports.results",
+    "export_results": "mtbench.exports",
+    "parse_targets": "mtbench.exports",
     "build_comparison": "mtbench.analysis.compare",
     "build_pooled_report": "mtbench.analysis.pooling",
     "write_browse_report": "mtbench.reports.browse",

@@ -12,6 +12,7 @@ and what to do about it, and never contain API keys.
     │   └── FileInUseError       another run holds the output file (defined in `data.run_lock`)
     ├── MissingDependencyError   an optional package is not installed (names the extra)
     ├── DownloadError            an official file could not be fetched or fails its checksum
+    ├── ExportError              an experiment tracker refused the results (`mtbench.exports`)
     └── BackendError             a model or API backend failed
         ├── AuthError            credentials rejected: retrying cannot help
         ├── RequestError         the request itself is invalid (400, unknown model)
@@ -115,6 +116,10 @@ class TransientError(BackendError):
 
 class DownloadError(MTBenchError):
     """A file could not be fetched, or what arrived does not match its checksum."""
+
+
+class ExportError(MTBenchError):
+    """An experiment tracker (MLflow, W&B) refused the results, or could not be reached."""
 
 
 def first_line(exc: BaseException, *, with_type: bool = False) -> str:

@@ -55,6 +55,9 @@ INSTALL_HINTS = {
     "ray": f"{PIN} -e '.[ray]'",
     "matplotlib": f"{PIN} -e '.[plot]'",
     "anthropic": f"{PIN} -e '.[anthropic]'",
+    "huggingface_hub": f"{PIN} -e '.[hf-card]'",
+    "mlflow": f"{PIN} -e '.[mlflow]'",
+    "wandb": f"{PIN} -e '.[wandb]'",
     str(CHROMIUM): BROWSER_INSTALL,
     str(CHROMEDRIVER): BROWSER_INSTALL,
 }
@@ -128,9 +131,11 @@ def unused_port() -> int:
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the user's data dir, API keys and endpoints out of the tests."""
+    """Keep the user's data dir, API keys, endpoints and trackers out of the tests."""
     for name in list(os.environ):
-        if name.startswith(("MTBENCH_", "OPENAI_", "ANTHROPIC_", "RAY_ADDRESS", "RAY_AUTH")):
+        if name.startswith(
+            ("MTBENCH_", "OPENAI_", "ANTHROPIC_", "RAY_ADDRESS", "RAY_AUTH", "WANDB_", "MLFLOW_")
+        ):
             if name != SHARED_ENV:
                 monkeypatch.delenv(name)
 

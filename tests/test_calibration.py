@@ -524,7 +524,11 @@ def test_a_judge_giving_one_score_is_not_calibratable(official: BenchPaths):
 def test_input_file_errors_name_the_file(official: BenchPaths, tmp_path):
     calibrate = ["calibrate", "--data-dir", str(official.data_dir), "--input-file"]
     pair = tmp_path / "judge_pair.jsonl"
-    pair.write_text(shared_file("third_party/Stefanstud-FastChat-phi3/model_judgment/gpt-4_pair.jsonl").read_text())
+    pair.write_text(
+        shared_file(
+            "third_party/Stefanstud-FastChat-phi3/model_judgment/gpt-4_pair.jsonl"
+        ).read_text()
+    )
     result = run_cli(*calibrate, str(pair))
     assert result.returncode == 1 and "holds pairwise judgments" in result.stderr
     own = tmp_path / "own_single.jsonl"

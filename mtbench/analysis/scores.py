@@ -37,6 +37,7 @@ from mtbench.analysis.coverage import (
     coverage_warning,
     expected_items,
 )
+from mtbench.analysis.provenance import Provenance, data_provenance
 from mtbench.analysis.samples import (
     COMBINE,
     combine_samples,
@@ -155,6 +156,8 @@ class ScoreReport:
         draws: Single mode with a bootstrap: each model's bootstrap draws of its score
             (resamples × models, `bootstrap.mean_draws`), for estimates built on the score
             (`calibration.scale`); None otherwise.
+        provenance: The judge, its prompts and the data files' checksums behind the numbers
+            (`analysis.provenance`); None for a report built by hand.
     """
 
     mode: str
@@ -169,6 +172,7 @@ class ScoreReport:
     coverage: dict[str, Coverage] | None = None
     combine: str = "median"
     draws: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    provenance: Provenance | None = None
 
     @property
     def few_questions(self) -> dict[str, int]:
@@ -245,7 +249,9 @@ def build_report(
         load_pair_judgments(path) if judgments is None else cast(Iterable[PairJudgment], judgments)
     )
     baseline = baseline_model if mode == "pairwise-baseline" else None
-    return _pairwise_report(path, pairs, mode, baseline, model_list, bootstrap, questions, check)
+    return _pairwise_report(
+        paths, path, pairs, mode, baseline, model_list, bootstrap, questions, check, read
+    )
 
 
 def _nothing_left(
@@ -332,10 +338,12 @@ def _single_report(
         ),
         combine=read.combine,
         draws=draws,
+        provenance=data_provenance(paths, kept, list(summary.index), read.judge_file),
     )
 
 
 def _pairwise_report(
+    paths: BenchPaths,
     path: Path,
     judgments: Iterable[PairJudgment],
     mode: str,
@@ -344,6 +352,7 @@ def _pairwise_report(
     bootstrap: BootstrapSpec | None,
     questions: list[Question] | None,
     check: PromptCheck | None,
+    read: ReadOptions,
 ) -> ScoreReport:
     kept, frame, accounting = pairwise_rows(judgments, baseline, model_list, check)
     if frame.empty:
@@ -394,6 +403,9 @@ def _pairwise_report(
         judge_snapshots=_snapshots(kept),
         coverage=_coverage(
             questions, judged, shown, model_list, opponents, accounting.stale_models
+        ),
+        provenance=data_provenance(
+            paths, kept, [*shown, *([baseline] if baseline else [])], read.judge_file
         ),
     )
 

@@ -39,6 +39,8 @@ from mtbench.data.paths import file_stem
 from mtbench.data.questions import load_questions
 from mtbench.data.writable import check_writable
 from mtbench.errors import ConfigError
+from mtbench.exports import export_results, parse_targets
+from mtbench.reports.results import results_document
 from mtbench.reports.scores import render_report
 
 
@@ -109,8 +111,34 @@ def build_parser() -> argparse.ArgumentParser:
         "{data-dir}/{bench}/calibration/{judge}.json)",
     )
     add_gate_options(parser)
+    add_export_options(parser)
     add_logging_options(parser)
     return parser
+
+
+def add_export_options(parser: argparse.ArgumentParser) -> None:
+    """`--export` and `--export-project` (`mtbench.exports`)."""
+    group = parser.add_argument_group(
+        "exports",
+        "also record the results (the --format json document) where you keep them; each "
+        "target needs its pip extra: mtbench-toolkit[hf-card], [mlflow] or [wandb]",
+    )
+    group.add_argument(
+        "--export",
+        action="append",
+        metavar="TARGET",
+        help="hf-card=PATH: write the model's results into the evaluation results of the "
+        "model card PATH (a README.md, created if missing; its text is kept); mlflow[=URI]: "
+        "one MLflow run per model (default URI: $MLFLOW_TRACKING_URI, else MLflow's); "
+        "wandb[=DIR]: one W&B run per model, its files under DIR (WANDB_MODE=offline keeps "
+        "it local); repeat the flag for several targets",
+    )
+    group.add_argument(
+        "--export-project",
+        metavar="NAME",
+        help="the MLflow experiment and W&B project (default: $MLFLOW_EXPERIMENT_NAME or "
+        "$WANDB_PROJECT, else mtbench)",
+    )
 
 
 def add_gate_options(parser: argparse.ArgumentParser) -> None:
@@ -260,6 +288,10 @@ def _compare(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     pooled = _judges(args)
     _check_gate_flags(args, pooled)
+    if args.export and (pooled or args.compare):
+        raise ConfigError(
+            "--export records one judge's scores; leave out --compare and give one judge"
+        )
     if pooled:
         return _pool(args)
     if args.compare:
@@ -268,10 +300,11 @@ def _show(args: argparse.Namespace) -> int:
         raise ConfigError("--calibration names the calibration of --scale gpt-4; add --scale")
     if args.scale and args.mode != "single":
         raise ConfigError("--scale maps single-mode scores; leave out --mode")
+    # Before the bootstrap, not after: flags, extras, where the files go, the calibration.
+    targets = parse_targets(args.export, args.mode, model_stems(args.model_list))
     if args.plot:
-        check_writable(args.plot, "the plot")  # before the bootstrap, not after
+        check_writable(args.plot, "the plot")
     paths = bench_paths(args)
-    # Before the bootstrap: a missing calibration fails at once.
     judge = file_label(args.input_file) if args.input_file else file_stem(args.judge_model)
     calibration = None
     if args.scale:
@@ -304,6 +337,10 @@ def _show(args: argparse.Namespace) -> int:
 
         radar_plot(report, args.plot)
         print(f"Plot saved to {args.plot}", file=sys.stderr)
+    if targets:
+        document = results_document(report, gate, scale)
+        for line in export_results(document, targets, args.export_project):
+            print(f"Exported: {line}", file=sys.stderr)
     return _gate_status(gate)
 
 

@@ -8,12 +8,14 @@ calibration it came from (judge, snapshot, models, rank agreement, file) and its
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mtbench.calibration.published import REFERENCE_SNAPSHOT
-from mtbench.calibration.scale import ScaleEstimates
 from mtbench.reports.calibration import interval_text, snapshot_text
 from mtbench.reports.tables import Sections, records
+
+if TYPE_CHECKING:
+    from mtbench.calibration.scale import ScaleEstimates
 
 
 def with_scale(sections: Sections, scale: ScaleEstimates | None) -> Sections:
@@ -54,7 +56,11 @@ def scale_json(scale: ScaleEstimates) -> dict[str, Any]:
     """`{"gpt4_scale": {...}}`: the estimates, what they estimate, the calibration behind them."""
     calibration = scale.calibration
     fit = calibration.fit
-    models = [{**row, "estimate": row.pop("gpt4_scale")} for row in records(scale.table)]
+    models = [
+        {"model": row["model"], "score": row["score"], "estimate": row["gpt4_scale"],
+         "lower": row["lower"], "upper": row["upper"]}
+        for row in records(scale.table)
+    ]  # fmt: skip
     return {
         "gpt4_scale": {
             "estimate_of": REFERENCE_SNAPSHOT,

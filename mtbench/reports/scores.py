@@ -4,8 +4,9 @@ The `table` format prints FastChat's `show_result` output first, unchanged (pand
 of the same tables), then the additions: intervals, the category table and the row accounting,
 with a warning line for scores outside the judge prompt's scale (JSON: `accounting.out_of_scale`,
 per model).
-Markdown and JSON carry the additions only; CSV is one row per model with the categories as
-columns. Everything but the FastChat part and the CSV is rendered by `reports.tables`.
+Markdown carries the additions only; JSON is the results document of `reports.results`
+(`as_json`, documented in `docs/results-schema.md`); CSV is one row per model with the categories
+as columns. Everything but the FastChat part and the CSV is rendered by `reports.tables`.
 
 Where the file records which judge snapshot answered, `snapshot_lines` name it (and warn when
 there are several) right under the `Input file:` line, or first in Markdown; JSON has them as
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -29,8 +30,9 @@ from mtbench.analysis.snapshots import mixed_snapshots_warning, recorded
 from mtbench.data.judgments import out_of_scale_warning
 from mtbench.judging.staleness import stale_note
 from mtbench.reports.gate import with_gate
+from mtbench.reports.results import results_document as as_json
 from mtbench.reports.scale import with_scale
-from mtbench.reports.tables import Sections, bootstrap_json, clean, interval_title
+from mtbench.reports.tables import Sections, interval_title
 
 if TYPE_CHECKING:
     from mtbench.calibration.scale import ScaleEstimates
@@ -188,48 +190,3 @@ def wide_table(report: ScoreReport, scale: ScaleEstimates | None = None) -> pd.D
         )
     table.index.name = "model"
     return table
-
-
-def as_json(report: ScoreReport) -> dict[str, Any]:
-    """The report as plain JSON-able data (what `--format json` prints and the HTML page embeds)."""
-    models = []
-    for model, row in report.summary.to_dict(orient="index").items():
-        entry = {"model": model, **{k: clean(v) for k, v in row.items()}}
-        if report.categories is not None and model in report.categories.columns:
-            entry["categories"] = {str(c): clean(v) for c, v in report.categories[model].items()}
-        models.append(entry)
-    coverage = {
-        model: {
-            "expected": entry.expected,
-            "judged": entry.judged,
-            "missing_share": entry.missing_share,
-            "missing": [list(item) for item in entry.missing],
-        }
-        for model, entry in (report.coverage or {}).items()
-    }
-    return {
-        "mode": report.mode,
-        "input_file": str(report.input_file),
-        "baseline": report.baseline,
-        "bootstrap": bootstrap_json(report.bootstrap),
-        **(
-            {"judge_snapshots": dict(report.judge_snapshots)}
-            if recorded(report.judge_snapshots)
-            else {}  # FastChat's files record none: their JSON stays as it was
-        ),
-        "accounting": {
-            "rows": report.accounting.rows,
-            "used": report.accounting.used,
-            "unparsed": report.accounting.unparsed,
-            "duplicates": report.accounting.duplicates,
-            "filtered": report.accounting.filtered,
-            "inconsistent": report.accounting.inconsistent,
-            "out_of_scale": dict(report.accounting.out_of_scale),
-            "stale": report.accounting.stale,
-            "stale_pending": report.accounting.stale_pending,
-            "unchecked": report.accounting.unchecked,
-            "samples": report.accounting.samples,
-        },
-        "models": models,
-        **({"coverage": coverage} if report.coverage is not None else {}),
-    }
