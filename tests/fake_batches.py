@@ -101,6 +101,7 @@ class Batches:
         self.creates = 0
         self.uploads = 0
         self.cancels = 0
+        self.http: dict[str, int] = {}  # "GET /v1/batches/{id}" -> requests seen
         self.submitted: list[tuple[str, str, dict[str, Any]]] = []  # (batch id, custom id, body)
         self._lock = threading.RLock()
         self._next = 0
@@ -118,12 +119,19 @@ class Batches:
             return None
         parts = path.strip("/").split("/")
         if parts[:3] == ["v1", "messages", "batches"]:
-            return self._anthropic(method, parts[3:], host, raw)
-        if parts[:2] == ["v1", "files"]:
-            return self._files(method, parts[2:], headers, raw)
-        if parts[:2] == ["v1", "batches"]:
-            return self._openai(method, parts[2:], raw)
-        return None
+            head, rest = parts[:3], parts[3:]
+        elif parts[:2] in (["v1", "files"], ["v1", "batches"]):
+            head, rest = parts[:2], parts[2:]
+        else:
+            return None
+        route = "/".join([*head, *(["{id}"] if rest else []), *rest[1:]])
+        with self._lock:
+            self.http[f"{method} /{route}"] = self.http.get(f"{method} /{route}", 0) + 1
+        if head[1] == "messages":
+            return self._anthropic(method, rest, host, raw)
+        if head[1] == "files":
+            return self._files(method, rest, headers, raw)
+        return self._openai(method, rest, raw)
 
     # OpenAI ---------------------------------------------------------------------------------
 

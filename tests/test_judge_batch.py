@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import judge_bench, shared_file
+from conftest import judge_bench, run_cli, shared_file
 from fake_openai_server import Completion, FakeOpenAIServer, Refusal, judge_reply
 
 from mtbench.backends.batch_api import BatchLimits
 from mtbench.backends.openai_batches import OpenAIBatchAPI
 from mtbench.data.paths import BenchPaths
-from mtbench.errors import BackendError, ConfigError, RequestError
+from mtbench.errors import BackendError, ConfigError, DataError, RequestError
 from mtbench.judging import JudgeConfig, describe_plan, judge, make_plan
-from mtbench.judging.batch import custom_id
+from mtbench.judging.batch import custom_id, deferred_interrupt
 from mtbench.judging.batch_ledger import BatchLedger
 
 QUESTIONS = (81, 82, 83)
@@ -277,3 +279,64 @@ def test_a_server_without_a_batch_api_fails_in_one_line_and_writes_nothing(data)
         with pytest.raises(RequestError, match="needs OpenAI's API or a server with /v1/files"):
             run(config(data, server))
     assert not data.judgment_file("gpt-4o", "single").exists()
+
+
+def test_a_pairwise_game_asked_again_waits_for_its_other_game_across_batches(data):
+    answers = [json.loads(line) for line in data.answer_file(MODELS[0]).read_text().splitlines()]
+    model_1 = [row["choices"][0]["turns"][0][:40] for row in answers]
+
+    def game_1_thinks_long(body: dict[str, Any]) -> Completion:
+        """Cut at 2048 tokens when model_1's answer is Assistant A's (game 1)."""
+        prompt = body["messages"][-1]["content"]
+        for marker in ("[The Start of Assistant A's Answer]\n", "### Assistant A:\n"):
+            shown = prompt.split(marker, 1)[-1] if marker in prompt else ""
+            if body["max_tokens"] == 2048 and any(shown.startswith(a) for a in model_1):
+                return Completion("", finish_reason="length")
+        return Completion(judge_reply(body))
+
+    with FakeOpenAIServer(reply=game_1_thinks_long) as server:
+        result, _ = run(config(data, server, mode="pairwise-all", model_list=list(MODELS)))
+        sizes = [len(b.requests) for b in server.batches.batches.values()]
+    assert result.stats.judged == 6 and result.stats.failed == 0 and sizes == [12, 6]
+    for row in rows(data.judgment_file("gpt-4o", "pair")):
+        assert row["g1_judge_meta"]["params"]["max_tokens"] == 4096
+        assert row["g2_judge_meta"]["params"]["max_tokens"] == 2048
+        assert row["g1_judge_meta"]["batch"] != row["g2_judge_meta"]["batch"]
+    ledger = BatchLedger(data.judgment_file("gpt-4o", "pair")).load()
+    assert [e.collected for e in ledger] == [True, True]
+
+
+def test_a_ledger_line_that_is_no_record_is_one_clear_error(data):
+    with FakeOpenAIServer() as server:
+        run(config(data, server, first_n=1))
+        ledger = BatchLedger(data.judgment_file("gpt-4o", "single"))
+        ledger.path.write_text(ledger.path.read_text() + '{"event": "created"}\n')
+        with pytest.raises(DataError, match=r"batches.jsonl:4: not a batch record"):
+            ledger.load()
+
+
+def test_cli_refuses_batch_flags_it_cannot_honour_in_one_line(data):
+    common = ["--data-dir", str(data.data_dir), "--model-list", MODELS[0]]
+    fake = run_cli("judge", *common, "--judge-backend", "fake", "--batch")
+    both = run_cli("judge", *common, "--batch-status", "--batch-cancel")
+    for result in (fake, both):
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert fake.stderr.startswith("Error: --batch is for an API judge with a batch API")
+    assert both.stderr == "Error: --batch-status and --batch-cancel cannot go together\n"
+    assert not data.judgment_dir.exists()
+
+
+def test_ctrl_c_while_a_batch_is_created_waits_for_its_record_a_second_one_does_not():
+    told, done = [], []
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupt(lambda: told.append(True)):
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("recorded")  # the block goes on to its end
+    assert told == [True] and done == ["recorded"]
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("not reached")
+    assert done == ["recorded"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -96,15 +96,33 @@ def batch_api_for(backend: Backend) -> BatchAPI:
 
 
 @contextmanager
-def deferred_interrupt() -> Iterator[None]:
-    """Hold Ctrl-C until the block is done (creating a batch and recording its id)."""
+def deferred_interrupt(on_interrupt: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold Ctrl-C until the block is done (creating a batch and recording its id).
+
+    The first Ctrl-C calls `on_interrupt` (which stops waiting between retries, so the block
+    ends soon) and is raised as `KeyboardInterrupt` when the block ends, however it ends; a
+    second one is raised at once (a batch created but not recorded is then found by the
+    rerun: `BatchAPI.find`). Outside the main thread, signals cannot be handled: no effect.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: caught.append(number))
+
+    def hold(number: int, frame: object) -> None:
+        if caught:
+            raise KeyboardInterrupt
+        caught.append(number)
+        if on_interrupt is not None:
+            on_interrupt()
+
+    previous = signal.signal(signal.SIGINT, hold)
     try:
         yield
+    except Exception:
+        if caught:
+            raise KeyboardInterrupt from None
+        raise
     finally:
         signal.signal(signal.SIGINT, previous)
     if caught:
@@ -332,7 +350,8 @@ class BatchRun:
                     generation,
                     [key for key, _ in chunk],
                 )
-                with deferred_interrupt():  # a batch created is a batch recorded and tracked
+                # A batch created is a batch recorded and tracked.
+                with deferred_interrupt(self.backend.cancel):
                     state = self.api.submit(chunk, tag)
                     self.ledger.created(entry, state.id)
                     self.stats.batches_submitted += 1
