@@ -24,7 +24,8 @@ from mtbench.backends.openai_batches import OpenAIBatchAPI
 from mtbench.data.paths import BenchPaths
 from mtbench.errors import BackendError, ConfigError, DataError, RequestError
 from mtbench.judging import JudgeConfig, describe_plan, judge, make_plan
-from mtbench.judging.batch import custom_id, deferred_interrupt
+from mtbench.judging.batch import deferred_interrupt
+from mtbench.judging.batch_ids import custom_id
 from mtbench.judging.batch_ledger import BatchLedger
 
 QUESTIONS = (81, 82, 83)
@@ -274,11 +275,20 @@ def test_batch_needs_an_api_judge(data, backend):
 
 
 def test_a_server_without_a_batch_api_fails_in_one_line_and_writes_nothing(data):
+    output = data.judgment_file("gpt-4o", "single")
     with FakeOpenAIServer() as server:
         server.batches.enabled = False
         with pytest.raises(RequestError, match="needs OpenAI's API or a server with /v1/files"):
             run(config(data, server))
-    assert not data.judgment_file("gpt-4o", "single").exists()
+        assert not output.exists()
+        # The submission that never reached the provider is given up, not waited for.
+        server.batches.enabled = True
+        result, _ = run(config(data, server))
+        assert server.batches.creates == 1 and result.stats.judged == 6
+    events = [
+        json.loads(line)["event"] for line in BatchLedger(output).path.read_text().splitlines()
+    ]
+    assert events == ["submitting", "abandoned", "submitting", "created", "collected"]
 
 
 def test_a_pairwise_game_asked_again_waits_for_its_other_game_across_batches(data):

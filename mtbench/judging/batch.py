@@ -24,10 +24,7 @@ new batch, up to `replies.REASKS` times. Expired or cancelled batches keep what 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import re
 import signal
 import threading
 import time
@@ -40,8 +37,8 @@ from mtbench.backends.base import Backend, GenerationParams
 from mtbench.backends.batch_api import BatchAPI, BatchResult, BatchState, split
 from mtbench.data.jsonl import JsonlAppender
 from mtbench.errors import BackendError, ConfigError
+from mtbench.judging.batch_ids import custom_id
 from mtbench.judging.batch_ledger import BatchLedger, LedgerBatch
-from mtbench.judging.matches import Match
 from mtbench.judging.plan import JudgePlan
 from mtbench.judging.replies import JudgeReply, NoVerdictError
 from mtbench.judging.runner import Call, Collector, JudgeStats, settle_reply
@@ -53,31 +50,6 @@ POLL_INTERVAL = 30.0
 
 TODO = "todo"
 """The owner of a call queued for the next submission."""
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9]+")
-
-
-def custom_id(match: Match, swapped: bool) -> str:
-    """A request's `custom_id`: `q81-t1-s1-g1-` and a hash of what the request asks.
-
-    Readable: question id, turn, sample and game (2: the pairwise order swapped); hashed:
-    those again with the models, the judge prompt and the exact messages, so that the id
-    changes whenever what is judged does. At most 64 characters of `[A-Za-z0-9_-]`
-    (Anthropic's rule; OpenAI takes any unique string).
-    """
-    identity = [
-        match.question.question_id,
-        list(match.models),
-        list(match.judge.name),
-        match.turn,
-        match.sample,
-        swapped,
-        match.messages(swapped),
-    ]
-    digest = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:20]
-    question = _UNSAFE.sub("_", str(match.question.question_id))[:16]
-    head = f"q{question}-t{match.turn}-s{match.sample}-g{2 if swapped else 1}"
-    return f"{head[:43]}-{digest}"
 
 
 def batch_api_for(backend: Backend) -> BatchAPI:
@@ -263,6 +235,11 @@ class BatchRun:
             if not owned:
                 if state.ended:
                     self.ledger.collected(entry)  # nothing of it is still to judge
+                else:
+                    self.say(
+                        f"batch {entry.batch_id}: holds none of this run's pending calls (made "
+                        "with other flags?); left running"
+                    )
                 continue
             self.stats.batches_resumed += 1
             self.say(

@@ -12,6 +12,7 @@ import math
 
 from mtbench.backends.batch_api import BatchLimits
 from mtbench.backends.registry import api_url
+from mtbench.judging.batch_ids import custom_id
 from mtbench.judging.batch_ledger import BatchLedger
 from mtbench.judging.plan import JudgePlan
 
@@ -36,8 +37,6 @@ def covered_calls(plan: JudgePlan) -> tuple[set[str], int]:
     Counts the batches sent to this judge (API root and model) that are not yet collected,
     including a submission whose run stopped before it recorded the batch's id.
     """
-    from mtbench.judging.batch import custom_id
-
     entries = [
         entry
         for entry in BatchLedger(plan.output).load()
@@ -58,7 +57,6 @@ def describe(plan: JudgePlan) -> str:
     """One line: requests to submit, in how many batches, the limits, the batches picked up."""
     name, limits = provider_limits(plan.backend.kind)
     held, earlier = covered_calls(plan)
-    from mtbench.judging.batch import custom_id
 
     sizes = [
         len(json.dumps(match.messages(swapped))) + REQUEST_OVERHEAD
