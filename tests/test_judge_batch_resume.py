@@ -92,6 +92,8 @@ def judged(data: BenchPaths, judge_name: str) -> list[tuple[int, int]]:
 
 
 EVERY = [(q, t) for q in QUESTIONS for t in (1, 2)]
+PROVIDERS = ["openai", pytest.param("anthropic", marks=pytest.mark.extra("anthropic"))]
+JUDGES = {"openai": "gpt-4o", "anthropic": "claude-3-5-haiku-20241022"}
 
 
 def test_killed_while_its_batch_runs_the_rerun_collects_it_and_submits_nothing(data):
@@ -113,11 +115,9 @@ def test_killed_while_its_batch_runs_the_rerun_collects_it_and_submits_nothing(d
     assert ledger_events(data, "gpt-4o") == ["submitting", "created", "collected"]
 
 
-@pytest.mark.parametrize(
-    "provider", ["openai", pytest.param("anthropic", marks=pytest.mark.extra("anthropic"))]
-)
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_killed_before_it_recorded_the_batch_id_the_rerun_finds_the_batch(data, provider):
-    judge_name = "gpt-4o" if provider == "openai" else "claude-3-5-haiku-20241022"
+    judge_name = JUDGES[provider]
     with FakeOpenAIServer() as server:
         server.batches.script.create_delay = 30  # the batch exists; its id is not yet told
         process = start(judge_args(data, server, provider))
@@ -134,35 +134,39 @@ def test_killed_before_it_recorded_the_batch_id_the_rerun_finds_the_batch(data, 
     assert ledger_events(data, judge_name) == ["submitting", "created", "collected"]
 
 
-def test_ctrl_c_status_cancel_then_rerun_keeps_what_finished_and_submits_the_rest(data):
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_ctrl_c_status_cancel_then_rerun_keeps_what_finished_and_submits_the_rest(data, provider):
+    judge_name = JUDGES[provider]
     with FakeOpenAIServer() as server:
         server.batches.script.polls = NEVER
-        process = start(judge_args(data, server))
-        wait_until(lambda: "created" in ledger_events(data, "gpt-4o"), process)
+        args = judge_args(data, server, provider)
+        process = start(args)
+        wait_until(lambda: "created" in ledger_events(data, judge_name), process)
         process.send_signal(signal.SIGINT)
         _, stopped = process.communicate(timeout=60)
         assert process.returncode == 130, stopped
         assert "running:    1 batch(es) still at the provider" in stopped
         assert "Traceback" not in stopped
 
-        status = run_cli("judge", *judge_args(data, server), "--batch-status", env=ENV)
+        status = run_cli("judge", *args, "--batch-status", env=ENV)
         assert status.returncode == 0, status.stderr
-        assert "batch_000002  6 request(s), submitted" in status.stdout
+        (first,) = server.batches.batches
+        assert f"{first}  6 request(s), submitted" in status.stdout
         assert ": in_progress, 0 done, 0 failed of 6" in status.stdout
 
-        cancel = run_cli("judge", *judge_args(data, server), "--batch-cancel", env=ENV)
+        cancel = run_cli("judge", *args, "--batch-cancel", env=ENV)
         assert cancel.returncode == 0, cancel.stderr
         assert server.batches.cancels == 1 and "cancel requested" in cancel.stdout
 
         server.batches.script.polls = 1
-        rerun = run_cli("judge", *judge_args(data, server), env=ENV)
+        rerun = run_cli("judge", *args, env=ENV)
         assert rerun.returncode == 0, rerun.stderr
         assert server.batches.creates == 2
         (_, second) = server.batches.batches.values()
         assert len(second.requests) == 3  # the half the cancelled batch never ran
         assert "resubmitted: 3 request(s) of earlier batches" in rerun.stderr
-        after = run_cli("judge", *judge_args(data, server), "--batch-status", env=ENV)
-    assert sorted(judged(data, "gpt-4o")) == EVERY
+        after = run_cli("judge", *args, "--batch-status", env=ENV)
+    assert sorted(judged(data, judge_name)) == EVERY
     assert after.stdout.count(": collected") == 2
 
 
