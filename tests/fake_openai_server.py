@@ -13,7 +13,10 @@ misbehaves on demand:
 * `refuse`: a function from the request body to a parameter refusal (`Refusal`), as reasoning
   models refuse `temperature` or `max_tokens` (`Refusal.reasoning_model`);
 * `models`: what `GET /v1/models` lists (default: `known_models`), with any extra fields, or
-  a `Fault` to answer the listing with (a proxy without the route, a broken listing).
+  a `Fault` to answer the listing with (a proxy without the route, a broken listing);
+* `batches`: OpenAI's files and batches endpoints and Anthropic's message batches
+  (`fake_batches`), whose requests are answered as live ones are (`batch_answer`) and whose
+  behaviour is scripted by `batches.script` (a `BatchScript`).
 
 A reply function may return a `Completion` instead of text: a reply with reasoning fields
 (`reasoning_content`, `reasoning`, Anthropic thinking blocks), another finish reason, a dated
@@ -38,6 +41,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from fake_batches import DROP, Batches
 
 
 @dataclass(frozen=True)
@@ -240,6 +246,7 @@ class FakeOpenAIServer:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._closing = threading.Event()
+        self.batches = Batches(self.batch_answer)
         self._httpd = _Server((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -262,6 +269,38 @@ class FakeOpenAIServer:
         """Answer the next requests with these faults, in order, before anything else."""
         with self._lock:
             self._script.extend(faults)
+
+    def batch_answer(self, endpoint: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """One request of a batch sent to `endpoint`, answered as the live endpoint answers it:
+        (HTTP status, body). The live checks apply (unknown model, refused parameter, a `Fault`
+        from the reply function); faults of the transport (timeouts, drops) become a 500."""
+        anthropic = endpoint.endswith("/messages")
+
+        def error(status: int, message: str, code: str | None = None) -> tuple[int, dict[str, Any]]:
+            if anthropic:
+                kind = {404: "not_found_error", 400: "invalid_request_error"}.get(
+                    status, "api_error"
+                )
+                return status, {"type": "error", "error": {"type": kind, "message": message}}
+            return status, {
+                "error": {"message": message, "type": "invalid_request_error", "code": code}
+            }
+
+        model = body.get("model")
+        if self.known_models is not None and model not in self.known_models:
+            return error(404, f"The model `{model}` does not exist", "model_not_found")
+        refusal = self.refuse(body) if self.refuse is not None else None
+        if refusal is not None:
+            return error(400, refusal.message, refusal.code)
+        reply = self.reply(body)
+        if isinstance(reply, Fault):
+            status = reply.status if reply.kind == "status" else 500
+            return error(status, reply.message, reply.code)
+        if anthropic:
+            return 200, _anthropic_reply(body, reply)
+        if endpoint.endswith("/responses"):
+            return 200, _responses_reply(body, reply)
+        return 200, _openai_reply(body, reply)
 
     def completions(self) -> list[RecordedRequest]:
         """The recorded chat/responses/messages requests, in arrival order."""
@@ -329,7 +368,10 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:  # noqa: N802
-            """`GET /v1/models[/id]`; `GET /stats`: requests seen and faults sent (benchmark)."""
+            """`GET /v1/models[/id]`; `GET /stats`: requests seen and faults sent (benchmark);
+            the batch routes (`fake_batches`)."""
+            if self._batch_route("GET", b""):
+                return
             path = self.path.rstrip("/")
             if path.endswith("/models") or "/models/" in path:
                 listed = server.models
@@ -370,9 +412,40 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 with server._lock:
                     server.in_flight -= 1
 
+        def _batch_route(self, method: str, raw: bytes) -> bool:
+            """Answer a batch route (`fake_batches`); False when the path is not one."""
+            split = urlsplit(self.path)
+            answer = server.batches.handle(
+                method,
+                split.path.rstrip("/"),
+                dict(parse_qsl(split.query)),
+                self.headers,
+                raw,
+                self.headers.get("Host", f"127.0.0.1:{server.port}"),
+            )
+            if answer is None:
+                return False
+            anthropic = "/messages/" in split.path
+            key = self._key(anthropic)
+            if server.require_key is not None and key != server.require_key:
+                self._error(anthropic, 401, "Incorrect API key provided", "invalid_api_key")
+            elif answer is DROP:
+                self.close_connection = True
+                self.connection.close()
+            else:
+                assert isinstance(answer, tuple)
+                status, value = answer
+                if isinstance(value, bytes):
+                    self._send(status, value)
+                else:
+                    self._send_json(status, value)
+            return True
+
         def _post(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
+            if self._batch_route("POST", raw):
+                return
             path = self.path.rstrip("/")
             anthropic = path.endswith("/messages")
             responses = path.endswith("/responses")

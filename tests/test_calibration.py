@@ -571,3 +571,22 @@ def test_rank_correlations_are_scipys():
     spearman = [stats.spearmanr(a, b).statistic for a, b in zip(x, y, strict=True)]
     assert _kendall_rows(x, y) == pytest.approx(kendall)
     assert _spearman_rows(x, y, stats) == pytest.approx(spearman)
+
+
+def test_calibrate_through_the_batch_api_at_half_price(official: BenchPaths):
+    """A calibration's 800 calls as one OpenAI batch: the same rows as live, half the estimate."""
+    with FakeOpenAIServer(reply=scripted(official, linear)) as server:
+        result = calibrate_cli(
+            official, server, "--spread", "5", "--batch", "--poll-interval", "0.2",
+            "--price-per-1k-input", "0.001", "--price-per-1k-output", "0.002",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert server.batches.creates == 1 and not server.completions()  # no live call
+        assert "halved by --batch" in result.stderr
+        status = calibrate_cli(official, server, "--spread", "5", "--batch-status")
+        assert status.returncode == 0, status.stderr
+    saved = json.loads(calibration_file(official, "judge-x").read_text())
+    assert [m["judgments"] for m in saved["models"]] == [160] * 5
+    assert saved["verdict"] == "weak" and saved["reasons"][0].startswith("Only 5 models")
+    rows = official.judgment_file("judge-x", "single").read_text().splitlines()
+    assert len(rows) == 5 * 160

@@ -6,7 +6,7 @@ import pytest
 from conftest import shared_file
 from fake_openai_server import FakeOpenAIServer
 
-from mtbench.backends.base import GenerationParams
+from mtbench.backends.base import GenerationParams, Reply
 from mtbench.backends.fake import FakeBackend
 from mtbench.backends.openai_compat import OpenAICompatBackend
 from mtbench.backends.retry import RetryPolicy
@@ -172,3 +172,36 @@ def test_parallel_bounds_requests_in_flight_while_backoffs_free_their_slots(inpu
         peak = server.max_in_flight
     assert stats.judged == 24 and stats.retries > 0
     assert peak == 3
+
+
+class RoomyJudge(FakeBackend):
+    """A local judge whose replies to some prompts are cut unless the limit is at least `fits`."""
+
+    def __init__(self, cut: set[str], fits: dict[str, int]):
+        super().__init__()
+        self.cut, self.fits = cut, fits
+
+    def generate(self, conversations, params):
+        super().generate(conversations, params)  # recorded
+        replies = []
+        for conversation in conversations:
+            prompt = conversation[-1]["content"]
+            if prompt in self.cut and params.max_new_tokens < self.fits[prompt]:
+                replies.append(Reply("", "length"))
+            else:
+                replies.append(Reply("Rating: [[6]]", "stop"))
+        return replies
+
+
+def test_a_local_judge_asks_again_with_more_room_then_gives_up(inputs, tmp_path):
+    matches = matches_for(inputs, "single", 1)  # 4 matches
+    prompts = [m.user_prompt() for m in matches]
+    backend = RoomyJudge({prompts[1], prompts[2]}, {prompts[1]: 4096, prompts[2]: 10**6})
+    stats = run_matches(matches, backend, tmp_path / "s.jsonl", JUDGE, batch_size=4)
+    limits = [(len(c.conversations), c.params.max_new_tokens) for c in backend.calls]
+    assert limits == [(4, 2048), (2, 4096), (1, 8192)]
+    assert (stats.judged, stats.reasked, stats.failed, stats.no_verdict) == (3, 3, 1, 1)
+    written = {r.user_prompt: r for r in load_single_judgments(tmp_path / "s.jsonl")}
+    assert sorted(written) == sorted({prompts[0], prompts[1], prompts[3]})
+    assert all(row.score == 6 for row in written.values())
+    assert written[prompts[1]].extra["judge_meta"]["params"]["max_new_tokens"] == 4096

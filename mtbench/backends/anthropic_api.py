@@ -18,11 +18,14 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.remote import RemoteBackend
 from mtbench.errors import MissingDependencyError, TransientError
+
+if TYPE_CHECKING:
+    from mtbench.backends.anthropic_batches import AnthropicBatchAPI
 
 logger = logging.getLogger(__name__)
 
@@ -85,16 +88,27 @@ class AnthropicBackend(RemoteBackend):
         wanted.update(self.extra_body)
         return wanted
 
-    def _attempt(self, conversation: Conversation, params: GenerationParams) -> str:
-        anthropic = self._anthropic
+    def _request(self, conversation: Conversation) -> dict[str, Any]:
+        """`model`, `messages` (the non-system messages) and `system` (the system ones)."""
         system = "\n\n".join(m["content"] for m in conversation if m["role"] == "system")
-        sent = self.adjuster.apply(self.request_params(params))
         request: dict[str, Any] = {
             "model": self.model_name,
             "messages": [dict(m) for m in conversation if m["role"] != "system"],
         }
         if system:
             request["system"] = system
+        return request
+
+    def batch_api(self) -> AnthropicBatchAPI:
+        """Anthropic's Message Batches for this judge's requests."""
+        from mtbench.backends.anthropic_batches import AnthropicBatchAPI
+
+        return AnthropicBatchAPI(self)
+
+    def _attempt(self, conversation: Conversation, params: GenerationParams) -> str:
+        anthropic = self._anthropic
+        sent = self.adjuster.apply(self.request_params(params))
+        request = self._request(conversation)
         # Recent SDKs dropped `temperature` from `messages.create`: it then goes as an extra.
         self._add_params(request, sent)
         try:
@@ -120,6 +134,10 @@ class AnthropicBackend(RemoteBackend):
             ) from None
         except ValueError:
             raise TransientError("malformed reply (not JSON)") from None
+        return self._reply(message, sent)
+
+    def reply_from(self, message: Any, sent: Mapping[str, Any]) -> Reply:
+        """A `Message` (live, or a batch result's) read as a live reply is read."""
         return self._reply(message, sent)
 
     def _reply(self, message: Any, sent: Mapping[str, Any]) -> Reply:

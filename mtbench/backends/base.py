@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mtbench.backends.batch_api import BatchAPI
     from mtbench.backends.prompting import PromptFormat
     from mtbench.backends.retry import RetryPolicy
 
@@ -260,6 +261,13 @@ class Backend(ABC):
             does not, and callers run `requests` threads.
         """
         return False
+
+    def batch_api(self) -> BatchAPI | None:
+        """The provider's batch API for this backend's requests (`mtbench.backends.batch_api`).
+
+        None by default: only the OpenAI-compatible and Anthropic backends have one.
+        """
+        return None
 
     def cancel(self) -> None:  # noqa: B027 - an optional hook; by default nothing to stop
         """Stop waiting between retries: the run is ending."""

@@ -25,12 +25,15 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.model_catalog import fetch_listing
 from mtbench.backends.remote import RemoteBackend
 from mtbench.errors import MissingDependencyError, TransientError, first_line
+
+if TYPE_CHECKING:
+    from mtbench.backends.openai_batches import OpenAIBatchAPI
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +94,33 @@ class OpenAICompatBackend(RemoteBackend):
         self._named = set(inspect.signature(self._create(client)).parameters)
         return client
 
+    batch_endpoint = "/v1/chat/completions"
+    """The endpoint a batch of these requests names (`mtbench.backends.openai_batches`)."""
+
     def _create(self, client: Any) -> Any:
         """The SDK method that sends one request (here: chat completions)."""
         return client.chat.completions.create
+
+    def _reply_type(self) -> Any:
+        """The SDK type of a reply's body (here: `ChatCompletion`)."""
+        return self._openai.types.chat.ChatCompletion
+
+    def reply_from(self, body: Mapping[str, Any], sent: Mapping[str, Any]) -> Reply:
+        """A reply's JSON body (a batch result's) read as a live reply is read.
+
+        The body is built into the SDK's own reply type the way the SDK builds a live reply
+        (`construct`: no validation, nested objects included), then read by `_reply`.
+
+        Raises:
+            TransientError: for a body that is not a reply (no choices, no output).
+        """
+        return self._reply(self._reply_type().construct(**body), sent)
+
+    def batch_api(self) -> OpenAIBatchAPI:
+        """OpenAI's Batch API (or a compatible server's `/v1/files` and `/v1/batches`)."""
+        from mtbench.backends.openai_batches import OpenAIBatchAPI
+
+        return OpenAIBatchAPI(self)
 
     def _request(self, conversation: Conversation) -> dict[str, Any]:
         """The fields that are the request itself: the model and the conversation."""

@@ -40,9 +40,13 @@ class OpenAIResponsesBackend(OpenAICompatBackend):
     """
 
     provider = "the OpenAI Responses API"
+    batch_endpoint = "/v1/responses"
 
     def _create(self, client: Any) -> Any:
         return client.responses.create
+
+    def _reply_type(self) -> Any:
+        return self._openai.types.responses.Response
 
     def _request(self, conversation: Conversation) -> dict[str, Any]:
         """`model`, `input` (the non-system messages) and `instructions` (the system ones)."""

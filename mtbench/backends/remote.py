@@ -230,6 +230,27 @@ class RemoteBackend(Backend):
         """The SDK client for `self.base_url`, with the SDK's own retries off."""
         raise NotImplementedError
 
+    def _request(self, conversation: Conversation) -> dict[str, Any]:
+        """The fields that are the request itself: the model and the conversation."""
+        raise NotImplementedError
+
+    def request_params(self, params: GenerationParams) -> dict[str, Any]:
+        """The parameters a request carries besides `_request`'s, before refusals."""
+        raise NotImplementedError
+
+    def request_body(
+        self, conversation: Conversation, params: GenerationParams
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The JSON body a live request for `conversation` carries, and its parameters.
+
+        The request (`_request`) with the parameters (`request_params`, less what the server
+        refused so far in this run): the body a batch request carries, so that it asks exactly
+        what the live path asks. The parameters alone are what a reply records as
+        `Reply.meta["params"]`.
+        """
+        sent = self.adjuster.apply(self.request_params(params))
+        return {**self._request(conversation), **sent}, sent
+
     def _refusal(self, status: int, message: str, headers: Any, code: str | None) -> BackendError:
         """`classify_status` for this backend's endpoint, model, key variable and flags.
 

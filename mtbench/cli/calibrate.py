@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from mtbench.cli.common import (
     add_logging_options,
     run_command,
 )
-from mtbench.cli.judge import _confirm, add_judging_options, make_config
+from mtbench.cli.judge import add_judging_options, batch_command, confirm_plan, make_config
 from mtbench.data.writable import check_writable
 from mtbench.errors import ConfigError
 
@@ -100,7 +101,9 @@ def _calibrate(args: argparse.Namespace) -> int:
             f"--bootstrap must be at least 100 (draws for the intervals), got {args.bootstrap}"
         )
     bootstrap = BootstrapSpec(args.bootstrap, args.seed)
-    config = make_config(args)
+    config = replace(make_config(args), mode="single")
+    if batch_command(args, config):
+        return 0
     progress = None if args.input_file or args.dry_run else _progress()
     try:
         run = calibrate(
@@ -109,7 +112,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             input_file=Path(args.input_file) if args.input_file else None,
             bootstrap=bootstrap,
             read=ReadOptions(args.keep_stale, args.judge_file, args.combine_samples),
-            confirm=None if args.yes else _confirm,
+            confirm=None if args.yes else confirm_plan,
             on_progress=progress,
         )
     finally:

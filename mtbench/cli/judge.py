@@ -24,6 +24,7 @@ from mtbench.cli.common import (
 )
 from mtbench.data.defaults import DEFAULT_JUDGE, FALLBACK_REFERENCES
 from mtbench.data.judgments import MODES
+from mtbench.errors import ConfigError
 from mtbench.judging.config import JudgeConfig
 from mtbench.judging.judge_backend import JUDGE_BACKENDS
 from mtbench.judging.matches import ANSWER_REASONING
@@ -236,6 +237,34 @@ def _add_run_options(parser: argparse.ArgumentParser, fastchat: argparse._Argume
         help="torch CPU threads of a local judge (--judge-model-path) on CPU (default: the "
         "cores not busy with other work, by the load average; OMP_NUM_THREADS when set)",
     )
+    batch = parser.add_argument_group("batch judging (half price, results within 24 hours)")
+    batch.add_argument(
+        "--batch",
+        action="store_true",
+        help="submit the pending judge calls through the provider's batch API (OpenAI's Batch "
+        "API, Anthropic's Message Batches) at half the price, and wait for them; the batches "
+        "are recorded in {judgment file}.batches.jsonl, so rerunning the same command after "
+        "Ctrl-C, a crash or a reboot picks them up instead of paying twice",
+    )
+    batch.add_argument(
+        "--batch-status",
+        action="store_true",
+        help="show the batches recorded for this command's judgment file and what the "
+        "provider says of them, then stop",
+    )
+    batch.add_argument(
+        "--batch-cancel",
+        action="store_true",
+        help="ask the provider to stop this command's batches that have not ended; rerun with "
+        "--batch to write what they finished",
+    )
+    batch.add_argument(
+        "--poll-interval",
+        type=float,
+        default=JudgeConfig.poll_interval,
+        metavar="SECONDS",
+        help="seconds between two looks at the batches being waited for (default: %(default)s)",
+    )
     run = parser.add_argument_group("before spending money")
     run.add_argument(
         "--dry-run",
@@ -248,7 +277,8 @@ def _add_run_options(parser: argparse.ArgumentParser, fastchat: argparse._Argume
         type=float,
         default=JudgeConfig.price_per_1k_input,
         metavar="USD",
-        help="price of 1k input tokens, for the cost estimate (default: known list prices)",
+        help="price of 1k input tokens, for the cost estimate (default: known list prices; "
+        "live prices, halved by --batch)",
     )
     run.add_argument(
         "--price-per-1k-output",
@@ -297,12 +327,15 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _confirm(plan: Any) -> bool:
+def confirm_plan(plan: Any) -> bool:
     """Ask only when a person is at the keyboard; scripts and CI are never blocked."""
     if not sys.stdin.isatty():
         return True
+    how = f"with {plan.calls} call(s)"
+    if plan.options.batch:
+        how = "as provider batch(es) at half price"
     try:
-        answer = input(f"Judge {len(plan.pending)} match(es) with {plan.calls} call(s)? [Y/n] ")
+        answer = input(f"Judge {len(plan.pending)} match(es) {how}? [Y/n] ")
     except EOFError:
         return False
     return answer.strip().lower() in ("", "y", "yes")
@@ -313,18 +346,32 @@ def make_config(args: argparse.Namespace) -> JudgeConfig:
     return config_from_args(JudgeConfig, args, RENAMED, paths=bench_paths(args))
 
 
+def batch_command(args: argparse.Namespace, config: JudgeConfig) -> bool:
+    """Carry out `--batch-status` or `--batch-cancel` if given; whether one was."""
+    if not (args.batch_status or args.batch_cancel):
+        return False
+    if args.batch_status and args.batch_cancel:
+        raise ConfigError("--batch-status and --batch-cancel cannot go together")
+    from mtbench.judging.batch_status import batch_status
+
+    batch_status(config, cancel=args.batch_cancel)
+    return True
+
+
 def _run(args: argparse.Namespace) -> int:
     from mtbench.cli.progress import JudgeBar
     from mtbench.judging.pipeline import judge
 
     config = make_config(args)
+    if batch_command(args, config):
+        return 0
     progress = JudgeBar()
 
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     try:
         with logging_redirect_tqdm():  # warnings about failed calls print above the bar
-            result = judge(config, confirm=None if args.yes else _confirm, on_progress=progress)
+            result = judge(config, confirm=None if args.yes else confirm_plan, on_progress=progress)
     finally:
         progress.close()
     return 1 if result.status == "cancelled" else 0

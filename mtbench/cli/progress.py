@@ -260,13 +260,32 @@ class JudgeBar(_BarOwner):
     """
 
     def __call__(self, stats: Any) -> None:
-        """One report: a `judging.runner.RunStats` as it stands."""
+        """One report: a `judging.runner.JudgeStats` as it stands.
+
+        A `--batch` run counts requests the provider has finished in batches still running
+        (`batch_progress`) as done, and shows how many batches it waits for.
+        """
+        batch = getattr(stats, "batch", False)
         if self._bar is None:
             self._bar = ProgressBar(
-                stats.calls, unit="call", desc="judging", tty=self.tty, clock=self._clock
+                stats.calls,
+                unit="call",
+                desc="batch" if batch else "judging",
+                tty=self.tty,
+                clock=self._clock,
             )
         figures = {"failed": stats.failed_calls, "retries": stats.retries}
-        self._bar.update(done=stats.calls_done, postfix={**figures, "unparsed": stats.unparsed})
+        done = stats.calls_done
+        if batch:
+            figures["batches"] = stats.batches_open
+            done += stats.batch_progress
+        self._bar.update(done=done, postfix={**figures, "unparsed": stats.unparsed})
+
+    def write(self, line: str) -> None:
+        """Print a line on stderr above the bar (the bar is drawn again below it)."""
+        from tqdm import tqdm
+
+        tqdm.write(line, file=sys.stderr)
 
 
 class DownloadBar(_BarOwner, DownloadProgress):

@@ -10,7 +10,9 @@ and broken answers), `cost` (estimates), `staleness` (is a judgment still about 
 bench holds?), `resume` (what a judgment file already holds), `plan` (everything decided before
 the first call),
 `judge_backend` (the judge's flags on the shared backend registry, and the preflight call),
-`runner` (parallel, resumable execution), `pipeline` (the whole command).
+`runner` (parallel, resumable execution), `batch` (the same calls through a provider's batch
+API: `batch_ledger` records the batches, `batch_plan` and `batch_status` describe them),
+`pipeline` (the whole command).
 """
 
 from mtbench.judging.config import JudgeConfig, JudgeOptions

@@ -91,6 +91,10 @@ class JudgeConfig:
         keep_stale: Count a match as judged even when its rows graded an answer, reference or
             judge prompt that has changed since (`judging.staleness`); by default those
             matches are judged again.
+        batch: Judge through the provider's batch API (OpenAI's Batch API, Anthropic's Message
+            Batches) at half the price, within 24 hours, resumable across processes
+            (`judging.batch`); an API judge only.
+        poll_interval: Seconds between two looks at the batches being waited for.
     """
 
     paths: BenchPaths = field(default_factory=BenchPaths.resolve)
@@ -125,6 +129,8 @@ class JudgeConfig:
     answer_reasoning: str = "keep"
     samples: int = 1
     keep_stale: bool = False
+    batch: bool = False
+    poll_interval: float = 30.0
 
     @property
     def requested_model(self) -> str:
@@ -164,6 +170,8 @@ class JudgeConfig:
             raise ConfigError(f"--samples must be at least 1, got {self.samples}")
         if self.first_n is not None and self.first_n < 1:
             raise ConfigError(f"--first-n must be at least 1, got {self.first_n}")
+        if not (math.isfinite(self.poll_interval) and self.poll_interval > 0):
+            raise ConfigError(f"--poll-interval must be positive, got {self.poll_interval}")
         if self.max_attempts < 1:
             raise ConfigError(f"--max-attempts must be at least 1, got {self.max_attempts}")
         if self.timeout <= 0:

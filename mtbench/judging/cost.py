@@ -22,6 +22,10 @@ from pathlib import Path
 
 from mtbench.errors import DataError
 
+BATCH_DISCOUNT = 0.5
+"""What a batch API charges, as a share of the live price: half, at OpenAI (Batch API) and at
+Anthropic (Message Batches) alike."""
+
 CHARS_PER_TOKEN = 4.0
 OUTPUT_TOKENS_PER_CALL = 200
 MESSAGE_OVERHEAD_TOKENS = 4

@@ -77,6 +77,12 @@ def judge_spec(options: JudgeConfig, judge_name: str, grading: str) -> BackendSp
             f"--judge-api {options.judge_api} is for an OpenAI-compatible judge; this is "
             f"{judges.get(kind, 'a local judge')} (--judge-backend {kind})"
         )
+    if options.batch and kind not in API_KINDS:
+        raise ConfigError(
+            "--batch is for an API judge with a batch API (OpenAI's, or Anthropic's for "
+            f"Claude); this judge {'is the fake backend' if kind == 'fake' else 'runs here'} "
+            f"(--judge-backend {kind}): leave out --batch"
+        )
     if kind not in API_KINDS:
         for flag, value in (
             ("--judge-base-url", options.judge_base_url),

@@ -96,7 +96,9 @@ def summary_lines(stats: JudgeStats, plan: JudgePlan, adjustments: Sequence[str]
             f"  no verdict: {stats.no_verdict} call(s) never fitted a verdict in the token limit "
             f"(not written, counted as failed): raise --judge-max-tokens (now {plan.max_tokens})"
         )
-    if stats.stopped or stats.lost_calls:
+    if stats.batch:
+        lines += _batch_lines(stats)
+    elif stats.stopped or stats.lost_calls:
         lines.append(
             f"  lost:       {stats.lost_calls} call(s) under way when the run stopped (sent, or "
             "waiting for a slot)"
@@ -125,6 +127,26 @@ def summary_lines(stats: JudgeStats, plan: JudgePlan, adjustments: Sequence[str]
     if stats.not_done:
         lines.append(
             f"  {stats.not_done} match(es) still to judge: rerun the same command to resume"
+        )
+    return lines
+
+
+def _batch_lines(stats: JudgeStats) -> list[str]:
+    """The summary's lines about provider batches (`--batch`)."""
+    lines = [
+        f"  batches:    {stats.batches_submitted} submitted, {stats.batches_resumed} picked up "
+        "from earlier runs"
+    ]
+    if stats.resubmitted:
+        lines.append(
+            f"  resubmitted: {stats.resubmitted} request(s) of earlier batches that failed, "
+            "expired or were cancelled"
+        )
+    if stats.batches_open:
+        lines.append(
+            f"  running:    {stats.batches_open} batch(es) still at the provider, recorded beside "
+            "the judgment file: rerun the same command to collect them (nothing is submitted "
+            "twice); --batch-cancel stops them"
         )
     return lines
 
@@ -189,6 +211,15 @@ def judge(
         return _run(plan, err, on_progress, on_retry, stats)
 
 
+def _printer(on_progress: object, err: TextIO) -> Callable[[str], None]:
+    """Print a line to `err`, through the progress bar's `write` when it has one (so that the
+    line goes above the bar instead of through it)."""
+    write = getattr(on_progress, "write", None)
+    if callable(write):
+        return lambda line: write(line)
+    return lambda line: print(line, file=err)
+
+
 def _run(
     plan: JudgePlan,
     err: TextIO,
@@ -211,16 +242,29 @@ def _run(
             temperature = JUDGE_TEMPERATURE  # a local engine has no "default" to fall back on
         params = GenerationParams(max_new_tokens=plan.max_tokens, temperature=temperature)
         try:
-            run_matches(
-                plan.pending,
-                backend,
-                plan.output,
-                params,
-                parallel=options.parallel,
-                batch_size=options.batch_size,
-                stats=stats,
-                on_progress=on_progress,
-            )
+            if options.batch:
+                from mtbench.judging.batch import BatchRun
+
+                BatchRun(
+                    plan,
+                    backend,
+                    params,
+                    stats,
+                    on_progress=on_progress,
+                    say=_printer(on_progress, err),
+                    poll_interval=options.poll_interval,
+                ).run()
+            else:
+                run_matches(
+                    plan.pending,
+                    backend,
+                    plan.output,
+                    params,
+                    parallel=options.parallel,
+                    batch_size=options.batch_size,
+                    stats=stats,
+                    on_progress=on_progress,
+                )
         finally:
             close_progress = getattr(on_progress, "close", None)
             if close_progress is not None:

@@ -128,12 +128,24 @@ def choose_price(
 
     A local or fake judge costs nothing. The built-in list prices are OpenAI's and Anthropic's:
     a judge at any other URL (a local vLLM or Ollama, a proxy) is priced only by the price
-    flags or `--price-table`, else not at all (the source then says why).
+    flags or `--price-table`, else not at all (the source then says why). Prices are live
+    prices: with `--batch`, whichever applies is halved (`cost.BATCH_DISCOUNT`).
 
     Args:
         plan: The run (its flags, price table and backend kind).
         model: Price this model name instead of the requested one (the snapshot that answered).
     """
+    price, source = _live_price(plan, model)
+    if price is not None and plan.options.batch and price != (0.0, 0.0):
+        discount = cost.BATCH_DISCOUNT
+        return (price[0] * discount, price[1] * discount), f"{source}, halved by --batch"
+    return price, source
+
+
+def _live_price(
+    plan: JudgePlan, model: str | None = None
+) -> tuple[tuple[float, float] | None, str]:
+    """`choose_price` before the batch discount."""
     options = plan.options
     if plan.backend.kind in LOCAL_KINDS:
         return (0.0, 0.0), "local model"
@@ -348,6 +360,7 @@ def describe_plan(plan: JudgePlan) -> str:
         ("references", str(plan.reference_file) if plan.reference_file else "none needed"),
         ("matches", _describe_matches(plan)),
         ("judge calls", f"{plan.calls} ({describe_request(plan)})"),
+        *([("batch", _describe_batch(plan))] if options.batch else []),
         ("estimate", cost.describe(plan.estimate())),
         ("output", str(plan.output)),
     ]
@@ -368,6 +381,13 @@ def describe_plan(plan: JudgePlan) -> str:
         f"  warning: {text}" for text in checks.describe_flags(plan.flags, options.answer_reasoning)
     ]
     return "\n".join(["mtbench-judge plan", *lines])
+
+
+def _describe_batch(plan: JudgePlan) -> str:
+    """The `batch:` line of a `--batch` plan (`judging.batch_plan.describe`)."""
+    from mtbench.judging.batch_plan import describe
+
+    return describe(plan)
 
 
 def _describe_matches(plan: JudgePlan) -> str:

@@ -98,6 +98,13 @@ class JudgeStats:
         lost_calls: Calls whose replies were lost because the run stopped early (in flight, or
             one game of a pairwise match whose other game had not returned).
         last_error: The last call failure, for the summary.
+        batch: The run judged through a provider's batch API (`mtbench.judging.batch`).
+        batches_submitted: Batches this run created.
+        batches_resumed: Batches of earlier runs this run picked up.
+        batches_open: Batches still running at the provider (at the end: left for a rerun).
+        batch_progress: Requests the provider has finished in batches still open.
+        resubmitted: Requests of earlier batches that failed, expired or were cancelled, and
+            were submitted again by this run.
     """
 
     matches: int = 0
@@ -121,6 +128,12 @@ class JudgeStats:
     stopped: bool = False
     lost_calls: int = 0
     last_error: str = ""
+    batch: bool = False
+    batches_submitted: int = 0
+    batches_resumed: int = 0
+    batches_open: int = 0
+    batch_progress: int = 0
+    resubmitted: int = 0
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -195,13 +208,49 @@ def judgment_row(match: Match, replies: Sequence[str | JudgeReply]) -> dict[str,
     ).to_row()
 
 
+def settle_reply(
+    match: Match,
+    swapped: bool,
+    raw: str,
+    setting: GenerationParams,
+    first: GenerationParams,
+    reasks: int,
+) -> JudgeReply | GenerationParams | NoVerdictError:
+    """What one judge reply comes to: a reply to keep, a reason to ask again, or a failure.
+
+    The one rule for every way of calling the judge (threads, local batches, provider
+    batches): the reply is read (`read_reply`: the final answer apart from any thinking); one
+    with a verdict, or one without for a reason more room cannot fix, is kept; one that ran
+    out of room (`out_of_room`) is asked again with more room (`more_room`) until it has been
+    asked again `REASKS` times, and then fails (`no_verdict_error`).
+
+    Args:
+        match: The match the call belongs to.
+        swapped: Whether the call is the match's game 2.
+        raw: The backend's reply (a `Reply` where it knows more than the text).
+        setting: The sampling of the request that got this reply.
+        first: The run's sampling (its token limit is named in the failure).
+        reasks: How many times this call has been asked again already.
+
+    Returns:
+        The `JudgeReply` to keep, the `GenerationParams` to ask again with, or the
+        `NoVerdictError` the call fails with.
+    """
+    reply = read_reply(raw, setting)
+    if not out_of_room(reply, verdict_parsed(match, reply.judgment, swapped)):
+        return reply
+    if reasks < REASKS:
+        return more_room(setting, reply)
+    return no_verdict_error(reply, setting, first.max_new_tokens)
+
+
 def _unparsed(row: dict[str, Any]) -> bool:
     if "score" in row:
         return bool(row["score"] == NO_SCORE)
     return "error" in (row["g1_winner"], row["g2_winner"])
 
 
-class _Collector:
+class Collector:
     """Turns finished calls into rows (main thread only).
 
     Args:
@@ -337,7 +386,7 @@ def run_matches(
     streak = failure_streak or calls_failure_streak(backend, parallel)
     writer = JsonlAppender(output, what="judgments")
     unit = "judge calls" if backend.concurrent else "batches of judge calls"
-    collector = _Collector(matches, writer, stats, streak, unit)
+    collector = Collector(matches, writer, stats, streak, unit)
     tokens_before = _tokens(usage)
     progress()
     try:
@@ -376,7 +425,7 @@ def _run_batches(
     backend: Backend,
     params: GenerationParams,
     size: int,
-    collector: _Collector,
+    collector: Collector,
     progress: Callable[[], None],
     stats: JudgeStats,
 ) -> None:
@@ -428,17 +477,16 @@ def _ask_batch(
                     f"the judge returned {len(raw)} replies for {len(indices)} prompts"
                 )
             for index, text in zip(indices, raw, strict=True):
-                reply = read_reply(text, setting)
                 call = chunk[index]
-                parsed = verdict_parsed(matches[call.index], reply.judgment, call.swapped)
-                if not out_of_room(reply, parsed):
-                    results[index] = reply
-                elif round_ < REASKS:
+                outcome = settle_reply(
+                    matches[call.index], call.swapped, text, setting, params, round_
+                )
+                if isinstance(outcome, GenerationParams):
                     stats.reasked += 1
-                    current[index] = more_room(setting, reply)
+                    current[index] = outcome
                     todo.append(index)
                 else:
-                    results[index] = no_verdict_error(reply, setting, params.max_new_tokens)
+                    results[index] = outcome
         if not todo:
             break
     return results
@@ -450,7 +498,7 @@ def _run_threads(
     backend: Backend,
     params: GenerationParams,
     parallel: int,
-    collector: _Collector,
+    collector: Collector,
     progress: Callable[[], None],
     stats: JudgeStats,
 ) -> None:
@@ -459,21 +507,22 @@ def _run_threads(
     def ask(call: Call) -> JudgeReply:
         setting = params
         match = matches[call.index]
-        reply = read_reply(backend.generate([call.messages(matches)], setting)[0], setting)
-        for _ in range(REASKS):
-            if not out_of_room(reply, verdict_parsed(match, reply.judgment, call.swapped)):
-                return reply
+        raw = backend.generate([call.messages(matches)], setting)[0]
+        for reasks in range(REASKS + 1):
+            outcome = settle_reply(match, call.swapped, raw, setting, params, reasks)
+            if isinstance(outcome, JudgeReply):
+                return outcome
+            if isinstance(outcome, NoVerdictError):
+                raise outcome
             with lock:
                 stats.reasked += 1
-            setting = more_room(setting, reply)
             try:
-                raw = backend.generate([call.messages(matches)], setting)[0]
+                raw = backend.generate([call.messages(matches)], outcome)[0]
             except TooLongError as error:  # the larger limit is more than the model allows
-                raise no_verdict_error(reply, setting, params.max_new_tokens, str(error)) from None
-            reply = read_reply(raw, setting)
-        if not out_of_room(reply, verdict_parsed(match, reply.judgment, call.swapped)):
-            return reply
-        raise no_verdict_error(reply, setting, params.max_new_tokens)
+                last = read_reply(raw, setting)
+                raise no_verdict_error(last, outcome, params.max_new_tokens, str(error)) from None
+            setting = outcome
+        raise AssertionError("settle_reply fails a call after REASKS re-asks")
 
     pool: CallPool[JudgeReply] = open_pool(backend, parallel, "judge", most=len(calls))
     futures: dict[Future[JudgeReply], Call] = {
