@@ -150,9 +150,15 @@ else
         echo "installed in $INSTALL_SECONDS s"
     fi
     PY=$(cd "$REPO" && "$PY" -c 'import sys; print(sys.executable)')
-    "$PY" - <<'EOF' || die "torch cannot use the GPU (is the driver older than torch's CUDA build?)"
-import torch, vllm, ray, transformers
-assert torch.cuda.is_available(), "torch.cuda.is_available() is False"
+    "$PY" - <<'EOF' || exit 1
+import sys
+try:
+    import ray, torch, transformers, vllm
+except ImportError as exc:
+    sys.exit(f"gpu_check: {sys.executable} cannot import {exc.name}: {exc}")
+if not torch.cuda.is_available():
+    sys.exit(f"gpu_check: torch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU: "
+             "is the driver older than that CUDA?")
 print(f"torch {torch.__version__} (CUDA {torch.version.cuda}) on {torch.cuda.get_device_name(0)}; "
       f"vllm {vllm.__version__}; ray {ray.__version__}; transformers {transformers.__version__}")
 EOF
