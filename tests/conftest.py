@@ -55,6 +55,7 @@ INSTALL_HINTS = {
     "ray": f"{PIN} -e '.[ray]'",
     "matplotlib": f"{PIN} -e '.[plot]'",
     "anthropic": f"{PIN} -e '.[anthropic]'",
+    "llama_cpp": f"{PIN} -e '.[llamacpp]' (compiles llama.cpp: several minutes)",
     str(CHROMIUM): BROWSER_INSTALL,
     str(CHROMEDRIVER): BROWSER_INSTALL,
 }

@@ -105,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--judge-backend",
         default=JudgeConfig.judge_backend,
         choices=JUDGE_BACKENDS,
-        help="auto: Anthropic for claude-* names, a local model (hf) with --judge-model-path, "
-        "otherwise an OpenAI-compatible API; vllm: --judge-model-path on vLLM's offline engine; "
+        help="auto: Anthropic for claude-* names, a local model with --judge-model-path "
+        "(llamacpp for a .gguf file when llama-cpp-python is installed, else hf), otherwise an "
+        "OpenAI-compatible API; vllm: --judge-model-path on vLLM's offline engine; llamacpp: "
+        "a .gguf --judge-model-path on llama.cpp, --parallel judge prompts decoded together; "
         "fake: no model, every verdict 'Rating: [[5]]' or '[[C]]' (tie), filed under the "
         "judge name 'fake', for a smoke run (default: %(default)s)",
     )
@@ -128,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--judge-model-path",
         default=JudgeConfig.judge_model_path,
         metavar="PATH",
-        help="a local judge model (folder, hub id or .gguf), run with transformers (or vLLM "
-        "with --judge-backend vllm)",
+        help="a local judge model (folder, hub id or .gguf), run with transformers, llama.cpp "
+        "(a .gguf file, when installed) or vLLM (--judge-backend vllm)",
     )
     judge.add_argument(
         "--judge-name",
@@ -212,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=JudgeConfig.num_threads,
         metavar="N",
-        help="torch CPU threads of a local judge (--judge-model-path) on CPU (default: the "
+        help="torch (or llama.cpp) CPU threads of a local judge (--judge-model-path) on CPU "
+        "(default: the "
         "cores not busy with other work, by the load average; OMP_NUM_THREADS when set)",
     )
     run = parser.add_argument_group("before spending money")
