@@ -270,6 +270,21 @@ sys.exit(main(["--model-path", {str(smollm2_gguf)!r}, "--model-id", "m", "--back
     )
 
 
+def test_the_llamacpp_extra_needs_no_torch(bench, smollm2_gguf):
+    code = f"""
+import sys
+sys.modules["torch"] = None  # as if torch were not installed
+from mtbench.cli.gen import main
+code = main(["--model-path", {str(smollm2_gguf)!r}, "--model-id", "m", "--data-dir",
+             {str(bench.data_dir)!r}, "--question-end", "1", "--max-new-token", "4"])
+print(code, sys.modules["torch"])
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "0 None"
+    assert sorted(load_answer_file(bench.answer_file("m"))) == [81]
+
+
 def test_the_judge_runs_on_llamacpp(bench, smollm2_gguf):
     bench.answer_dir.mkdir(parents=True)
     shutil.copy(shared_file("model_answer/alpaca-13b.jsonl"), bench.answer_file("alpaca-13b"))

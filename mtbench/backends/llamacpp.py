@@ -155,14 +155,7 @@ class LlamaCppBackend(Backend):
         self.tokens_generated = 0
         self._count_lock = threading.Lock()
         self._warned_full = False
-        logger.info(
-            "llama.cpp: %s (%s), %d sequence(s) of %d tokens, %d thread(s)",
-            model_path,
-            self.dtype_name,
-            parallel,
-            self.n_ctx_seq,
-            self.num_threads,
-        )
+        logger.info("%s: %s", model_path, self.describe())
 
     def _new_context(self) -> Any:
         lib = self.lib
@@ -186,7 +179,7 @@ class LlamaCppBackend(Backend):
         return ctx
 
     def describe(self) -> str:
-        """One line for plans: engine, file type, slots, context, threads."""
+        """What runs the model, in one line: engine, weight type, slots, context, threads."""
         return (
             f"llama.cpp (llama-cpp-python {getattr(self.lib, '__version__', '?')}), "
             f"{self.dtype_name} weights, {self.parallel} sequence(s) decoded together, "
