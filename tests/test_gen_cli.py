@@ -31,6 +31,7 @@ def test_end_to_end_on_the_gguf_file_then_resume(
     env = {"MTBENCH_CACHE_DIR": str(model_cache_dir)}
     args = [
         "--model-path", str(smollm2_gguf),
+        "--backend", "hf",  # transformers (with llama-cpp-python installed, auto is llamacpp)
         "--model-id", "smollm2",
         "--data-dir", str(bench.data_dir),
         "--question-end", "3",
@@ -183,6 +184,12 @@ def test_missing_question_file(tmp_path):
         (["--num-threads", "0"], "--num-threads must be at least 1, got 0"),
         (["--backend", "vllm", "--num-threads", "2"], "--num-threads is for --backend hf"),
         (["--backend", "fake", "--num-threads", "2"], "--num-threads is for local models"),
+        (["--backend", "hf", "--max-model-len", "9"], "is for --backend vllm or llamacpp"),
+        (
+            ["--backend", "llamacpp", "--batch-size", "4"],
+            "--batch-size does not apply to --backend llamacpp: --parallel N",
+        ),
+        (["--backend", "llamacpp", "--dtype", "float32"], "the GGUF file's own weight types"),
     ],
 )
 def test_bad_flag_combinations(bench, extra, fragment):

@@ -10,11 +10,13 @@ its own copy. `open_backend` imports a kind's SDK or engine only when that kind 
     anthropic   Anthropic's Messages API                             model: e.g. claude-3-5-...
     hf          a transformers model loaded here                     model_path: what to load
     vllm        vLLM's offline engine, loaded here                   model_path: what to load
+    llamacpp    llama.cpp (llama-cpp-python) on a GGUF file, here    model_path: the .gguf file
     fake        scripted replies, no model (`mtbench.backends.fake`) model: the reported name
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,13 +26,13 @@ from mtbench.backends.base import Backend
 from mtbench.backends.retry import RetryCallback, RetryPolicy
 from mtbench.errors import ConfigError
 
-KINDS = ("openai", "anthropic", "hf", "vllm", "fake")
+KINDS = ("openai", "anthropic", "hf", "vllm", "llamacpp", "fake")
 """Every backend kind `open_backend` can open."""
 
 API_KINDS = ("openai", "anthropic")
 """Kinds that send each conversation to a remote API (one request each, retried)."""
 
-LOCAL_KINDS = ("hf", "vllm")
+LOCAL_KINDS = ("hf", "vllm", "llamacpp")
 """Kinds that load a model in this process (or in each Ray replica)."""
 
 OPENAI_APIS = ("chat", "responses")
@@ -80,8 +82,8 @@ class BackendSpec:
 def resolve_kind(kind: str, model: str, model_path: str | None, base_url: str | None) -> str:
     """The concrete kind for `auto`; any other kind is checked and returned as given.
 
-    `auto` picks `hf` when a model path is given, `anthropic` for `claude-*` names unless a
-    base URL points elsewhere, and `openai` otherwise.
+    `auto` picks `local_kind(model_path)` when a model path is given, `anthropic` for
+    `claude-*` names unless a base URL points elsewhere, and `openai` otherwise.
 
     Raises:
         ConfigError: for a kind that is neither `auto` nor one of `KINDS`.
@@ -91,10 +93,27 @@ def resolve_kind(kind: str, model: str, model_path: str | None, base_url: str | 
     if kind != AUTO:
         return kind
     if model_path:
-        return "hf"
+        return local_kind(model_path)
     if model.startswith("claude") and not base_url:
         return "anthropic"
     return "openai"
+
+
+def local_kind(model_path: str) -> str:
+    """The engine that runs a local model by default: `llamacpp` for a `.gguf` file when
+    llama-cpp-python is installed (natively, as the file's quantized weights), else `hf`
+    (transformers, which de-quantizes a GGUF file)."""
+    if model_path.lower().endswith(".gguf") and llama_cpp_installed():
+        return "llamacpp"
+    return "hf"
+
+
+def llama_cpp_installed() -> bool:
+    """Whether llama-cpp-python can be imported (checked without importing it)."""
+    try:
+        return importlib.util.find_spec("llama_cpp") is not None
+    except ValueError:  # blocked in sys.modules (set to None)
+        return False
 
 
 def open_backend(spec: BackendSpec, on_retry: RetryCallback | None = None) -> Backend:
@@ -118,7 +137,7 @@ def open_backend(spec: BackendSpec, on_retry: RetryCallback | None = None) -> Ba
 def describe_backend(spec: BackendSpec) -> str:
     """How a spec's backend is reached, in a few words (for plans and logs)."""
     if spec.kind in LOCAL_KINDS:
-        engine = "transformers" if spec.kind == "hf" else "vLLM"
+        engine = {"hf": "transformers", "vllm": "vLLM", "llamacpp": "llama.cpp"}[spec.kind]
         return f"local model {spec.model_path} ({engine})"
     if spec.kind == "fake":
         return "scripted replies (fake backend, no model)"
@@ -210,6 +229,18 @@ def _open_vllm(spec: BackendSpec, on_retry: RetryCallback | None) -> Backend:
     )
 
 
+def _open_llamacpp(spec: BackendSpec, on_retry: RetryCallback | None) -> Backend:
+    from mtbench.backends.llamacpp import LlamaCppBackend
+
+    return LlamaCppBackend(
+        _local_path(spec),
+        model_name=spec.model,
+        path_flag=spec.path_flag,
+        kind_flag=spec.kind_flag,
+        **spec.options,
+    )
+
+
 def _local_path(spec: BackendSpec) -> str:
     if not spec.model_path:
         raise ConfigError(f"a {spec.kind} backend needs a model path (a folder, hub id or .gguf)")
@@ -227,5 +258,6 @@ _FACTORIES: dict[str, Callable[[BackendSpec, RetryCallback | None], Backend]] = 
     "anthropic": _open_anthropic,
     "hf": _open_hf,
     "vllm": _open_vllm,
+    "llamacpp": _open_llamacpp,
     "fake": _open_fake,
 }

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from mtbench.backends.conv_templates import template_names
 from mtbench.backends.hf_loading import DTYPES
-from mtbench.backends.registry import KINDS, LOCAL_KINDS
+from mtbench.backends.registry import AUTO, KINDS, LOCAL_KINDS
 from mtbench.cli.common import (
     add_bench_options,
     add_logging_options,
@@ -44,10 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--backend",
         default=GenConfig.backend,
-        choices=KINDS,
-        help="hf: transformers; vllm: vLLM's offline engine; openai: an OpenAI-compatible "
-        "server such as vLLM's, SGLang or OpenAI; anthropic: Anthropic's API; fake: scripted "
-        "replies, no model (a smoke run of the pipeline) (default: %(default)s)",
+        choices=(AUTO, *KINDS),
+        help="auto (the default): llamacpp for a .gguf file when llama-cpp-python is installed "
+        "(pip install 'mtbench-toolkit[llamacpp]'), else hf; hf: transformers (a GGUF file is "
+        "de-quantized); vllm: vLLM's offline engine; llamacpp: llama.cpp on a .gguf file, "
+        "--parallel sequences decoded together; openai: an OpenAI-compatible server such as "
+        "vLLM's, SGLang or OpenAI; anthropic: Anthropic's API; fake: scripted replies, no model "
+        "(a smoke run of the pipeline)",
     )
     model.add_argument(
         "--revision", default=GenConfig.revision, help="hub revision (default: %(default)s)"
@@ -87,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--parallel",
         type=int,
         default=GenConfig.parallel,
-        help="concurrent requests (default: %(default)s)",
+        help="concurrent requests; with --backend llamacpp, the sequences llama.cpp decodes "
+        "together (its slots) (default: %(default)s)",
     )
     add_request_options(api, GenConfig, "--timeout", "request")
 
@@ -207,14 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=GenConfig.max_model_len,
         help="--backend vllm: context length cap, for models whose full context does not fit "
-        "(default: the model's)",
+        "(default: the model's); --backend llamacpp: tokens of prompt and reply per sequence "
+        "(default: 4096, at most the model's)",
     )
     speed.add_argument(
         "--num-threads",
         type=int,
         default=GenConfig.num_threads,
         metavar="N",
-        help="torch CPU threads of a local model on CPU (per --num-workers replica) (default: "
+        help="torch CPU threads of a local model on CPU (per --num-workers replica), or "
+        "llama.cpp's threads (default: "
         "the cores not busy with other work, by the load average; OMP_NUM_THREADS when set)",
     )
     speed.add_argument(
@@ -233,7 +239,7 @@ def _model(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
     `GenConfig` names the answer file: `--model-id`, else with an API backend the model's last
     path part.
     """
-    if args.backend not in LOCAL_KINDS:
+    if args.backend not in (*LOCAL_KINDS, AUTO):
         if args.model_path and args.model and args.model_path != args.model:
             parser.error("give the served model's name once, with --model")
         model = args.model or args.model_path or ("fake" if args.backend == "fake" else None)

@@ -127,8 +127,10 @@ def _add_run_options(parser: argparse.ArgumentParser, fastchat: argparse._Argume
         "--judge-backend",
         default=JudgeConfig.judge_backend,
         choices=JUDGE_BACKENDS,
-        help="auto: Anthropic for claude-* names, a local model (hf) with --judge-model-path, "
-        "otherwise an OpenAI-compatible API; vllm: --judge-model-path on vLLM's offline engine; "
+        help="auto: Anthropic for claude-* names, a local model with --judge-model-path "
+        "(llamacpp for a .gguf file when llama-cpp-python is installed, else hf), otherwise an "
+        "OpenAI-compatible API; vllm: --judge-model-path on vLLM's offline engine; llamacpp: "
+        "a .gguf --judge-model-path on llama.cpp, --parallel judge prompts decoded together; "
         "fake: no model, every verdict 'Rating: [[5]]' or '[[C]]' (tie), filed under the "
         "judge name 'fake', for a smoke run (default: %(default)s)",
     )
@@ -150,8 +152,8 @@ def _add_run_options(parser: argparse.ArgumentParser, fastchat: argparse._Argume
         "--judge-model-path",
         default=JudgeConfig.judge_model_path,
         metavar="PATH",
-        help="a local judge model (folder, hub id or .gguf), run with transformers (or vLLM "
-        "with --judge-backend vllm)",
+        help="a local judge model (folder, hub id or .gguf), run with transformers, llama.cpp "
+        "(a .gguf file, when installed) or vLLM (--judge-backend vllm)",
     )
     judge.add_argument(
         "--judge-name",
@@ -234,7 +236,8 @@ def _add_run_options(parser: argparse.ArgumentParser, fastchat: argparse._Argume
         type=int,
         default=JudgeConfig.num_threads,
         metavar="N",
-        help="torch CPU threads of a local judge (--judge-model-path) on CPU (default: the "
+        help="torch (or llama.cpp) CPU threads of a local judge (--judge-model-path) on CPU "
+        "(default: the "
         "cores not busy with other work, by the load average; OMP_NUM_THREADS when set)",
     )
     batch = parser.add_argument_group("batch judging (half price, results within 24 hours)")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.backends.hf_loading import DTYPES
-from mtbench.backends.registry import API_KINDS, KINDS, LOCAL_KINDS
+from mtbench.backends.registry import API_KINDS, AUTO, KINDS, LOCAL_KINDS, local_kind
 from mtbench.data.paths import BenchPaths, file_stem
 from mtbench.errors import ConfigError
 from mtbench.generation.reasoning import REASONING_MODES
@@ -43,9 +43,12 @@ class GenConfig:
         answer_file: Output file (default `{data_dir}/{bench}/model_answer/{model_id}.jsonl`).
         max_new_token: Token limit of every turn.
         num_choices: Completions per question (each seeded as `seed` says).
-        backend: `hf` (transformers), `vllm`, `openai` (an OpenAI-compatible server),
-            `anthropic` (Anthropic's API) or `fake` (scripted replies, for smoke runs); with the
-            last three, `model_path` is the model name sent to the server (or reported).
+        backend: `hf` (transformers), `vllm`, `llamacpp` (llama.cpp on a `.gguf` file),
+            `openai` (an OpenAI-compatible server), `anthropic` (Anthropic's API) or `fake`
+            (scripted replies, for smoke runs); with the last three, `model_path` is the model
+            name sent to the server (or reported). `auto` (the default) becomes, on
+            construction, `registry.local_kind(model_path)`: `llamacpp` for a `.gguf` file when
+            llama-cpp-python is installed, else `hf`.
         conv_template: A legacy FastChat template name; None uses the tokenizer's chat template.
         system_message: System message sent first in every conversation.
         reasoning: `strip` moves `<think>` traces out of judged answers; `keep` leaves them.
@@ -60,14 +63,17 @@ class GenConfig:
         num_gpus_per_model: GPUs per model replica.
         num_gpus_total: GPUs to use in all (None: every visible GPU).
         num_workers: CPU replicas (Ray) when there is no GPU.
-        num_threads: Torch CPU threads of a transformers model on CPU (per replica); None: the
-            cores not kept busy by other work (`hf_loading.default_cpu_threads`), or
-            `OMP_NUM_THREADS` when set.
+        num_threads: Torch CPU threads of a transformers model on CPU (per replica), or
+            llama.cpp's threads; None: the cores not kept busy by other work
+            (`hf_loading.default_cpu_threads`), or `OMP_NUM_THREADS` when set.
         parallel: Concurrent requests, for backends that are remote APIs (and for a caller's
-            backend that is `concurrent`).
+            backend that is `concurrent`); with `llamacpp`, the sequences llama.cpp decodes
+            together (its slots).
         max_gpu_memory: Per-GPU memory cap (e.g. `40GiB`) for a model split over GPUs.
         gpu_memory_utilization: With `vllm`: share of each GPU's memory vLLM may take.
-        max_model_len: With `vllm`: context length cap (None: the model's own).
+        max_model_len: With `vllm`: context length cap (None: the model's own); with
+            `llamacpp`: tokens of prompt and reply per sequence (None:
+            `llamacpp.DEFAULT_CONTEXT`, at most the model's own).
         dtype: `float32`, `float16`, `bfloat16` or `auto` (default: float16 on GPU, float32 on CPU;
             `auto` on CPU is bfloat16 where the CPU computes it natively, else float32:
             `backends.hf_loading.torch_dtype`).
@@ -89,7 +95,7 @@ class GenConfig:
     answer_file: str | None = None
     max_new_token: int = 1024
     num_choices: int = 1
-    backend: str = "hf"
+    backend: str = AUTO
     conv_template: str | None = None
     system_message: str | None = None
     reasoning: str = "strip"
@@ -113,6 +119,10 @@ class GenConfig:
     api_key_env: str | None = None
     timeout: float = 300.0
     max_attempts: int = 10
+
+    def __post_init__(self) -> None:
+        if self.backend == AUTO:  # frozen: set once, so every later reader sees the engine
+            object.__setattr__(self, "backend", local_kind(self.model_path))
 
     @property
     def uses_api(self) -> bool:
@@ -175,7 +185,9 @@ class GenConfig:
             if value is not None and value < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {value}")
         if self.backend not in KINDS:
-            raise ConfigError(f"--backend {self.backend}: choose one of {', '.join(KINDS)}")
+            raise ConfigError(
+                f"--backend {self.backend}: choose one of {', '.join((AUTO, *KINDS))}"
+            )
         if self.loads_model:
             self._validate_local()
         else:
@@ -227,12 +239,31 @@ class GenConfig:
                     raise ConfigError(f"{flag} is for --backend hf; with vllm use {instead}")
         elif self.backend == "hf":
             _reject_set(
-                {
-                    "--gpu-memory-utilization": self.gpu_memory_utilization,
-                    "--max-model-len": self.max_model_len,
-                },
+                {"--gpu-memory-utilization": self.gpu_memory_utilization},
                 "is for --backend vllm; with transformers use --max-gpu-memory and --batch-size",
             )
+            _reject_set(
+                {"--max-model-len": self.max_model_len},
+                "is for --backend vllm or llamacpp; transformers uses the model's own context",
+            )
+        elif self.backend == "llamacpp":
+            self._validate_llamacpp()
+
+    def _validate_llamacpp(self) -> None:
+        """Flags that llama.cpp has no use for, each with what to use instead."""
+        for flag, value, instead in (
+            ("--batch-size", self.batch_size, "--parallel N decodes N sequences together"),
+            ("--dtype", self.dtype, "the GGUF file's own weight types are used"),
+            ("--max-gpu-memory", self.max_gpu_memory, "it runs on CPU here"),
+            ("--gpu-memory-utilization", self.gpu_memory_utilization, "it runs on CPU here"),
+            ("--num-gpus-total", self.num_gpus_total, "it runs on CPU here"),
+            ("--num-workers", self.num_workers, "--parallel N decodes N sequences together"),
+        ):
+            if value is not None:
+                raise ConfigError(
+                    f"{flag} does not apply to --backend llamacpp: {instead} (--backend hf "
+                    "runs the file with transformers)"
+                )
 
     def _validate_local(self) -> None:
         _reject_set(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
-from mtbench.backends.base import Backend, Conversation, GenerationParams
+from mtbench.backends.base import Backend, Conversation, GenerationParams, reply_meta
 from mtbench.backends.calls import CallPool, failure_streak, open_pool
 
 Result = tuple[list[str], "int | None"]
@@ -55,6 +55,10 @@ def run_counted(
 ) -> Result:
     """Call the backend (one sampling setting per conversation) and count the tokens it made.
 
+    The count is the change in `backend.tokens_generated` over the call; for a `concurrent`
+    backend, whose calls overlap, the sum of the replies' `meta["usage"]["output_tokens"]`
+    (None unless every reply has one).
+
     Raises:
         RuntimeError: if the backend returns another number of replies than conversations.
     """
@@ -66,6 +70,10 @@ def run_counted(
             f"backend returned {len(replies)} replies for {len(conversations)} conversations"
         )
     tokens = after - before if before is not None and after is not None else None
+    if tokens is not None and backend.concurrent:
+        # Calls overlap, so the difference counts other calls' tokens too: each reply's own.
+        counts = [reply_meta(r).get("usage", {}).get("output_tokens") for r in replies]
+        tokens = sum(counts) if all(isinstance(n, int) for n in counts) else None
     return list(replies), tokens
 
 
@@ -120,7 +128,7 @@ class ThreadEngine:
         self.backend = backend
         self.owns_backend = owns_backend
         self.mixes_temperatures = False  # one conversation per call
-        self.num_threads: int | None = None
+        self.num_threads = backend.num_threads  # a local concurrent engine's (llama.cpp)
         self._pool: CallPool[Result] = open_pool(backend, max(1, parallel), "mtbench-gen")
         self.slots = self._pool.workers
         self.failure_streak = failure_streak(backend, parallel)

@@ -216,7 +216,12 @@ def generate_answers(
     if config.conv_template:
         get_conv_template(config.conv_template, config.system_message)  # fail early
     questions, answer_file = load_selected_questions(config)
-    if backend is None and config.loads_model:
+    if backend is None and config.backend == "llamacpp":
+        from mtbench.backends.llamacpp import prompt_format
+
+        # Fail early on a bad file or template: the vocabulary alone loads in a moment.
+        prompt_format(config.model_path, config.conv_template).tokenizer.gguf.close()
+    elif backend is None and config.loads_model:
         from mtbench.backends.hf_loading import resolve_model_path
 
         resolve_model_path(  # fail early
@@ -257,6 +262,9 @@ def _generate(
     plan = make_plan(questions, answer_file, settings, config.overwrite)
     if dtype_note and plan.todo:
         plan.notes.append(dtype_note)
+    engine_note = _engine_note(config) if backend is None else None
+    if engine_note and plan.todo:
+        plan.notes.append(engine_note)
     summary = GenSummary(
         answer_file,
         selected=len(questions),
@@ -271,6 +279,9 @@ def _generate(
     engine = _make_engine(config, backend, len(plan.todo) * config.num_choices)
     if engine.num_threads:
         settings["num_threads"] = engine.num_threads  # recorded, not a resume key
+    weights = getattr(getattr(engine, "backend", None), "dtype_name", None)
+    if backend is None and config.backend == "llamacpp" and weights:
+        settings["dtype"] = weights  # the GGUF file's weight type, e.g. Q4_1
     stopped: BackendError | None = None
     appender = JsonlAppender(answer_file, what="answers")
     failing = True
@@ -376,7 +387,8 @@ def _make_engine(config: GenConfig, backend: Backend | None, task_count: int) ->
     owns_backend = backend is None  # the caller's backend stays open for the caller
     if backend is None:
         spec = backend_spec(config)
-        if spec.kind in LOCAL_KINDS:
+        # llama.cpp decodes --parallel sequences in this process; no Ray replicas.
+        if spec.kind in LOCAL_KINDS and spec.kind != "llamacpp":
             placement = _placement(config)
             if placement.use_ray:
                 return _ray_engine(config, spec, placement, task_count)
@@ -457,6 +469,18 @@ def backend_spec(config: GenConfig) -> BackendSpec:
         if config.conv_template
         else None
     )
+    if config.backend == "llamacpp":
+        return BackendSpec(
+            kind="llamacpp",
+            model=config.resolved_model_id,
+            model_path=config.model_path,
+            options={
+                "conv_template": template,
+                "parallel": config.parallel,
+                "max_model_len": config.max_model_len,
+                "num_threads": config.num_threads,
+            },
+        )
     options: dict[str, Any] = {
         "conv_template": template,
         "revision": config.revision,
@@ -500,6 +524,10 @@ def show_prompt(config: GenConfig) -> str:
         if config.conv_template
         else None
     )
+    if config.backend == "llamacpp":
+        from mtbench.backends.llamacpp import prompt_format
+
+        return prompt_format(config.model_path, template).render(task.conversation())
     _, fmt = load_prompt_format(
         config.model_path,
         template,
@@ -510,6 +538,27 @@ def show_prompt(config: GenConfig) -> str:
         convert=False,  # showing a prompt never converts a GGUF file
     )
     return fmt.render(task.conversation())
+
+
+def _engine_note(config: GenConfig) -> str | None:
+    """What runs a `.gguf` file, said once before the run (None for other models)."""
+    if not config.model_path.lower().endswith(".gguf") or not config.loads_model:
+        return None
+    if config.backend == "llamacpp":
+        return (
+            f"llama.cpp runs {config.model_path} natively, {config.parallel} sequences decoded "
+            "together (--parallel); --backend hf runs it with transformers instead"
+        )
+    if config.backend == "hf":
+        from mtbench.backends.registry import llama_cpp_installed
+
+        if not llama_cpp_installed():
+            return (
+                "transformers runs the .gguf file de-quantized to float32; pip install "
+                "'mtbench-toolkit[llamacpp]' runs it natively with llama.cpp, several times "
+                "as fast on CPU"
+            )
+    return None
 
 
 def _duration(seconds: float) -> str:

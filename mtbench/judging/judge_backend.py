@@ -2,7 +2,8 @@
 
 The backend itself comes from the shared registry (`mtbench.backends.registry`), so any kind
 can judge. `--judge-backend auto` picks Anthropic's API for `claude-*` names (unless a base
-URL points elsewhere), a local transformers model when `--judge-model-path` is given, and an
+URL points elsewhere), a local model when `--judge-model-path` is given (llama.cpp for a
+`.gguf` file when llama-cpp-python is installed, else transformers), and an
 OpenAI-compatible API otherwise (OpenAI itself, or `--judge-base-url` / `$OPENAI_BASE_URL`).
 """
 
@@ -37,6 +38,10 @@ verdicts never land in a real judge's file."""
 
 FAKE_VERDICTS = {"single": "Rating: [[5]]", "pair": "[[C]]"}
 """What the fake judge replies, by grading kind: a middle score, and a tie."""
+
+LLAMACPP_JUDGE_CONTEXT = 8192
+"""Tokens of prompt and reply per sequence of a llama.cpp judge, at most the model's own: a
+pairwise prompt holds two models' answers to both turns, plus 2048 tokens of reply."""
 
 PREFLIGHT_MESSAGES = [{"role": "user", "content": "Reply with the single word OK."}]
 
@@ -119,15 +124,22 @@ def _backend_options(options: JudgeConfig, kind: str, grading: str) -> dict[str,
     Raises:
         ConfigError: for a request option the kind has no use for.
     """
-    if options.num_threads is not None and kind != "hf":
+    if options.num_threads is not None and kind not in ("hf", "llamacpp"):
         raise ConfigError(
-            "--num-threads is for a local judge run with transformers (--judge-model-path); "
-            f"this judge is --judge-backend {kind}"
+            "--num-threads is for a local judge run with transformers or llama.cpp "
+            f"(--judge-model-path); this judge is --judge-backend {kind}"
         )
     if kind == "fake":
         return {"replies": FAKE_VERDICTS[grading]}
     if kind == "hf":
         return {"num_threads": options.num_threads}
+    if kind == "llamacpp":
+        return {
+            "num_threads": options.num_threads,
+            "parallel": options.parallel,
+            "default_context": LLAMACPP_JUDGE_CONTEXT,
+            "len_flag": None,
+        }
     if kind not in API_KINDS:
         return {}
     if kind == "anthropic" and options.judge_reasoning_effort is not None:
