@@ -171,6 +171,29 @@ def test_model_card_update_keeps_the_users_text_and_other_results(judged, tmp_pa
 
 
 @pytest.mark.extra("huggingface_hub")
+def test_model_card_path_a_new_folder_or_an_existing_one(judged, tmp_path, capsys, monkeypatch):
+    from huggingface_hub import ModelCard
+
+    monkeypatch.chdir(tmp_path)
+    show(judged, "--export", "hf-card=newdir/")  # a new folder: created, its README.md
+    assert (tmp_path / "newdir").is_dir()
+    assert ModelCard.load(tmp_path / "newdir" / "README.md").data.model_name == "phi-3-dpo"
+    (tmp_path / "old").mkdir()
+    _, err = show(judged, "--export", "hf-card=old")  # an existing folder, no slash
+    assert f"Exported: model card {Path('old', 'README.md')}:" in err
+    assert (tmp_path / "old" / "README.md").is_file()
+    script = tmp_path / "myscript.py"
+    script.write_text("print('mine')\n")
+    for name in ("myscript.py", "newfile"):
+        line = refused(judged, capsys, "--export", f"hf-card={name}")
+        assert line == (
+            f"Error: --export hf-card={name}: neither a .md file nor a folder; give the card's "
+            "README.md, or its folder (a new folder ends with /)"
+        )
+    assert script.read_text() == "print('mine')\n" and not (tmp_path / "newfile").exists()
+
+
+@pytest.mark.extra("huggingface_hub")
 def test_model_card_refusals(judged, tmp_path, capsys):
     card = tmp_path / "README.md"
     line = refused(judged, capsys, "--mode", "pairwise-all", "--export", f"hf-card={card}")

@@ -18,6 +18,7 @@ of other benchmarks and other judges stay.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,10 +52,22 @@ def one_model_needed(models: Sequence[str]) -> str:
 
 
 def card_path(location: str) -> Path:
-    """The card file of `--export hf-card=LOCATION`: LOCATION, or `LOCATION/README.md` for a
-    folder."""
+    """The card file of `--export hf-card=LOCATION`: `LOCATION/README.md` for a folder (an
+    existing one, or a new one written with a trailing `/`), else LOCATION, a `.md` file.
+
+    Raises:
+        ConfigError: for a LOCATION that is neither a folder nor a `.md` file (`myscript.py`,
+            or `newdir` without its `/`), which a card would otherwise replace or be named.
+    """
     path = Path(location).expanduser()
-    return path / "README.md" if path.is_dir() else path
+    if location.endswith(("/", os.sep)) or path.is_dir():
+        return path / "README.md"
+    if path.suffix.lower() != ".md":
+        raise ConfigError(
+            f"--export hf-card={location}: neither a .md file nor a folder; give the card's "
+            "README.md, or its folder (a new folder ends with /)"
+        )
+    return path
 
 
 def metric_config(document: Mapping[str, Any]) -> str:
