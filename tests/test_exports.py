@@ -276,6 +276,16 @@ def test_mlflow_runs_in_a_sqlite_store_read_back_through_the_client(judged, tmp_
     assert again == document
     assert f"({run.info.run_id}) in experiment 'mt' at {uri}: already there" in err
     assert len(client.search_runs([experiment.experiment_id])) == 1
+    # The same data by another spelling of its path: the same results, still not logged twice.
+    relative = f"./{judged.data_dir.relative_to(tmp_path)}"
+    again, err = show(
+        judged, "--data-dir", relative, "--export", f"mlflow={uri}", "--export-project", "mt",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert again["data"]["question_file"]["path"] == "data/mt_bench/question.jsonl"
+    assert again["input_file"] != document["input_file"]
+    assert f"({run.info.run_id}) in experiment 'mt' at {uri}: already there" in err
+    assert len(client.search_runs([experiment.experiment_id])) == 1
 
     # Several models: one run each, in one group; pairwise metrics.
     document, _ = show(
@@ -289,6 +299,32 @@ def test_mlflow_runs_in_a_sqlite_store_read_back_through_the_client(judged, tmp_
     assert dpo.data.metrics["win_rate_adjusted"] == document["models"][0]["win_rate_adjusted"]
     assert (dpo.data.metrics["win"], dpo.data.metrics["tie"]) == (20, 35)
     assert "lower" not in dpo.data.metrics and dpo.data.params["bootstrap"] == "off"
+
+
+def test_mlflow_results_digest_ignores_path_spellings_not_checksums():
+    from mtbench.exports.mlflow_run import results_digest
+
+    def document(root: str, question_sha: str) -> dict[str, Any]:
+        return {
+            "mode": "single",
+            "input_file": f"{root}/model_judgment/gpt-4_single.jsonl",
+            "data": {
+                "question_file": {"path": f"{root}/question.jsonl", "sha256": question_sha},
+                "judge_prompts": {"path": f"{root}/judge_prompts.jsonl", "sha256": "b"},
+                "reference_answers": {"gpt-4": {"path": f"{root}/r/gpt-4.jsonl", "sha256": "c"}},
+                "answers": {"m": {"path": f"{root}/model_answer/m.jsonl", "sha256": "d"}},
+            },
+            "gpt4_scale": {"calibration": {"file": f"{root}/calibration/gpt-4.json"}},
+            "models": [{"model": "m", "score": 8.0}],
+        }
+
+    digest = results_digest(document("data/mt_bench", "a"))
+    assert results_digest(document("./data/mt_bench", "a")) == digest
+    assert results_digest(document("/home/u/data/mt_bench", "a")) == digest
+    assert results_digest(document("data/mt_bench", "other questions")) != digest
+    moved = document("data/mt_bench", "a")
+    moved["input_file"] = "data/mt_bench/model_judgment/gpt-4_pair.jsonl"
+    assert results_digest(moved) != digest
 
 
 @pytest.mark.extra("mlflow")

@@ -13,10 +13,12 @@ environment variables (`MLFLOW_TRACKING_TOKEN`, `MLFLOW_TRACKING_USERNAME`/`_PAS
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,9 +44,32 @@ def shown_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host))
 
 
+def canonical(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document without the spelling of its paths, which says nothing about the results:
+    `--data-dir data`, `./data` and `/abs/data` read the same files. The data files' `path`
+    is left out (their `sha256` identifies them); the judgment file and the calibration file
+    are kept by name (`gpt-4_single.jsonl`, `gpt-4.json`)."""
+    out = copy.deepcopy(dict(document))
+    if "input_file" in out:
+        out["input_file"] = PurePath(str(out["input_file"])).name
+    data = out.get("data") or {}
+    digests = [data.get("question_file"), data.get("judge_prompts")]
+    for group in ("reference_answers", "answers"):
+        digests += list((data.get(group) or {}).values())
+    for digest in digests:
+        if isinstance(digest, dict):
+            digest.pop("path", None)
+    calibration = (out.get("gpt4_scale") or {}).get("calibration")
+    if isinstance(calibration, dict) and "file" in calibration:
+        calibration["file"] = PurePath(str(calibration["file"])).name
+    return out
+
+
 def results_digest(document: Mapping[str, Any]) -> str:
-    """The sha256 of the document's canonical JSON: the same results give the same digest."""
-    return hashlib.sha256(json.dumps(document, sort_keys=True).encode("utf-8")).hexdigest()
+    """The sha256 of the document's canonical JSON (`canonical`, keys sorted): the same results
+    of the same data give the same digest, however the paths to them were spelled."""
+    text = json.dumps(canonical(document), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def log_runs(
