@@ -412,6 +412,62 @@ def test_wandb_offline_runs_read_back_from_their_run_files(judged, tmp_path):
     assert len({run.run_group for run, _, _ in seen.values()}) == 1
 
 
+# --- Several targets ------------------------------------------------------------------------
+
+
+@pytest.mark.extra("huggingface_hub")
+@pytest.mark.extra("mlflow")
+@pytest.mark.extra("wandb")
+def test_a_failed_export_does_not_hide_or_skip_the_others(judged, tmp_path):
+    """Every target is tried: what worked says `Exported:`, each failure is one `Error:` line."""
+    card, folder = tmp_path / "card.md", tmp_path / "wb"
+    uri = f"http://127.0.0.1:{unused_port()}"
+    env = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+    args = ("--export", f"hf-card={card}", "--export", f"mlflow={uri}", "--export")
+    result = run_cli(
+        "show", "--data-dir", str(judged.data_dir), *args, f"wandb={folder}", cwd=tmp_path, env=env
+    )
+    assert result.returncode == 1 and result.stdout.startswith("Mode: single")
+    lines = result.stderr.splitlines()
+    assert f"Exported: model card {card}: phi-3-dpo's MT-bench results" in lines
+    assert sum(line.startswith("Exported: W&B run 'phi-3-dpo' (") for line in lines) == 1
+    assert len(list(folder.glob("wandb/offline-run-*/run-*.wandb"))) == 1
+    assert lines[-1].startswith(f"Error: MLflow export to {uri} failed: ")
+    assert sum(line.startswith("Error: ") for line in lines) == 1
+
+    # Two failures (a card for a file of two models, the server): one line each, W&B still runs.
+    path = judged.judgment_file("gpt-4", "single")
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(dumps(r) + "\n" for r in rows + [{**r, "model": "b"} for r in rows]))
+    result = run_cli(
+        "show", "--data-dir", str(judged.data_dir), *args, f"wandb={folder}", cwd=tmp_path, env=env
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert errors[0].startswith("Error: --export hf-card: a model card holds one model's")
+    assert errors[1].startswith(f"Error: MLflow export to {uri} failed: ")
+    assert len(errors) == 2 and result.stderr.endswith(errors[1] + "\n")
+    assert result.stderr.count("Exported: W&B run ") == 2
+
+
+@pytest.mark.extra("mlflow")
+def test_an_mlflow_uri_of_another_scheme_is_refused_up_front(judged, capsys, monkeypatch):
+    line = refused(judged, capsys, "--export", "mlflow=ftp://someone:s3cret@x/")
+    assert line == (
+        "Error: --export mlflow=ftp://x/: MLflow has no tracking store for ftp: URIs; give a "
+        "folder, file:, sqlite:///FILE, http(s)://HOST, databricks, or a database URI "
+        "(postgresql://, mysql://, mssql://)"
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "s3://bucket/runs")
+    line = refused(judged, capsys, "--export", "mlflow")
+    assert line.startswith("Error: MLFLOW_TRACKING_URI=s3://bucket/runs: MLflow has no tracking")
+    from mtbench.exports import check_tracking_uri
+
+    for uri in ("mlruns", "file:///tmp/m", "sqlite:///m.db", "https://h", "databricks",
+                "databricks://profile", "postgresql+psycopg2://u@h/db", "C:\\mlruns"):  # fmt: skip
+        check_tracking_uri(uri)
+
+
 # --- Flags and extras ------------------------------------------------------------------------
 
 
