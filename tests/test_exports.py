@@ -10,6 +10,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -338,6 +339,22 @@ def test_mlflow_unreachable_is_one_line_without_credentials(judged, monkeypatch)
     last = result.stderr.splitlines()[-1]
     assert last.startswith("Error: MLflow export to http://127.0.0.1:")
     assert "s3cret" not in result.stderr and "someone" not in result.stderr
+
+
+@pytest.mark.extra("mlflow")
+def test_mlflow_unreachable_fails_within_seconds_not_minutes(judged, monkeypatch):
+    """MLflow's own retries (7, with growing waits) took about 4 minutes; the export's defaults
+    (2 retries, 30 s) are short, and left to the user when set (the test above sets 0)."""
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+    uri = f"http://127.0.0.1:{unused_port()}"
+    start = time.monotonic()
+    result = run_cli(
+        "show", "--data-dir", str(judged.data_dir), "--export", f"mlflow={uri}", timeout=120
+    )
+    assert time.monotonic() - start < 60
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(f"Error: MLflow export to {uri} failed: ")
 
 
 # --- Weights & Biases ------------------------------------------------------------------------

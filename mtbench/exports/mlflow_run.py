@@ -16,8 +16,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -65,6 +67,25 @@ def canonical(document: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+"""MLflow's request retries and timeout (seconds) during an export, unless the user set them:
+MLflow's own (7 retries with growing waits, 120 s) take minutes to report a server that is
+not there."""
+
+
+@contextmanager
+def _short_requests() -> Iterator[None]:
+    """`HTTP_DEFAULTS` in the environment (which MLflow reads at each request) for the
+    duration, for the variables the user has not set; restored afterwards."""
+    added = [name for name in HTTP_DEFAULTS if name not in os.environ]
+    os.environ.update({name: HTTP_DEFAULTS[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
 def results_digest(document: Mapping[str, Any]) -> str:
     """The sha256 of the document's canonical JSON (`canonical`, keys sorted): the same results
     of the same data give the same digest, however the paths to them were spelled."""
@@ -82,7 +103,8 @@ def log_runs(
 
     A run is tagged with the digest of the document (`mtbench.results_sha256`); a model whose
     finished run of the same results is already in the experiment is not logged again, so
-    rerunning an interrupted export adds only what is missing.
+    rerunning an interrupted export adds only what is missing. MLflow's HTTP retries and
+    timeout are those of `HTTP_DEFAULTS` meanwhile, where the user has not set them.
 
     Args:
         document: The results document (`reports.results.results_document`).
@@ -99,6 +121,13 @@ def log_runs(
         ExportError: when MLflow refuses (no server, a bad URI, a run it cannot write); a run
             started before the failure is marked FAILED.
     """
+    with _short_requests():
+        return _log_runs(document, tracking_uri, experiment, group)
+
+
+def _log_runs(
+    document: Mapping[str, Any], tracking_uri: str | None, experiment: str, group: str
+) -> list[str]:
     from mlflow import MlflowClient
 
     uri = tracking_uri
