@@ -525,3 +525,28 @@ def test_a_missing_extra_is_one_line_naming_it(judged, target, package):
         f"Error: --export {kind} needs the Python package '{package}', which is not installed: "
         f"run pip install 'mtbench-toolkit[{kind}]'\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "package"),
+    [("hf-card=card.md", "huggingface_hub"), ("mlflow", "mlflow"), ("wandb", "wandb")],
+)
+def test_a_broken_install_is_one_line_naming_the_extra(judged, tmp_path, target, package):
+    """Installed (found) but failing to import: one line naming the extra to reinstall, and the
+    other targets still run."""
+    broken = tmp_path / "site" / package
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("from mtbench_no_such_dependency import thing\n")
+    others = [f"--export={t}" for t in ("hf-card=other.md", "wandb=wb") if t[:5] != target[:5]]
+    result = run_cli(
+        "show", "--data-dir", str(judged.data_dir), "--export", target, *others,
+        cwd=tmp_path, env={"PYTHONPATH": f"{broken.parent}:{REPO}"},
+    )  # fmt: skip
+    kind = target.split("=")[0]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: --export {kind}: importing {package} failed (ModuleNotFoundError: No module "
+        "named 'mtbench_no_such_dependency'); reinstall it: pip install --force-reinstall "
+        f"'mtbench-toolkit[{kind}]'"
+    )
+    assert result.stderr.count("Exported: ") == len(others)

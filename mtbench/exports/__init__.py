@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from mtbench.data.writable import check_writable
 from mtbench.errors import ConfigError, ExportError, MissingDependencyError, MTBenchError
+from mtbench.exports.fields import broken_install
 from mtbench.exports.hf_card import PAIRWISE_ALL_REFUSED, card_path, one_model_needed, write_card
 
 HF_CARD = "hf-card"
@@ -219,6 +220,9 @@ def export_results(
     for target in targets:
         try:
             done = _export(document, target, project, group)
+        except ImportError as exc:  # installed (parse_targets found it) but broken
+            failures.append(broken_install(target.kind, PACKAGES[target.kind], exc))
+            continue
         except MTBenchError as exc:
             failures.append(exc)
             continue

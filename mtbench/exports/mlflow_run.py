@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mtbench.errors import ExportError, first_line
-from mtbench.exports.fields import model_metrics, run_params, summary_frame
+from mtbench.exports.fields import broken_install, model_metrics, run_params, summary_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -200,6 +200,8 @@ def _log_run(
 
 
 def _failed(exc: BaseException, uri: str | None, run_id: str | None = None) -> ExportError:
+    if isinstance(exc, ImportError) and run_id is None:  # one of MLflow's own lazy imports
+        return broken_install("mlflow", "mlflow", exc)
     where = shown_uri(uri) if uri else "MLflow's default tracking URI"
     text = first_line(exc, with_type=True)
     if uri and uri != where:
