@@ -74,8 +74,9 @@ def refused(bench: BenchPaths, capsys: pytest.CaptureFixture[str], *args: str) -
 
 USER_CARD = """\
 ---
-license: apache-2.0
-tags:
+# Reviewed by legal: keep as is
+license: "apache-2.0"
+tags:  # for the hub's search
 - chat
 model-index:
 - name: my-phi
@@ -157,6 +158,7 @@ def test_model_card_update_keeps_the_users_text_and_other_results(judged, tmp_pa
     show(judged, "--export", f"hf-card={card}")  # again: replaced, not added twice
     text = card.read_text()
     assert text.endswith("---\n\n# My phi\n\nWords the user wrote, kept as they are.\n")
+    assert text.startswith(USER_CARD[: USER_CARD.index("model-index:")])  # comments, quotes
     loaded = ModelCard.load(card)
     assert loaded.data.license == "apache-2.0" and loaded.data.tags == ["chat"]
     assert loaded.data.model_name == "my-phi"  # the user's name stays
@@ -192,6 +194,21 @@ def test_model_card_path_a_new_folder_or_an_existing_one(judged, tmp_path, capsy
             "README.md, or its folder (a new folder ends with /)"
         )
     assert script.read_text() == "print('mine')\n" and not (tmp_path / "newfile").exists()
+
+
+@pytest.mark.extra("huggingface_hub")
+def test_model_card_without_results_keeps_its_front_matter_and_gets_a_model_index(judged, tmp_path):
+    from huggingface_hub import ModelCard
+
+    card = tmp_path / "README.md"
+    card.write_text("---\nlicense: mit  # ours\nlanguage: [en]\n---\nBody\n")
+    show(judged, "--export", f"hf-card={card}")
+    text = card.read_text()
+    assert text.startswith("---\nlicense: mit  # ours\nlanguage: [en]\nmodel-index:\n")
+    assert text.endswith("\n---\nBody\n")
+    loaded = ModelCard.load(card)
+    assert loaded.data.license == "mit" and loaded.data.language == ["en"]
+    assert loaded.data.model_name == "phi-3-dpo" and len(loaded.data.eval_results) == 11
 
 
 @pytest.mark.extra("huggingface_hub")
