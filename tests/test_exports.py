@@ -10,6 +10,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,9 @@ def refused(bench: BenchPaths, capsys: pytest.CaptureFixture[str], *args: str) -
 
 USER_CARD = """\
 ---
-license: apache-2.0
-tags:
+# Reviewed by legal: keep as is
+license: "apache-2.0"
+tags:  # for the hub's search
 - chat
 model-index:
 - name: my-phi
@@ -156,6 +158,7 @@ def test_model_card_update_keeps_the_users_text_and_other_results(judged, tmp_pa
     show(judged, "--export", f"hf-card={card}")  # again: replaced, not added twice
     text = card.read_text()
     assert text.endswith("---\n\n# My phi\n\nWords the user wrote, kept as they are.\n")
+    assert text.startswith(USER_CARD[: USER_CARD.index("model-index:")])  # comments, quotes
     loaded = ModelCard.load(card)
     assert loaded.data.license == "apache-2.0" and loaded.data.tags == ["chat"]
     assert loaded.data.model_name == "my-phi"  # the user's name stays
@@ -168,6 +171,44 @@ def test_model_card_update_keeps_the_users_text_and_other_results(judged, tmp_pa
     pairwise = ("mt_bench", "gpt-4, baseline phi-3", "win_rate_adjusted")
     assert by_key[pairwise] == pytest.approx(0.5137, abs=1e-4)
     assert len(results) == 2 + 11 + 9  # theirs kept, single (with turns), pairwise (no turns)
+
+
+@pytest.mark.extra("huggingface_hub")
+def test_model_card_path_a_new_folder_or_an_existing_one(judged, tmp_path, capsys, monkeypatch):
+    from huggingface_hub import ModelCard
+
+    monkeypatch.chdir(tmp_path)
+    show(judged, "--export", "hf-card=newdir/")  # a new folder: created, its README.md
+    assert (tmp_path / "newdir").is_dir()
+    assert ModelCard.load(tmp_path / "newdir" / "README.md").data.model_name == "phi-3-dpo"
+    (tmp_path / "old").mkdir()
+    _, err = show(judged, "--export", "hf-card=old")  # an existing folder, no slash
+    assert f"Exported: model card {Path('old', 'README.md')}:" in err
+    assert (tmp_path / "old" / "README.md").is_file()
+    script = tmp_path / "myscript.py"
+    script.write_text("print('mine')\n")
+    for name in ("myscript.py", "newfile"):
+        line = refused(judged, capsys, "--export", f"hf-card={name}")
+        assert line == (
+            f"Error: --export hf-card={name}: neither a .md file nor a folder; give the card's "
+            "README.md, or its folder (a new folder ends with /)"
+        )
+    assert script.read_text() == "print('mine')\n" and not (tmp_path / "newfile").exists()
+
+
+@pytest.mark.extra("huggingface_hub")
+def test_model_card_without_results_keeps_its_front_matter_and_gets_a_model_index(judged, tmp_path):
+    from huggingface_hub import ModelCard
+
+    card = tmp_path / "README.md"
+    card.write_text("---\nlicense: mit  # ours\nlanguage: [en]\n---\nBody\n")
+    show(judged, "--export", f"hf-card={card}")
+    text = card.read_text()
+    assert text.startswith("---\nlicense: mit  # ours\nlanguage: [en]\nmodel-index:\n")
+    assert text.endswith("\n---\nBody\n")
+    loaded = ModelCard.load(card)
+    assert loaded.data.license == "mit" and loaded.data.language == ["en"]
+    assert loaded.data.model_name == "phi-3-dpo" and len(loaded.data.eval_results) == 11
 
 
 @pytest.mark.extra("huggingface_hub")
@@ -253,6 +294,16 @@ def test_mlflow_runs_in_a_sqlite_store_read_back_through_the_client(judged, tmp_
     assert again == document
     assert f"({run.info.run_id}) in experiment 'mt' at {uri}: already there" in err
     assert len(client.search_runs([experiment.experiment_id])) == 1
+    # The same data by another spelling of its path: the same results, still not logged twice.
+    relative = f"./{judged.data_dir.relative_to(tmp_path)}"
+    again, err = show(
+        judged, "--data-dir", relative, "--export", f"mlflow={uri}", "--export-project", "mt",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert again["data"]["question_file"]["path"] == "data/mt_bench/question.jsonl"
+    assert again["input_file"] != document["input_file"]
+    assert f"({run.info.run_id}) in experiment 'mt' at {uri}: already there" in err
+    assert len(client.search_runs([experiment.experiment_id])) == 1
 
     # Several models: one run each, in one group; pairwise metrics.
     document, _ = show(
@@ -268,6 +319,32 @@ def test_mlflow_runs_in_a_sqlite_store_read_back_through_the_client(judged, tmp_
     assert "lower" not in dpo.data.metrics and dpo.data.params["bootstrap"] == "off"
 
 
+def test_mlflow_results_digest_ignores_path_spellings_not_checksums():
+    from mtbench.exports.mlflow_run import results_digest
+
+    def document(root: str, question_sha: str) -> dict[str, Any]:
+        return {
+            "mode": "single",
+            "input_file": f"{root}/model_judgment/gpt-4_single.jsonl",
+            "data": {
+                "question_file": {"path": f"{root}/question.jsonl", "sha256": question_sha},
+                "judge_prompts": {"path": f"{root}/judge_prompts.jsonl", "sha256": "b"},
+                "reference_answers": {"gpt-4": {"path": f"{root}/r/gpt-4.jsonl", "sha256": "c"}},
+                "answers": {"m": {"path": f"{root}/model_answer/m.jsonl", "sha256": "d"}},
+            },
+            "gpt4_scale": {"calibration": {"file": f"{root}/calibration/gpt-4.json"}},
+            "models": [{"model": "m", "score": 8.0}],
+        }
+
+    digest = results_digest(document("data/mt_bench", "a"))
+    assert results_digest(document("./data/mt_bench", "a")) == digest
+    assert results_digest(document("/home/u/data/mt_bench", "a")) == digest
+    assert results_digest(document("data/mt_bench", "other questions")) != digest
+    moved = document("data/mt_bench", "a")
+    moved["input_file"] = "data/mt_bench/model_judgment/gpt-4_pair.jsonl"
+    assert results_digest(moved) != digest
+
+
 @pytest.mark.extra("mlflow")
 def test_mlflow_unreachable_is_one_line_without_credentials(judged, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -279,6 +356,22 @@ def test_mlflow_unreachable_is_one_line_without_credentials(judged, monkeypatch)
     last = result.stderr.splitlines()[-1]
     assert last.startswith("Error: MLflow export to http://127.0.0.1:")
     assert "s3cret" not in result.stderr and "someone" not in result.stderr
+
+
+@pytest.mark.extra("mlflow")
+def test_mlflow_unreachable_fails_within_seconds_not_minutes(judged, monkeypatch):
+    """MLflow's own retries (7, with growing waits) took about 4 minutes; the export's defaults
+    (2 retries, 30 s) are short, and left to the user when set (the test above sets 0)."""
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_TIMEOUT", raising=False)
+    uri = f"http://127.0.0.1:{unused_port()}"
+    start = time.monotonic()
+    result = run_cli(
+        "show", "--data-dir", str(judged.data_dir), "--export", f"mlflow={uri}", timeout=120
+    )
+    assert time.monotonic() - start < 60
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith(f"Error: MLflow export to {uri} failed: ")
 
 
 # --- Weights & Biases ------------------------------------------------------------------------
@@ -353,6 +446,62 @@ def test_wandb_offline_runs_read_back_from_their_run_files(judged, tmp_path):
     assert len({run.run_group for run, _, _ in seen.values()}) == 1
 
 
+# --- Several targets ------------------------------------------------------------------------
+
+
+@pytest.mark.extra("huggingface_hub")
+@pytest.mark.extra("mlflow")
+@pytest.mark.extra("wandb")
+def test_a_failed_export_does_not_hide_or_skip_the_others(judged, tmp_path):
+    """Every target is tried: what worked says `Exported:`, each failure is one `Error:` line."""
+    card, folder = tmp_path / "card.md", tmp_path / "wb"
+    uri = f"http://127.0.0.1:{unused_port()}"
+    env = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+    args = ("--export", f"hf-card={card}", "--export", f"mlflow={uri}", "--export")
+    result = run_cli(
+        "show", "--data-dir", str(judged.data_dir), *args, f"wandb={folder}", cwd=tmp_path, env=env
+    )
+    assert result.returncode == 1 and result.stdout.startswith("Mode: single")
+    lines = result.stderr.splitlines()
+    assert f"Exported: model card {card}: phi-3-dpo's MT-bench results" in lines
+    assert sum(line.startswith("Exported: W&B run 'phi-3-dpo' (") for line in lines) == 1
+    assert len(list(folder.glob("wandb/offline-run-*/run-*.wandb"))) == 1
+    assert lines[-1].startswith(f"Error: MLflow export to {uri} failed: ")
+    assert sum(line.startswith("Error: ") for line in lines) == 1
+
+    # Two failures (a card for a file of two models, the server): one line each, W&B still runs.
+    path = judged.judgment_file("gpt-4", "single")
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(dumps(r) + "\n" for r in rows + [{**r, "model": "b"} for r in rows]))
+    result = run_cli(
+        "show", "--data-dir", str(judged.data_dir), *args, f"wandb={folder}", cwd=tmp_path, env=env
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert errors[0].startswith("Error: --export hf-card: a model card holds one model's")
+    assert errors[1].startswith(f"Error: MLflow export to {uri} failed: ")
+    assert len(errors) == 2 and result.stderr.endswith(errors[1] + "\n")
+    assert result.stderr.count("Exported: W&B run ") == 2
+
+
+@pytest.mark.extra("mlflow")
+def test_an_mlflow_uri_of_another_scheme_is_refused_up_front(judged, capsys, monkeypatch):
+    line = refused(judged, capsys, "--export", "mlflow=ftp://someone:s3cret@x/")
+    assert line == (
+        "Error: --export mlflow=ftp://x/: MLflow has no tracking store for ftp: URIs; give a "
+        "folder, file:, sqlite:///FILE, http(s)://HOST, databricks, or a database URI "
+        "(postgresql://, mysql://, mssql://)"
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "s3://bucket/runs")
+    line = refused(judged, capsys, "--export", "mlflow")
+    assert line.startswith("Error: MLFLOW_TRACKING_URI=s3://bucket/runs: MLflow has no tracking")
+    from mtbench.exports import check_tracking_uri
+
+    for uri in ("mlruns", "file:///tmp/m", "sqlite:///m.db", "https://h", "databricks",
+                "databricks://profile", "postgresql+psycopg2://u@h/db", "C:\\mlruns"):  # fmt: skip
+        check_tracking_uri(uri)
+
+
 # --- Flags and extras ------------------------------------------------------------------------
 
 
@@ -393,3 +542,28 @@ def test_a_missing_extra_is_one_line_naming_it(judged, target, package):
         f"Error: --export {kind} needs the Python package '{package}', which is not installed: "
         f"run pip install 'mtbench-toolkit[{kind}]'\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "package"),
+    [("hf-card=card.md", "huggingface_hub"), ("mlflow", "mlflow"), ("wandb", "wandb")],
+)
+def test_a_broken_install_is_one_line_naming_the_extra(judged, tmp_path, target, package):
+    """Installed (found) but failing to import: one line naming the extra to reinstall, and the
+    other targets still run."""
+    broken = tmp_path / "site" / package
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("from mtbench_no_such_dependency import thing\n")
+    others = [f"--export={t}" for t in ("hf-card=other.md", "wandb=wb") if t[:5] != target[:5]]
+    result = run_cli(
+        "show", "--data-dir", str(judged.data_dir), "--export", target, *others,
+        cwd=tmp_path, env={"PYTHONPATH": f"{broken.parent}:{REPO}"},
+    )  # fmt: skip
+    kind = target.split("=")[0]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: --export {kind}: importing {package} failed (ModuleNotFoundError: No module "
+        "named 'mtbench_no_such_dependency'); reinstall it: pip install --force-reinstall "
+        f"'mtbench-toolkit[{kind}]'"
+    )
+    assert result.stderr.count("Exported: ") == len(others)

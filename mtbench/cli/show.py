@@ -339,9 +339,12 @@ def _show(args: argparse.Namespace) -> int:
         print(f"Plot saved to {args.plot}", file=sys.stderr)
     if targets:
         document = results_document(report, gate, scale)
-        for line in export_results(document, targets, args.export_project):
-            print(f"Exported: {line}", file=sys.stderr)
+        export_results(document, targets, args.export_project, on_exported=_exported)
     return _gate_status(gate)
+
+
+def _exported(line: str) -> None:
+    print(f"Exported: {line}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,22 +9,26 @@ and a CI log never disagree. Targets, each behind its own pip extra:
     mlflow[=URI]          one MLflow run per model (`exports.mlflow_run`; extra `mlflow`)
     wandb[=DIR]           one W&B run per model (`exports.wandb_run`; extra `wandb`)
 
-Targets are checked (syntax, the extra installed, a card path that can be written) before any
-result is computed; a missing extra is one line naming the `pip install` that adds it.
+Targets are checked (syntax, the extra installed, a card path that can be written, an MLflow
+URI scheme MLflow has a store for) before any result is computed; a missing extra is one line
+naming the `pip install` that adds it. Every target is tried even when one fails; the failures
+are raised together afterwards (`ExportsFailed`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mtbench.data.writable import check_writable
-from mtbench.errors import ConfigError, MissingDependencyError
+from mtbench.errors import ConfigError, ExportError, MissingDependencyError, MTBenchError
+from mtbench.exports.fields import broken_install
 from mtbench.exports.hf_card import PAIRWISE_ALL_REFUSED, card_path, one_model_needed, write_card
 
 HF_CARD = "hf-card"
@@ -106,10 +110,55 @@ def parse_targets(
         package = PACKAGES[target.kind]
         if importlib.util.find_spec(package) is None:
             raise MissingDependencyError(package, target.kind, f"--export {target.kind}")
+        if target.kind == MLFLOW:
+            check_tracking_uri(target.location)
         probe = _written_path(target)
         if probe is not None:
             check_writable(probe, _WHAT[target.kind])
     return targets
+
+
+MLFLOW_SCHEMES = (
+    "file",
+    "sqlite",
+    "http",
+    "https",
+    "databricks",
+    "databricks-uc",
+    "uc",
+    "postgresql",
+    "mysql",
+    "mssql",
+)
+"""The tracking URI schemes `mlflow-skinny` has stores for (a database's may name a driver:
+`postgresql+psycopg2`); a URI without a scheme is a local folder."""
+
+
+def check_tracking_uri(uri: str | None) -> None:
+    """Refuse, before anything is computed, a tracking URI MLflow has no store for.
+
+    Args:
+        uri: The `--export mlflow=URI` value; None: `MLFLOW_TRACKING_URI`, if set.
+
+    Raises:
+        ConfigError: naming the flag (or the variable), never the URI's credentials.
+    """
+    from mtbench.exports.mlflow_run import shown_uri
+
+    given = "--export mlflow={}"
+    if uri is None:
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or None
+        given = "MLFLOW_TRACKING_URI={}"
+    if uri is None:
+        return
+    scheme = urlsplit(uri).scheme.lower()
+    if len(scheme) <= 1 or scheme.split("+")[0] in MLFLOW_SCHEMES:  # C: is a Windows drive
+        return
+    raise ConfigError(
+        f"{given.format(shown_uri(uri))}: MLflow has no tracking store for {scheme}: URIs; give "
+        "a folder, file:, sqlite:///FILE, http(s)://HOST, databricks, or a database URI "
+        "(postgresql://, mysql://, mssql://)"
+    )
 
 
 _WHAT = {HF_CARD: "the model card", MLFLOW: "MLflow's SQLite store", WANDB: "W&B's run files"}
@@ -130,46 +179,77 @@ def _written_path(target: ExportTarget) -> Path | None:
     return None  # a tracking server: MLflow says whether it can be reached
 
 
+class ExportsFailed(ExportError):
+    """One or more targets failed after every target was tried; `failures` holds each one's
+    error, and the message is one `Error:`-prefixed line per failure after the first."""
+
+    def __init__(self, failures: Sequence[MTBenchError]):
+        self.failures = list(failures)
+        super().__init__("\nError: ".join(str(failure) for failure in self.failures))
+
+
 def export_results(
     document: Mapping[str, Any],
     targets: Sequence[ExportTarget],
     project: str | None = None,
+    on_exported: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """Send the results document to each target, in order.
+    """Send the results document to each target, in order; every target is tried, whichever
+    fails.
 
     Args:
         document: The results document (`reports.results.results_document`).
         targets: From `parse_targets`.
         project: MLflow experiment and W&B project; None: `PROJECT_ENVS`, else `DEFAULT_PROJECT`.
+        on_exported: Called with each line as soon as its card or run is written (so that what
+            worked is reported even when a later target fails).
 
     Returns:
         One line per card or run written, saying where it went.
 
     Raises:
-        ConfigError: a model card asked for with other than exactly one model, or for
-            pairwise-all results.
-        ExportError: a tracker refused the results.
-        DataError: an existing model card whose metadata cannot be read.
+        ExportsFailed: after every target was tried, when any failed (a model card asked for
+            with other than exactly one model, a tracker that refused the results, an existing
+            model card whose metadata cannot be read, a card that cannot be written...).
     """
     group = f"{document['mode']} {document['judge']['name']} " + datetime.now(
         timezone.utc
     ).strftime("%Y-%m-%dT%H:%M:%SZ")
     lines: list[str] = []
+    failures: list[MTBenchError] = []
     for target in targets:
-        if target.kind == HF_CARD:
-            models = [str(entry["model"]) for entry in document["models"]]
-            if len(models) != 1:
-                raise ConfigError(one_model_needed(models))
-            path = write_card(document, models[0], str(target.location))
-            lines.append(f"model card {path}: {models[0]}'s MT-bench results")
+        try:
+            done = _export(document, target, project, group)
+        except ImportError as exc:  # installed (parse_targets found it) but broken
+            failures.append(broken_install(target.kind, PACKAGES[target.kind], exc))
             continue
-        name = project or os.environ.get(PROJECT_ENVS[target.kind]) or DEFAULT_PROJECT
-        if target.kind == MLFLOW:
-            from mtbench.exports import mlflow_run
-
-            lines += mlflow_run.log_runs(document, target.location, name, group)
-        else:
-            from mtbench.exports import wandb_run
-
-            lines += wandb_run.log_runs(document, target.location, name, group)
+        except MTBenchError as exc:
+            failures.append(exc)
+            continue
+        for line in done:
+            if on_exported is not None:
+                on_exported(line)
+        lines += done
+    if failures:
+        raise ExportsFailed(failures)
     return lines
+
+
+def _export(
+    document: Mapping[str, Any], target: ExportTarget, project: str | None, group: str
+) -> list[str]:
+    """One target's export: the lines of what it wrote."""
+    if target.kind == HF_CARD:
+        models = [str(entry["model"]) for entry in document["models"]]
+        if len(models) != 1:
+            raise ConfigError(one_model_needed(models))
+        path = write_card(document, models[0], str(target.location))
+        return [f"model card {path}: {models[0]}'s MT-bench results"]
+    name = project or os.environ.get(PROJECT_ENVS[target.kind]) or DEFAULT_PROJECT
+    if target.kind == MLFLOW:
+        from mtbench.exports import mlflow_run
+
+        return mlflow_run.log_runs(document, target.location, name, group)
+    from mtbench.exports import wandb_run
+
+    return wandb_run.log_runs(document, target.location, name, group)

@@ -22,13 +22,22 @@ from typing import Any
 
 import pandas as pd
 
-from mtbench.errors import ConfigError
+from mtbench.errors import ConfigError, ExportError, first_line
 
 NOT_RECORDED = "not recorded"
 """As `analysis.snapshots.NOT_RECORDED`: the judge calls whose row names no snapshot."""
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /:]")
 """What MLflow refuses in a metric or parameter name (it allows letters, digits, `_-. /:`)."""
+
+
+def broken_install(kind: str, package: str, exc: ImportError) -> ExportError:
+    """The one-line error for a target's package that is installed but fails to import (a
+    broken or half-upgraded install): what failed, and the extra to reinstall."""
+    return ExportError(
+        f"--export {kind}: importing {package} failed ({first_line(exc, with_type=True)}); "
+        f"reinstall it: pip install --force-reinstall 'mtbench-toolkit[{kind}]'"
+    )
 
 
 def key(name: str) -> str:

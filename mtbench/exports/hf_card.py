@@ -11,13 +11,15 @@ pairwise mode), as the Zephyr cards file their MT-Bench score; the headline resu
 `metric_args` record the judge snapshot and prompts, the interval, the counts, the sha256 of the
 data files and the mtbench and schema versions.
 
-An existing card keeps its text and every other metadata field; of its evaluation results only
+An existing card keeps its text and every other metadata field as written (its YAML comments
+and quoting: only the `model-index` block is rewritten); of its evaluation results only
 those of the same bench and `metric_config` (this judge, and baseline) are replaced, so results
 of other benchmarks and other judges stay.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,10 +53,22 @@ def one_model_needed(models: Sequence[str]) -> str:
 
 
 def card_path(location: str) -> Path:
-    """The card file of `--export hf-card=LOCATION`: LOCATION, or `LOCATION/README.md` for a
-    folder."""
+    """The card file of `--export hf-card=LOCATION`: `LOCATION/README.md` for a folder (an
+    existing one, or a new one written with a trailing `/`), else LOCATION, a `.md` file.
+
+    Raises:
+        ConfigError: for a LOCATION that is neither a folder nor a `.md` file (`myscript.py`,
+            or `newdir` without its `/`), which a card would otherwise replace or be named.
+    """
     path = Path(location).expanduser()
-    return path / "README.md" if path.is_dir() else path
+    if location.endswith(("/", os.sep)) or path.is_dir():
+        return path / "README.md"
+    if path.suffix.lower() != ".md":
+        raise ConfigError(
+            f"--export hf-card={location}: neither a .md file nor a folder; give the card's "
+            "README.md, or its folder (a new folder ends with /)"
+        )
+    return path
 
 
 def metric_config(document: Mapping[str, Any]) -> str:
@@ -175,9 +189,11 @@ def write_card(document: Mapping[str, Any], model: str, location: str) -> Path:
 
     path = card_path(location)
     ours = eval_results(document, model)
+    existing = None
     if path.exists():
         try:
-            card = ModelCard(path.read_text(encoding="utf-8"))
+            existing = path.read_text(encoding="utf-8")
+            card = ModelCard(existing)
         except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
             raise DataError(
                 f"cannot read the model card's metadata ({first_line(exc, with_type=True)}); "
@@ -197,5 +213,61 @@ def write_card(document: Mapping[str, Any], model: str, location: str) -> Path:
     data.eval_results = kept + ours
     if not data.model_name:
         data.model_name = model
-    write_atomic(path, [str(card).encode("utf-8")], "the model card")
+    text = str(card)
+    if existing is not None:
+        text = kept_front_matter(existing, text)
+    write_atomic(path, [text.encode("utf-8")], "the model card")
     return path
+
+
+MODEL_INDEX = "model-index:"
+
+
+def kept_front_matter(old: str, new: str) -> str:
+    """The card `old` with the `model-index` of `new` (the same card, re-serialised by
+    `huggingface_hub`), so that the user's YAML (comments, quoting, order) stays as written.
+
+    Falls back to `new` when the result would not read back as the same metadata as `new`
+    (a front matter this line-based splice does not understand).
+    """
+    import yaml
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+    old_match, new_match = REGEX_YAML_BLOCK.search(old), REGEX_YAML_BLOCK.search(new)
+    if old_match is None or new_match is None:
+        return new
+    old_lines = old_match.group(2).split("\n")
+    new_lines = new_match.group(2).split("\n")
+    new_start, new_end = _block(new_lines)
+    if new_start is None:
+        return new
+    ours = new_lines[new_start:new_end]
+    start, end = _block(old_lines)
+    if start is None:
+        lines = [*old_lines, *ours]
+    else:
+        lines = [*old_lines[:start], *ours, *old_lines[end:]]
+    front = "\n".join(lines)
+    try:
+        same = yaml.safe_load(front) == yaml.safe_load(new_match.group(2))
+    except yaml.YAMLError:
+        same = False
+    if not same:
+        return new
+    return old[: old_match.start(2)] + front + old[old_match.end(2) :]
+
+
+def _block(lines: list[str]) -> tuple[int | None, int]:
+    """The lines [start, end) of the top-level `model-index:` key and its value (indented or
+    `- ` lines after it); start None when there is none."""
+    for start, line in enumerate(lines):
+        if line.startswith(MODEL_INDEX):
+            end = start + 1
+            while end < len(lines) and (
+                not lines[end].strip() or lines[end].startswith((" ", "\t", "-"))
+            ):
+                end += 1
+            while end > start + 1 and not lines[end - 1].strip():
+                end -= 1
+            return start, end
+    return None, 0

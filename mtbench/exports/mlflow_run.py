@@ -13,15 +13,19 @@ environment variables (`MLFLOW_TRACKING_TOKEN`, `MLFLOW_TRACKING_USERNAME`/`_PAS
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mtbench.errors import ExportError, first_line
-from mtbench.exports.fields import model_metrics, run_params, summary_frame
+from mtbench.exports.fields import broken_install, model_metrics, run_params, summary_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,9 +46,51 @@ def shown_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host))
 
 
+def canonical(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document without the spelling of its paths, which says nothing about the results:
+    `--data-dir data`, `./data` and `/abs/data` read the same files. The data files' `path`
+    is left out (their `sha256` identifies them); the judgment file and the calibration file
+    are kept by name (`gpt-4_single.jsonl`, `gpt-4.json`)."""
+    out = copy.deepcopy(dict(document))
+    if "input_file" in out:
+        out["input_file"] = PurePath(str(out["input_file"])).name
+    data = out.get("data") or {}
+    digests = [data.get("question_file"), data.get("judge_prompts")]
+    for group in ("reference_answers", "answers"):
+        digests += list((data.get(group) or {}).values())
+    for digest in digests:
+        if isinstance(digest, dict):
+            digest.pop("path", None)
+    calibration = (out.get("gpt4_scale") or {}).get("calibration")
+    if isinstance(calibration, dict) and "file" in calibration:
+        calibration["file"] = PurePath(str(calibration["file"])).name
+    return out
+
+
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+"""MLflow's request retries and timeout (seconds) during an export, unless the user set them:
+MLflow's own (7 retries with growing waits, 120 s) take minutes to report a server that is
+not there."""
+
+
+@contextmanager
+def _short_requests() -> Iterator[None]:
+    """`HTTP_DEFAULTS` in the environment (which MLflow reads at each request) for the
+    duration, for the variables the user has not set; restored afterwards."""
+    added = [name for name in HTTP_DEFAULTS if name not in os.environ]
+    os.environ.update({name: HTTP_DEFAULTS[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
 def results_digest(document: Mapping[str, Any]) -> str:
-    """The sha256 of the document's canonical JSON: the same results give the same digest."""
-    return hashlib.sha256(json.dumps(document, sort_keys=True).encode("utf-8")).hexdigest()
+    """The sha256 of the document's canonical JSON (`canonical`, keys sorted): the same results
+    of the same data give the same digest, however the paths to them were spelled."""
+    text = json.dumps(canonical(document), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def log_runs(
@@ -57,7 +103,8 @@ def log_runs(
 
     A run is tagged with the digest of the document (`mtbench.results_sha256`); a model whose
     finished run of the same results is already in the experiment is not logged again, so
-    rerunning an interrupted export adds only what is missing.
+    rerunning an interrupted export adds only what is missing. MLflow's HTTP retries and
+    timeout are those of `HTTP_DEFAULTS` meanwhile, where the user has not set them.
 
     Args:
         document: The results document (`reports.results.results_document`).
@@ -74,6 +121,13 @@ def log_runs(
         ExportError: when MLflow refuses (no server, a bad URI, a run it cannot write); a run
             started before the failure is marked FAILED.
     """
+    with _short_requests():
+        return _log_runs(document, tracking_uri, experiment, group)
+
+
+def _log_runs(
+    document: Mapping[str, Any], tracking_uri: str | None, experiment: str, group: str
+) -> list[str]:
     from mlflow import MlflowClient
 
     uri = tracking_uri
@@ -146,6 +200,8 @@ def _log_run(
 
 
 def _failed(exc: BaseException, uri: str | None, run_id: str | None = None) -> ExportError:
+    if isinstance(exc, ImportError) and run_id is None:  # one of MLflow's own lazy imports
+        return broken_install("mlflow", "mlflow", exc)
     where = shown_uri(uri) if uri else "MLflow's default tracking URI"
     text = first_line(exc, with_type=True)
     if uri and uri != where:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mtbench.errors import ExportError, first_line
-from mtbench.exports.fields import model_metrics, run_params, summary_frame
+from mtbench.exports.fields import broken_install, model_metrics, run_params, summary_frame
 
 TABLE_KEY = "mtbench/summary"
 JOB_TYPE = "mtbench"
@@ -66,6 +66,8 @@ def log_runs(
                 config=run_params(document, model),
                 settings=wandb.Settings(console="off"),
             )
+        except ImportError as exc:  # one of wandb's own lazy imports: a broken install
+            raise broken_install("wandb", "wandb", exc) from None
         except Exception as exc:  # wandb raises its own errors, and OSError for the folder
             raise ExportError(f"W&B export failed: {first_line(exc, with_type=True)}") from None
         try:
