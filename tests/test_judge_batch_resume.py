@@ -115,9 +115,8 @@ def test_killed_while_its_batch_runs_the_rerun_collects_it_and_submits_nothing(d
     assert ledger_events(data, "gpt-4o") == ["submitting", "created", "collected"]
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
-def test_killed_before_it_recorded_the_batch_id_the_rerun_finds_the_batch(data, provider):
-    judge_name = JUDGES[provider]
+def test_killed_before_it_recorded_the_batch_id_the_rerun_finds_the_batch(data):
+    provider, judge_name = "openai", "gpt-4o"  # OpenAI's batches carry the run's tag
     with FakeOpenAIServer() as server:
         server.batches.script.create_delay = 30  # the batch exists; its id is not yet told
         process = start(judge_args(data, server, provider))
@@ -132,6 +131,37 @@ def test_killed_before_it_recorded_the_batch_id_the_rerun_finds_the_batch(data, 
     assert "found at the provider (its run stopped before recording its id)" in rerun.stderr
     assert sorted(judged(data, judge_name)) == EVERY
     assert ledger_events(data, judge_name) == ["submitting", "created", "collected"]
+
+
+@pytest.mark.extra("anthropic")
+def test_an_unrecorded_anthropic_batch_is_never_adopted_only_named_in_a_warning(data):
+    # An Anthropic batch carries no label: the batch created since with the same number of
+    # requests may as well be another run's. Adopting it would collect (and --batch-cancel
+    # cancel) someone else's batch; the rerun submits again and names the candidate instead.
+    judge_name = JUDGES["anthropic"]
+    with FakeOpenAIServer() as server:
+        args = judge_args(data, server, "anthropic")
+        server.batches.script.create_delay = 30
+        process = start(args)
+        wait_until(lambda: server.batches.creates == 1, process)
+        process.kill()
+        process.communicate()
+        (orphan,) = server.batches.batches
+        server.batches.script.create_delay = 0
+        rerun = run_cli("judge", *args, env=ENV)
+        assert rerun.returncode == 0, rerun.stderr
+        assert server.batches.creates == 2
+        cancel = run_cli("judge", *args, "--batch-cancel", env=ENV)
+        assert cancel.returncode == 0, cancel.stderr
+        assert server.batches.cancels == 0  # the orphan is not this ledger's to cancel
+    assert f"warning: one of {orphan} (created since" in rerun.stderr
+    assert "cancel it in the Anthropic console" in rerun.stderr
+    assert "found at the provider" not in rerun.stderr
+    assert sorted(judged(data, judge_name)) == EVERY
+    assert ledger_events(data, judge_name) == [
+        "submitting", "abandoned", "submitting", "created", "collected",
+    ]  # fmt: skip
+    assert orphan not in cancel.stdout
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -5,8 +5,10 @@
     results  messages.batches.results(id): one `succeeded` (the live `Message`), `errored`,
              `canceled` or `expired` result per request, in any order
     cancel   messages.batches.cancel(id)
-    find     messages.batches.list(): a batch takes no label, so the one created since the
-             submission began with the same number of requests, if there is exactly one
+    find     never: a batch takes no label, so none can be proven to be a submission's
+    suspects messages.batches.list(): the batches created since the submission began with the
+             same number of requests (named in a warning, never adopted: another run's batch
+             may look the same)
 
 A `custom_id` must match `^[a-zA-Z0-9_-]{1,64}$` (the judge's do: `mtbench.judging.batch`).
 """
@@ -17,7 +19,14 @@ import json
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mtbench.backends.batch_api import BatchAPI, BatchLimits, BatchRequest, BatchResult, BatchState
+from mtbench.backends.batch_api import (
+    BatchAPI,
+    BatchLimits,
+    BatchRequest,
+    BatchResult,
+    BatchState,
+    orphan_warning,
+)
 from mtbench.errors import BackendError, RequestError, TransientError
 
 if TYPE_CHECKING:
@@ -38,6 +47,7 @@ class AnthropicBatchAPI(BatchAPI):
 
     name = "Anthropic's Message Batches API"
     limits = BatchLimits(max_requests=100_000, max_bytes=256_000_000)
+    console = "the Anthropic console (https://console.anthropic.com/settings/workspaces)"
     backend: AnthropicBackend
 
     def size(self, request: BatchRequest) -> int:
@@ -54,20 +64,24 @@ class AnthropicBatchAPI(BatchAPI):
         def create() -> BatchState:
             nonlocal tries
             tries += 1
-            if tries > 1:  # the failed try may have created it after all
-                found = self.find(tag, since, len(requests))
-                if found is not None:
-                    return found
             return _state(client.messages.batches.create(requests=payload))
 
-        return self._sdk("creating the batch", create)
+        state = self._sdk("creating the batch", create)
+        if tries > 1:  # a failed try may have created a batch after all: it cannot be proven
+            others = [i for i in self.suspects(since, len(requests)) if i != state.id]
+            if others:
+                self.warnings.append(orphan_warning(others, self.console))
+        return state
 
     def find(
         self, tag: str, since: float, requests: int, known: Collection[str] = ()
     ) -> BatchState | None:
+        return None  # no label on a batch: nothing proves one is this submission's
+
+    def suspects(self, since: float, requests: int, known: Collection[str] = ()) -> list[str]:
         client = self.backend._client
 
-        def look() -> BatchState | None:
+        def look() -> list[str]:
             found = []
             for batch in client.messages.batches.list(limit=100):
                 created = batch.created_at.timestamp()
@@ -75,8 +89,8 @@ class AnthropicBatchAPI(BatchAPI):
                     break  # newest first: nothing older can be ours
                 state = _state(batch)
                 if state.total == requests and state.id not in known:
-                    found.append(state)
-            return found[0] if len(found) == 1 else None
+                    found.append(state.id)
+            return found
 
         return self._sdk("listing batches", look)
 

@@ -111,9 +111,12 @@ class BatchAPI(ABC):
 
     name = "a batch API"
     limits = BatchLimits(max_requests=50_000, max_bytes=200_000_000)
+    console = "the provider's console"
+    """Where a user sees and cancels batches by hand (named in warnings about orphans)."""
 
     def __init__(self, backend: RemoteBackend):
         self.backend = backend
+        self.warnings: list[str] = []  # lines for the user, taken by the run (`BatchRun`)
 
     @property
     def endpoint(self) -> str:
@@ -154,7 +157,18 @@ class BatchAPI(ABC):
             since: When the submission started (seconds since the epoch).
             requests: How many requests it held.
             known: Batch ids already accounted for (never the one looked for).
+
+        Only a batch proven to be this submission's (OpenAI: the tag in its metadata) is
+        returned; a provider whose batches carry no label returns None (see `suspects`).
         """
+
+    def suspects(self, since: float, requests: int, known: Collection[str] = ()) -> list[str]:
+        """Batches that may be an unproven submission's orphan (created since, same size).
+
+        For a provider whose batches carry no label (`find` cannot prove one is ours): the
+        ids to name in a warning, never to adopt. Default: none (`find` is proof).
+        """
+        return []
 
     @abstractmethod
     def state(self, batch_id: str) -> BatchState:
@@ -189,6 +203,16 @@ class BatchAPI(ABC):
             stop=backend._stop,
             what=f"{what} at {backend.base_url}",
         )
+
+
+def orphan_warning(suspects: Sequence[str], console: str) -> str:
+    """The warning for a submission that may have created a batch nobody can prove is its."""
+    return (
+        f"warning: one of {', '.join(suspects)} (created since, with the same number of "
+        "requests) may be this run's orphan: a batch whose id was never recorded, still running "
+        "and billed, which mtbench will not collect (nothing proves which batch is whose); if "
+        f"it is, cancel it in {console}"
+    )
 
 
 def split(

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mtbench.backends.base import Backend, GenerationParams
-from mtbench.backends.batch_api import BatchAPI, BatchResult, BatchState, split
+from mtbench.backends.batch_api import BatchAPI, BatchResult, BatchState, orphan_warning, split
 from mtbench.data.jsonl import JsonlAppender
 from mtbench.errors import BackendError, ConfigError
 from mtbench.judging.batch_ids import custom_id
@@ -218,6 +218,9 @@ class BatchRun:
                 found = self.api.find(entry.tag, entry.submitted, len(entry.custom_ids), known)
                 if found is None:
                     self.ledger.abandoned(entry)
+                    suspects = self.api.suspects(entry.submitted, len(entry.custom_ids), known)
+                    if suspects:
+                        self.say(orphan_warning(suspects, self.api.console))
                     continue
                 self.ledger.created(entry, found.id)
                 self.say(
@@ -329,7 +332,12 @@ class BatchRun:
                 )
                 # A batch created is a batch recorded and tracked.
                 with deferred_interrupt(self.backend.cancel):
-                    state = self.api.submit(chunk, tag)
+                    try:
+                        state = self.api.submit(chunk, tag)
+                    finally:
+                        for line in self.api.warnings:
+                            self.say(line)
+                        self.api.warnings.clear()
                     self.ledger.created(entry, state.id)
                     self.stats.batches_submitted += 1
                     self.open[state.id] = entry
