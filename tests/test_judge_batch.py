@@ -28,6 +28,7 @@ from mtbench.judging import JudgeConfig, describe_plan, judge, make_plan
 from mtbench.judging.batch import deferred_interrupt
 from mtbench.judging.batch_ids import custom_id
 from mtbench.judging.batch_ledger import BatchLedger
+from mtbench.judging.batch_status import batch_status
 
 QUESTIONS = (81, 82, 83)
 MODELS = ("alpaca-13b", "vicuna-7b-v1.3")
@@ -282,7 +283,12 @@ def test_a_server_without_a_batch_api_fails_in_one_line_and_writes_nothing(data)
         with pytest.raises(RequestError, match="needs OpenAI's API or a server with /v1/files"):
             run(config(data, server))
         assert not output.exists()
-        # The submission that never reached the provider is given up, not waited for.
+        # The submission that never reached the provider is given up at once, not reported as
+        # being submitted for ever.
+        status = io.StringIO()
+        batch_status(config(data, server), out=status)
+        assert "(no id)  6 request(s)" in status.getvalue()
+        assert "never created (its submission failed)" in status.getvalue()
         server.batches.enabled = True
         result, _ = run(config(data, server))
         assert server.batches.creates == 1 and result.stats.judged == 6

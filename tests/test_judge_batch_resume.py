@@ -148,9 +148,11 @@ def test_an_unrecorded_anthropic_batch_is_never_adopted_only_named_in_a_warning(
         process.communicate()
         (orphan,) = server.batches.batches
         server.batches.script.create_delay = 0
+        before = run_cli("judge", *args, "--batch-status", env=ENV)
         rerun = run_cli("judge", *args, env=ENV)
         assert rerun.returncode == 0, rerun.stderr
         assert server.batches.creates == 2
+        after = run_cli("judge", *args, "--batch-status", env=ENV)
         cancel = run_cli("judge", *args, "--batch-cancel", env=ENV)
         assert cancel.returncode == 0, cancel.stderr
         assert server.batches.cancels == 0  # the orphan is not this ledger's to cancel
@@ -162,6 +164,14 @@ def test_an_unrecorded_anthropic_batch_is_never_adopted_only_named_in_a_warning(
         "submitting", "abandoned", "submitting", "created", "collected",
     ]  # fmt: skip
     assert orphan not in cancel.stdout
+    # Its create reached the provider: --batch-status never says it was not created.
+    maybe = "(no id)  6 request(s), submitted"
+    assert f"{maybe}" in before.stdout and "never created" not in before.stdout
+    assert "may have been created (its run stopped while submitting)" in before.stdout
+    assert "may have been created (its run stopped while submitting); not collected" in (
+        after.stdout
+    )
+    assert "never created" not in after.stdout
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

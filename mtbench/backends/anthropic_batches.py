@@ -60,10 +60,12 @@ class AnthropicBatchAPI(BatchAPI):
         since = time.time()
         payload = [{"custom_id": custom_id, "params": body} for custom_id, body in requests]
         tries = 0
+        self.creates_sent = 0
 
         def create() -> BatchState:
             nonlocal tries
             tries += 1
+            self.creates_sent += 1
             return _state(client.messages.batches.create(requests=payload))
 
         state = self._sdk("creating the batch", create)

@@ -117,6 +117,10 @@ class BatchAPI(ABC):
     def __init__(self, backend: RemoteBackend):
         self.backend = backend
         self.warnings: list[str] = []  # lines for the user, taken by the run (`BatchRun`)
+        self.creates_sent = 0  # create requests the last `submit` sent (or began to send)
+
+    labelled = False
+    """A batch carries the submission's tag: `find` proves a batch is, or is not, ours."""
 
     @property
     def endpoint(self) -> str:
@@ -134,9 +138,19 @@ class BatchAPI(ABC):
         """Bytes one request adds to a batch (its serialised line)."""
         return len(json.dumps({"custom_id": request[0], "body": request[1]}).encode()) + 1
 
+    def created_nothing(self, error: BaseException) -> bool:
+        """Whether the `submit` that raised `error` certainly created no batch: it failed before
+        its create request, or its only create request was refused (a 4xx: no retry)."""
+        from mtbench.errors import AuthError, RequestError
+
+        refused = isinstance(error, (AuthError, RequestError))
+        return self.creates_sent == 0 or (self.creates_sent == 1 and refused)
+
     @abstractmethod
     def submit(self, requests: Sequence[BatchRequest], tag: str) -> BatchState:
         """Create one batch of these requests (within `limits`), labelled with `tag`.
+
+        Counts in `creates_sent` the create requests it sends (`created_nothing`).
 
         Raises:
             AuthError, RequestError: when the provider refuses (no retry can help).

@@ -58,6 +58,7 @@ class OpenAIBatchAPI(BatchAPI):
 
     name = "the OpenAI Batch API"
     limits = BatchLimits(max_requests=50_000, max_bytes=200_000_000)
+    labelled = True
     backend: OpenAICompatBackend
 
     def line(self, request: BatchRequest) -> bytes:
@@ -77,6 +78,7 @@ class OpenAIBatchAPI(BatchAPI):
     def submit(self, requests: Sequence[BatchRequest], tag: str) -> BatchState:
         client = self.backend._client
         since = time.time()
+        self.creates_sent = 0
         data = b"".join(self.line(request) for request in requests)
         uploaded = self._sdk(
             "uploading the batch input file",
@@ -93,6 +95,7 @@ class OpenAIBatchAPI(BatchAPI):
                 found = self.find(tag, since, len(requests))
                 if found is not None:
                     return found
+            self.creates_sent += 1
             return _state(
                 client.batches.create(
                     input_file_id=uploaded.id,

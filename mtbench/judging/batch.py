@@ -217,7 +217,7 @@ class BatchRun:
             if entry.dangling:
                 found = self.api.find(entry.tag, entry.submitted, len(entry.custom_ids), known)
                 if found is None:
-                    self.ledger.abandoned(entry)
+                    self.ledger.abandoned(entry, never_created=self.api.labelled)
                     suspects = self.api.suspects(entry.submitted, len(entry.custom_ids), known)
                     if suspects:
                         self.say(orphan_warning(suspects, self.api.console))
@@ -334,6 +334,10 @@ class BatchRun:
                 with deferred_interrupt(self.backend.cancel):
                     try:
                         state = self.api.submit(chunk, tag)
+                    except BaseException as error:
+                        if self.api.created_nothing(error):
+                            self.ledger.abandoned(entry, never_created=True)
+                        raise
                     finally:
                         for line in self.api.warnings:
                             self.say(line)

@@ -72,10 +72,17 @@ def batch_status(
             if entry.api != api.endpoint or entry.model != backend.model_name:
                 note = f"sent to {entry.model} at {entry.api}, not this judge"
                 reports.append(BatchReport(entry, None, note))
+            elif entry.never_created:
+                reports.append(BatchReport(entry, None, "never created (its submission failed)"))
             elif entry.abandoned:
-                reports.append(BatchReport(entry, None, "never created (its run stopped first)"))
+                note = (
+                    "may have been created (its run stopped while submitting); not collected: "
+                    f"if it runs, cancel it in {api.console}"
+                )
+                reports.append(BatchReport(entry, None, note))
             elif entry.batch_id is None:
-                note = "being submitted when its run stopped; the next --batch run looks for it"
+                note = "may have been created (its run stopped while submitting); the next "
+                note += "--batch run looks for it" if api.labelled else "--batch run submits again"
                 reports.append(BatchReport(entry, None, note))
             elif entry.collected:
                 reports.append(BatchReport(entry, None, "collected"))
