@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from conftest import REPO, judge_bench, run_cli
 from fake_openai_server import FakeOpenAIServer
 
 from mtbench.data.paths import BenchPaths
-from mtbench.judging import JudgeConfig, judge
+from mtbench.judging import JudgeConfig, describe_plan, judge, make_plan
 
 QUESTIONS = (81, 82, 83)
 MODEL = "alpaca-13b"
@@ -245,3 +246,47 @@ def test_a_result_for_an_answer_changed_since_is_not_written_and_is_asked_again(
     assert sorted((r["question_id"], r["turn"]) for r in written) == EVERY
     for row in written:
         assert ("A new answer to question 81." in row["user_prompt"]) == (row["question_id"] == 81)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        {"judge_temperature": 0.7, "max_tokens": 300},
+        {"judge_extra_body": {"top_p": 0.5}},
+    ],
+)
+def test_a_batch_sent_with_other_sampling_is_left_alone_not_written_as_this_runs(data, first):
+    def interrupt(stats: Any) -> None:
+        raise KeyboardInterrupt
+
+    with FakeOpenAIServer() as server:
+        server.batches.script.polls = NEVER
+        options = JudgeConfig(
+            paths=data,
+            judge_base_url=server.base_url,
+            judge_model="gpt-4o",
+            model_list=[MODEL],
+            batch=True,
+            poll_interval=0.01,
+        )
+        with pytest.raises(KeyboardInterrupt):
+            judge(replace(options, **first), err=io.StringIO(), on_progress=interrupt)
+        server.batches.script.polls = 1
+        plan = describe_plan(make_plan(options))
+        if "max_tokens" in first:  # the plan sees the sampling; the run every parameter
+            assert "6 request(s) to submit in 1 batch(es)" in plan and "picked up" not in plan
+        err = io.StringIO()
+        result = judge(options, err=err)
+        assert server.batches.creates == 2
+        old, new = server.batches.batches
+        assert len(server.batches.batches[new].requests) == 6
+    assert "1 batch(es) in gpt-4o_single.jsonl.batches.jsonl were sent with other request " in (
+        err.getvalue()
+    )
+    assert f"batch {old}: picked up" not in err.getvalue()
+    assert result.stats is not None and result.stats.judged == 6
+    written = [
+        json.loads(line) for line in data.judgment_file("gpt-4o", "single").read_text().splitlines()
+    ]
+    assert sorted((r["question_id"], r["turn"]) for r in written) == EVERY
+    assert {r["judge_meta"]["batch"] for r in written} == {new}

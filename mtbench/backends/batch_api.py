@@ -134,6 +134,11 @@ class BatchAPI(ABC):
         (`RemoteBackend.request_body`)."""
         return self.backend.request_body(conversation, params)
 
+    def params(self, params: GenerationParams) -> dict[str, Any]:
+        """The request parameters a request sampled with `params` carries (`request`'s second
+        value, without a conversation)."""
+        return self.backend.adjuster.apply(self.backend.request_params(params))
+
     def size(self, request: BatchRequest) -> int:
         """Bytes one request adds to a batch (its serialised line)."""
         return len(json.dumps({"custom_id": request[0], "body": request[1]}).encode()) + 1

@@ -24,6 +24,7 @@ new batch, up to `replies.REASKS` times. Expired or cancelled batches keep what 
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -40,7 +41,7 @@ from mtbench.errors import BackendError, ConfigError
 from mtbench.judging.batch_ids import custom_id
 from mtbench.judging.batch_ledger import BatchLedger, LedgerBatch
 from mtbench.judging.plan import JudgePlan
-from mtbench.judging.replies import JudgeReply, NoVerdictError
+from mtbench.judging.replies import ROOM_GROWTH, JudgeReply, NoVerdictError
 from mtbench.judging.runner import Call, Collector, JudgeStats, settle_reply
 
 logger = logging.getLogger(__name__)
@@ -204,13 +205,21 @@ class BatchRun:
     def _pick_up(self) -> None:
         """Find the batches of earlier runs; collect the ended ones, wait for the others."""
         entries = self.ledger.load()
-        ours = [
+        judge = [
             e for e in entries if e.api == self.api.endpoint and e.model == self.backend.model_name
         ]
-        if len(ours) < len(entries):
+        if len(judge) < len(entries):
             self.say(
-                f"notice: {len(entries) - len(ours)} batch(es) in {self.ledger.path.name} went to "
+                f"notice: {len(entries) - len(judge)} batch(es) in {self.ledger.path.name} went to "
                 "another API or judge model; left alone"
+            )
+        ours = [e for e in judge if self._asks_the_same(e)]
+        if len(ours) < len(judge):
+            self.say(
+                f"notice: {len(judge) - len(ours)} batch(es) in {self.ledger.path.name} were sent "
+                "with other request parameters (temperature, max tokens, reasoning effort, extra "
+                "body, thinking budget...) than this run's; left alone, never written as this "
+                "run's judgments"
             )
         known = {e.batch_id for e in entries if e.batch_id}
         for entry in ours:
@@ -255,6 +264,18 @@ class BatchRun:
                 self.open[entry.batch_id] = entry
         for entry, state in ended:
             self._collect(entry, state, earlier=True)
+
+    def _asks_the_same(self, entry: LedgerBatch) -> bool:
+        """Whether a recorded batch's requests carry what this run's would: its sampling is
+        this run's (grown by re-asks: `replies.more_room`), and so are its request parameters."""
+        mine, theirs = self.params, entry.generation
+        if (theirs.temperature, theirs.seed) != (mine.temperature, mine.seed):
+            return False
+        limits = [mine.max_new_tokens * ROOM_GROWTH**k for k in range(entry.round + 1)]
+        if theirs.max_new_tokens not in limits:
+            return False
+        sent = json.loads(json.dumps(self.api.params(theirs)))
+        return bool(sent == json.loads(json.dumps(entry.params)))
 
     def _owned(self, entry: LedgerBatch) -> list[str]:
         return [c for c in entry.custom_ids if self.owner.get(c) == entry.batch_id]

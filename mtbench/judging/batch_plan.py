@@ -15,6 +15,7 @@ from mtbench.backends.registry import api_url
 from mtbench.judging.batch_ids import custom_id
 from mtbench.judging.batch_ledger import BatchLedger
 from mtbench.judging.plan import JudgePlan
+from mtbench.judging.replies import ROOM_GROWTH
 
 REQUEST_OVERHEAD = 300
 """Bytes a request line adds to its messages (ids, model, parameters), for the estimate."""
@@ -34,15 +35,20 @@ def provider_limits(kind: str) -> tuple[str, BatchLimits]:
 def covered_calls(plan: JudgePlan) -> tuple[set[str], int]:
     """The custom ids of pending calls that recorded batches already hold, and those batches.
 
-    Counts the batches sent to this judge (API root and model) that are not yet collected,
-    including a submission whose run stopped before it recorded the batch's id.
+    Counts the batches sent to this judge (API root and model) with this run's sampling
+    (temperature, token limit; the run checks every request parameter) that are not yet
+    collected, including a submission whose run stopped before it recorded the batch's id.
     """
+    temperature = plan.options.judge_temperature
     entries = [
         entry
         for entry in BatchLedger(plan.output).load()
         if entry.api.rstrip("/") == api_url(plan.backend).rstrip("/")
         and entry.model == plan.backend.model
         and (entry.open or entry.dangling)
+        and entry.generation.temperature == temperature
+        and entry.generation.max_new_tokens
+        in [plan.max_tokens * ROOM_GROWTH**k for k in range(entry.round + 1)]
     ]
     pending = {
         custom_id(match, swapped)
