@@ -25,6 +25,7 @@ from fake_openai_server import FakeOpenAIServer
 
 from mtbench.data.paths import BenchPaths
 from mtbench.judging import JudgeConfig, describe_plan, judge, make_plan
+from mtbench.judging.batch_status import batch_status
 
 QUESTIONS = (81, 82, 83)
 MODEL = "alpaca-13b"
@@ -290,3 +291,36 @@ def test_a_batch_sent_with_other_sampling_is_left_alone_not_written_as_this_runs
     ]
     assert sorted((r["question_id"], r["turn"]) for r in written) == EVERY
     assert {r["judge_meta"]["batch"] for r in written} == {new}
+
+
+def test_a_batch_the_provider_does_not_know_is_named_once_and_the_others_go_on(data):
+    def interrupt(stats: Any) -> None:
+        raise KeyboardInterrupt
+
+    with FakeOpenAIServer() as server:
+        server.batches.script.polls = NEVER
+        options = JudgeConfig(
+            paths=data,
+            judge_base_url=server.base_url,
+            judge_model="gpt-4o",
+            model_list=[MODEL],
+            batch=True,
+            poll_interval=0.01,
+        )
+        with pytest.raises(KeyboardInterrupt):
+            judge(options, err=io.StringIO(), on_progress=interrupt)
+        (gone,) = server.batches.batches
+        del server.batches.batches[gone]  # as a batch of another project's key: HTTP 404
+        status, cancel = io.StringIO(), io.StringIO()
+        batch_status(options, out=status)
+        batch_status(options, cancel=True, out=cancel)
+        server.batches.script.polls = 1
+        err = io.StringIO()
+        result = judge(options, err=err)
+        assert server.batches.creates == 2 and server.batches.cancels == 0
+    assert f"{gone}  6 request(s), submitted" in status.getvalue()
+    assert "unknown at" in status.getvalue() and "left alone" in status.getvalue()
+    assert "unknown at" in cancel.getvalue()
+    assert err.getvalue().count(f"batch {gone}: unknown at {server.base_url}") == 1
+    assert "needs OpenAI's API" not in err.getvalue()
+    assert result.stats is not None and result.stats.judged == 6

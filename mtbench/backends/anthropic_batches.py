@@ -26,6 +26,7 @@ from mtbench.backends.batch_api import (
     BatchResult,
     BatchState,
     orphan_warning,
+    unknown_batch,
 )
 from mtbench.errors import BackendError, RequestError, TransientError
 
@@ -99,7 +100,9 @@ class AnthropicBatchAPI(BatchAPI):
     def state(self, batch_id: str) -> BatchState:
         client = self.backend._client
         return self._sdk(
-            f"reading batch {batch_id}", lambda: _state(client.messages.batches.retrieve(batch_id))
+            f"reading batch {batch_id}",
+            lambda: _state(client.messages.batches.retrieve(batch_id)),
+            batch_id,
         )
 
     def results(
@@ -137,11 +140,14 @@ class AnthropicBatchAPI(BatchAPI):
     def cancel(self, batch_id: str) -> BatchState:
         client = self.backend._client
         return self._sdk(
-            f"cancelling batch {batch_id}", lambda: _state(client.messages.batches.cancel(batch_id))
+            f"cancelling batch {batch_id}",
+            lambda: _state(client.messages.batches.cancel(batch_id)),
+            batch_id,
         )
 
-    def _sdk(self, what: str, call: Callable[[], T]) -> T:
-        """`call` with the SDK's errors translated (`RemoteBackend` rules), retried."""
+    def _sdk(self, what: str, call: Callable[[], T], batch_id: str | None = None) -> T:
+        """`call` with the SDK's errors translated (`RemoteBackend` rules), retried; a 404
+        about `batch_id` is `UnknownBatch`."""
         backend = self.backend
         anthropic = backend._anthropic
 
@@ -161,6 +167,8 @@ class AnthropicBatchAPI(BatchAPI):
                 body = getattr(exc, "body", None)
                 error = body.get("error") if isinstance(body, dict) else None
                 text = str((error or {}).get("message") or exc.message)
+                if exc.status_code == 404 and batch_id is not None:
+                    raise unknown_batch(batch_id, backend.base_url, 404, text) from None
                 if exc.status_code in (404, 405):
                     raise RequestError(
                         f"{backend.base_url}: {what} failed (HTTP {exc.status_code}: {text}); "

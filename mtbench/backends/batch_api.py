@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.retry import call_with_retry
+from mtbench.errors import RequestError
 
 if TYPE_CHECKING:
     from mtbench.backends.remote import RemoteBackend
@@ -37,6 +38,29 @@ T = TypeVar("T")
 
 BatchRequest = tuple[str, dict[str, Any]]
 """One request of a batch: its `custom_id` and its JSON body (`BatchAPI.body`)."""
+
+
+class UnknownBatch(RequestError):
+    """The provider answers 404 for a batch id it was given (made with another key or project,
+    or deleted): that batch is left alone, the others go on.
+
+    Args:
+        batch_id: The batch.
+        message: One line naming the batch, the API root and what to do.
+    """
+
+    def __init__(self, batch_id: str, message: str):
+        super().__init__(message)
+        self.batch_id = batch_id
+
+
+def unknown_batch(batch_id: str, where: str, status: int, said: str) -> UnknownBatch:
+    """The `UnknownBatch` for a 404 about `batch_id` at the API root `where`."""
+    return UnknownBatch(
+        batch_id,
+        f"batch {batch_id}: unknown at {where} (HTTP {status}: {said}); made with another API "
+        "key or project? Left alone (the key that created it can still collect it)",
+    )
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from mtbench.backends.base import Backend, GenerationParams
-from mtbench.backends.batch_api import BatchAPI, BatchResult, BatchState, orphan_warning, split
+from mtbench.backends.batch_api import (
+    BatchAPI,
+    BatchResult,
+    BatchState,
+    UnknownBatch,
+    orphan_warning,
+    split,
+)
 from mtbench.data.jsonl import JsonlAppender
 from mtbench.errors import BackendError, ConfigError
 from mtbench.judging.batch_ids import custom_id
@@ -240,10 +247,15 @@ class BatchRun:
         ended = []
         for entry in waiting:
             assert entry.batch_id is not None
+            try:
+                state = self.states[entry.batch_id] = self.api.state(entry.batch_id)
+            except UnknownBatch as error:
+                again = sum(1 for c in entry.custom_ids if c in self.calls and c not in self.owner)
+                self.say(f"notice: {error}; this run submits its {again} pending request(s) again")
+                continue
             owned = [c for c in entry.custom_ids if c in self.calls and c not in self.owner]
             for key in owned:
                 self.owner[key] = entry.batch_id
-            state = self.states[entry.batch_id] = self.api.state(entry.batch_id)
             if not owned:
                 if state.ended:
                     self.ledger.collected(entry)  # nothing of it is still to judge

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TextIO
 
-from mtbench.backends.batch_api import BatchState
+from mtbench.backends.batch_api import BatchState, UnknownBatch
 from mtbench.backends.registry import open_backend
 from mtbench.judging.batch import batch_api_for
 from mtbench.judging.batch_ledger import BatchLedger, LedgerBatch
@@ -87,9 +87,17 @@ def batch_status(
             elif entry.collected:
                 reports.append(BatchReport(entry, None, "collected"))
             else:
-                state = api.state(entry.batch_id)
-                if cancel and not state.ended:
-                    state = api.cancel(entry.batch_id)
+                try:
+                    state = api.state(entry.batch_id)
+                    if cancel and not state.ended:
+                        state = api.cancel(entry.batch_id)
+                except UnknownBatch:
+                    note = (
+                        f"unknown at {api.endpoint} (HTTP 404: made with another API key or "
+                        "project?); left alone"
+                    )
+                    reports.append(BatchReport(entry, None, note))
+                    continue
                 reports.append(BatchReport(entry, state))
     finally:
         backend.close()
