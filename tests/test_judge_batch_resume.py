@@ -324,3 +324,29 @@ def test_a_batch_the_provider_does_not_know_is_named_once_and_the_others_go_on(d
     assert err.getvalue().count(f"batch {gone}: unknown at {server.base_url}") == 1
     assert "needs OpenAI's API" not in err.getvalue()
     assert result.stats is not None and result.stats.judged == 6
+
+
+def test_a_live_run_over_uncollected_batches_says_it_buys_their_calls_again(data):
+    def interrupt(stats: Any) -> None:
+        raise KeyboardInterrupt
+
+    with FakeOpenAIServer() as server:
+        server.batches.script.polls = NEVER
+        options = JudgeConfig(
+            paths=data,
+            judge_base_url=server.base_url,
+            judge_model="gpt-4o",
+            model_list=[MODEL],
+            batch=True,
+            poll_interval=0.01,
+        )
+        before = describe_plan(make_plan(replace(options, batch=False)))
+        with pytest.raises(KeyboardInterrupt):
+            judge(options, err=io.StringIO(), on_progress=interrupt)
+        live = describe_plan(make_plan(replace(options, batch=False)))
+    assert "recorded batch" not in before
+    assert (
+        "notice: 1 recorded batch(es) in gpt-4o_single.jsonl.batches.jsonl are not collected "
+        "(holding 6 of the pending call(s)); this live run buys those calls again: rerun with "
+        "--batch to collect them instead"
+    ) in live

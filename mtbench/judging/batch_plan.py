@@ -11,7 +11,7 @@ import json
 import math
 
 from mtbench.backends.batch_api import BatchLimits
-from mtbench.backends.registry import api_url
+from mtbench.backends.registry import API_KINDS, api_url
 from mtbench.judging.batch_ids import custom_id
 from mtbench.judging.batch_ledger import BatchLedger
 from mtbench.judging.plan import JudgePlan
@@ -86,3 +86,18 @@ def describe(plan: JudgePlan) -> str:
             "the pending call(s)"
         )
     return line
+
+
+def uncollected_notice(plan: JudgePlan) -> str | None:
+    """For a live run (no `--batch`): the recorded batches of this judge not yet collected,
+    whose calls the run would buy again (None when there are none)."""
+    if plan.backend.kind not in API_KINDS or not BatchLedger(plan.output).path.is_file():
+        return None
+    held, batches = covered_calls(plan)
+    if not batches:
+        return None
+    return (
+        f"{batches} recorded batch(es) in {BatchLedger(plan.output).path.name} are not "
+        f"collected (holding {len(held)} of the pending call(s)); this live run buys those "
+        "calls again: rerun with --batch to collect them instead"
+    )
