@@ -116,8 +116,12 @@ def test_failed_requests_are_reported_not_written_and_submitted_again_next_run(d
 
     with FakeOpenAIServer() as server:
         server.batches.script.fail = fail
-        with pytest.raises(BackendError, match="1 of 6 judgment"):
-            run(config(data, server))
+        failed = io.StringIO()
+        with pytest.raises(BackendError, match=r"1 of 6 judgment\(s\) failed inside their batch"):
+            judge(config(data, server), err=failed, out=io.StringIO())
+        # Nothing was retried: the request failed inside the batch, and the summary says so.
+        assert "(1 request(s) failed inside their batch)" in failed.getvalue()
+        assert "failed after retries" not in failed.getvalue()
         written = rows(data.judgment_file("gpt-4o", "single"))
         assert len(written) == 5 and all(r["score"] != -1 for r in written)
         assert (82, 1) not in {(r["question_id"], r["turn"]) for r in written}
@@ -329,6 +333,10 @@ def test_a_ledger_line_that_is_no_record_is_one_clear_error(data):
         ledger = BatchLedger(data.judgment_file("gpt-4o", "single"))
         ledger.path.write_text(ledger.path.read_text() + '{"event": "created"}\n')
         with pytest.raises(DataError, match=r"batches.jsonl:4: not a batch record"):
+            ledger.load()
+        lines = ledger.path.read_text().splitlines()
+        ledger.path.write_text("\n".join([*lines[:3], '{"event": "paused", "batch": "b"}', ""]))
+        with pytest.raises(DataError, match=r"batches.jsonl:4: not a batch record \(unknown "):
             ledger.load()
 
 

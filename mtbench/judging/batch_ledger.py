@@ -139,10 +139,11 @@ class BatchLedger:
                     entry.abandoned = True
                     entry.never_created = row.get("created") is False
                 else:
-                    raise KeyError(event)
+                    raise ValueError(f"unknown event {event!r}")
             except (KeyError, TypeError, ValueError) as exc:
+                why = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
                 raise DataError(
-                    f"not a batch record ({type(exc).__name__}: {exc}); this file is written by "
+                    f"not a batch record ({why}); this file is written by "
                     "mtbench-judge --batch: restore it, or delete it to forget its batches "
                     "(a rerun then submits what is not judged again)",
                     self.path,
