@@ -344,10 +344,12 @@ def test_cli_refuses_batch_flags_it_cannot_honour_in_one_line(data):
     common = ["--data-dir", str(data.data_dir), "--model-list", MODELS[0]]
     fake = run_cli("judge", *common, "--judge-backend", "fake", "--batch")
     both = run_cli("judge", *common, "--batch-status", "--batch-cancel")
-    for result in (fake, both):
+    poll = run_cli("judge", *common, "--judge-backend", "fake", "--poll-interval", "5")
+    for result in (fake, both, poll):
         assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert fake.stderr.startswith("Error: --batch is for an API judge with a batch API")
     assert both.stderr == "Error: --batch-status and --batch-cancel cannot go together\n"
+    assert poll.stderr.startswith("Error: --poll-interval is for --batch runs")
     assert not data.judgment_dir.exists()
 
 
