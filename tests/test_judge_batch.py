@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import time
+import types
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +23,7 @@ from fake_openai_server import Completion, FakeOpenAIServer, Refusal, judge_repl
 
 from mtbench.backends.batch_api import BatchLimits
 from mtbench.backends.openai_batches import OpenAIBatchAPI
+from mtbench.cli.progress import JudgeBar
 from mtbench.data.paths import BenchPaths
 from mtbench.errors import BackendError, ConfigError, DataError, RequestError
 from mtbench.judging import JudgeConfig, describe_plan, judge, make_plan
@@ -377,3 +379,15 @@ def test_ctrl_c_while_a_batch_is_created_waits_for_its_record_a_second_one_does_
             done.append("not reached")
     assert told == [1, 2] and done == ["recorded"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_batch_progress_never_counts_past_the_total(capsys):
+    stats = types.SimpleNamespace(
+        batch=True, calls=6, calls_done=5, batch_progress=3, batches_open=1,
+        retries=0, failed_calls=0, unparsed=0,
+    )  # fmt: skip
+    bar = JudgeBar(tty=False, clock=lambda: 0.0)
+    bar(stats)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "6/6" in err and "8/6" not in err
