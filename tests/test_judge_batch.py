@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import time
+import types
 from dataclasses import replace
 from typing import Any
 
@@ -22,12 +23,14 @@ from fake_openai_server import Completion, FakeOpenAIServer, Refusal, judge_repl
 
 from mtbench.backends.batch_api import BatchLimits
 from mtbench.backends.openai_batches import OpenAIBatchAPI
+from mtbench.cli.progress import JudgeBar
 from mtbench.data.paths import BenchPaths
 from mtbench.errors import BackendError, ConfigError, DataError, RequestError
 from mtbench.judging import JudgeConfig, describe_plan, judge, make_plan
 from mtbench.judging.batch import deferred_interrupt
 from mtbench.judging.batch_ids import custom_id
 from mtbench.judging.batch_ledger import BatchLedger
+from mtbench.judging.batch_status import batch_status
 
 QUESTIONS = (81, 82, 83)
 MODELS = ("alpaca-13b", "vicuna-7b-v1.3")
@@ -115,8 +118,12 @@ def test_failed_requests_are_reported_not_written_and_submitted_again_next_run(d
 
     with FakeOpenAIServer() as server:
         server.batches.script.fail = fail
-        with pytest.raises(BackendError, match="1 of 6 judgment"):
-            run(config(data, server))
+        failed = io.StringIO()
+        with pytest.raises(BackendError, match=r"1 of 6 judgment\(s\) failed inside their batch"):
+            judge(config(data, server), err=failed, out=io.StringIO())
+        # Nothing was retried: the request failed inside the batch, and the summary says so.
+        assert "(1 request(s) failed inside their batch)" in failed.getvalue()
+        assert "failed after retries" not in failed.getvalue()
         written = rows(data.judgment_file("gpt-4o", "single"))
         assert len(written) == 5 and all(r["score"] != -1 for r in written)
         assert (82, 1) not in {(r["question_id"], r["turn"]) for r in written}
@@ -282,7 +289,12 @@ def test_a_server_without_a_batch_api_fails_in_one_line_and_writes_nothing(data)
         with pytest.raises(RequestError, match="needs OpenAI's API or a server with /v1/files"):
             run(config(data, server))
         assert not output.exists()
-        # The submission that never reached the provider is given up, not waited for.
+        # The submission that never reached the provider is given up at once, not reported as
+        # being submitted for ever.
+        status = io.StringIO()
+        batch_status(config(data, server), out=status)
+        assert "(no id)  6 request(s)" in status.getvalue()
+        assert "never created (its submission failed)" in status.getvalue()
         server.batches.enabled = True
         result, _ = run(config(data, server))
         assert server.batches.creates == 1 and result.stats.judged == 6
@@ -324,16 +336,22 @@ def test_a_ledger_line_that_is_no_record_is_one_clear_error(data):
         ledger.path.write_text(ledger.path.read_text() + '{"event": "created"}\n')
         with pytest.raises(DataError, match=r"batches.jsonl:4: not a batch record"):
             ledger.load()
+        lines = ledger.path.read_text().splitlines()
+        ledger.path.write_text("\n".join([*lines[:3], '{"event": "paused", "batch": "b"}', ""]))
+        with pytest.raises(DataError, match=r"batches.jsonl:4: not a batch record \(unknown "):
+            ledger.load()
 
 
 def test_cli_refuses_batch_flags_it_cannot_honour_in_one_line(data):
     common = ["--data-dir", str(data.data_dir), "--model-list", MODELS[0]]
     fake = run_cli("judge", *common, "--judge-backend", "fake", "--batch")
     both = run_cli("judge", *common, "--batch-status", "--batch-cancel")
-    for result in (fake, both):
+    poll = run_cli("judge", *common, "--judge-backend", "fake", "--poll-interval", "5")
+    for result in (fake, both, poll):
         assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert fake.stderr.startswith("Error: --batch is for an API judge with a batch API")
     assert both.stderr == "Error: --batch-status and --batch-cancel cannot go together\n"
+    assert poll.stderr.startswith("Error: --poll-interval is for --batch runs")
     assert not data.judgment_dir.exists()
 
 
@@ -361,3 +379,15 @@ def test_ctrl_c_while_a_batch_is_created_waits_for_its_record_a_second_one_does_
             done.append("not reached")
     assert told == [1, 2] and done == ["recorded"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_batch_progress_never_counts_past_the_total(capsys):
+    stats = types.SimpleNamespace(
+        batch=True, calls=6, calls_done=5, batch_progress=3, batches_open=1,
+        retries=0, failed_calls=0, unparsed=0,
+    )  # fmt: skip
+    bar = JudgeBar(tty=False, clock=lambda: 0.0)
+    bar(stats)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "6/6" in err and "8/6" not in err

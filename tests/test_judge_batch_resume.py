@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,7 +24,8 @@ from conftest import REPO, judge_bench, run_cli
 from fake_openai_server import FakeOpenAIServer
 
 from mtbench.data.paths import BenchPaths
-from mtbench.judging import JudgeConfig, judge
+from mtbench.judging import JudgeConfig, describe_plan, judge, make_plan
+from mtbench.judging.batch_status import batch_status
 
 QUESTIONS = (81, 82, 83)
 MODEL = "alpaca-13b"
@@ -115,9 +117,8 @@ def test_killed_while_its_batch_runs_the_rerun_collects_it_and_submits_nothing(d
     assert ledger_events(data, "gpt-4o") == ["submitting", "created", "collected"]
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
-def test_killed_before_it_recorded_the_batch_id_the_rerun_finds_the_batch(data, provider):
-    judge_name = JUDGES[provider]
+def test_killed_before_it_recorded_the_batch_id_the_rerun_finds_the_batch(data):
+    provider, judge_name = "openai", "gpt-4o"  # OpenAI's batches carry the run's tag
     with FakeOpenAIServer() as server:
         server.batches.script.create_delay = 30  # the batch exists; its id is not yet told
         process = start(judge_args(data, server, provider))
@@ -132,6 +133,47 @@ def test_killed_before_it_recorded_the_batch_id_the_rerun_finds_the_batch(data, 
     assert "found at the provider (its run stopped before recording its id)" in rerun.stderr
     assert sorted(judged(data, judge_name)) == EVERY
     assert ledger_events(data, judge_name) == ["submitting", "created", "collected"]
+
+
+@pytest.mark.extra("anthropic")
+def test_an_unrecorded_anthropic_batch_is_never_adopted_only_named_in_a_warning(data):
+    # An Anthropic batch carries no label: the batch created since with the same number of
+    # requests may as well be another run's. Adopting it would collect (and --batch-cancel
+    # cancel) someone else's batch; the rerun submits again and names the candidate instead.
+    judge_name = JUDGES["anthropic"]
+    with FakeOpenAIServer() as server:
+        args = judge_args(data, server, "anthropic")
+        server.batches.script.create_delay = 30
+        process = start(args)
+        wait_until(lambda: server.batches.creates == 1, process)
+        process.kill()
+        process.communicate()
+        (orphan,) = server.batches.batches
+        server.batches.script.create_delay = 0
+        before = run_cli("judge", *args, "--batch-status", env=ENV)
+        rerun = run_cli("judge", *args, env=ENV)
+        assert rerun.returncode == 0, rerun.stderr
+        assert server.batches.creates == 2
+        after = run_cli("judge", *args, "--batch-status", env=ENV)
+        cancel = run_cli("judge", *args, "--batch-cancel", env=ENV)
+        assert cancel.returncode == 0, cancel.stderr
+        assert server.batches.cancels == 0  # the orphan is not this ledger's to cancel
+    assert f"warning: one of {orphan} (created since" in rerun.stderr
+    assert "cancel it in the Anthropic console" in rerun.stderr
+    assert "found at the provider" not in rerun.stderr
+    assert sorted(judged(data, judge_name)) == EVERY
+    assert ledger_events(data, judge_name) == [
+        "submitting", "abandoned", "submitting", "created", "collected",
+    ]  # fmt: skip
+    assert orphan not in cancel.stdout
+    # Its create reached the provider: --batch-status never says it was not created.
+    maybe = "(no id)  6 request(s), submitted"
+    assert f"{maybe}" in before.stdout and "never created" not in before.stdout
+    assert "may have been created (its run stopped while submitting)" in before.stdout
+    assert "may have been created (its run stopped while submitting); not collected" in (
+        after.stdout
+    )
+    assert "never created" not in after.stdout
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -205,3 +247,106 @@ def test_a_result_for_an_answer_changed_since_is_not_written_and_is_asked_again(
     assert sorted((r["question_id"], r["turn"]) for r in written) == EVERY
     for row in written:
         assert ("A new answer to question 81." in row["user_prompt"]) == (row["question_id"] == 81)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        {"judge_temperature": 0.7, "max_tokens": 300},
+        {"judge_extra_body": {"top_p": 0.5}},
+    ],
+)
+def test_a_batch_sent_with_other_sampling_is_left_alone_not_written_as_this_runs(data, first):
+    def interrupt(stats: Any) -> None:
+        raise KeyboardInterrupt
+
+    with FakeOpenAIServer() as server:
+        server.batches.script.polls = NEVER
+        options = JudgeConfig(
+            paths=data,
+            judge_base_url=server.base_url,
+            judge_model="gpt-4o",
+            model_list=[MODEL],
+            batch=True,
+            poll_interval=0.01,
+        )
+        with pytest.raises(KeyboardInterrupt):
+            judge(replace(options, **first), err=io.StringIO(), on_progress=interrupt)
+        server.batches.script.polls = 1
+        plan = describe_plan(make_plan(options))
+        if "max_tokens" in first:  # the plan sees the sampling; the run every parameter
+            assert "6 request(s) to submit in 1 batch(es)" in plan and "picked up" not in plan
+        err = io.StringIO()
+        result = judge(options, err=err)
+        assert server.batches.creates == 2
+        old, new = server.batches.batches
+        assert len(server.batches.batches[new].requests) == 6
+    assert "1 batch(es) in gpt-4o_single.jsonl.batches.jsonl were sent with other request " in (
+        err.getvalue()
+    )
+    assert f"batch {old}: picked up" not in err.getvalue()
+    assert result.stats is not None and result.stats.judged == 6
+    written = [
+        json.loads(line) for line in data.judgment_file("gpt-4o", "single").read_text().splitlines()
+    ]
+    assert sorted((r["question_id"], r["turn"]) for r in written) == EVERY
+    assert {r["judge_meta"]["batch"] for r in written} == {new}
+
+
+def test_a_batch_the_provider_does_not_know_is_named_once_and_the_others_go_on(data):
+    def interrupt(stats: Any) -> None:
+        raise KeyboardInterrupt
+
+    with FakeOpenAIServer() as server:
+        server.batches.script.polls = NEVER
+        options = JudgeConfig(
+            paths=data,
+            judge_base_url=server.base_url,
+            judge_model="gpt-4o",
+            model_list=[MODEL],
+            batch=True,
+            poll_interval=0.01,
+        )
+        with pytest.raises(KeyboardInterrupt):
+            judge(options, err=io.StringIO(), on_progress=interrupt)
+        (gone,) = server.batches.batches
+        del server.batches.batches[gone]  # as a batch of another project's key: HTTP 404
+        status, cancel = io.StringIO(), io.StringIO()
+        batch_status(options, out=status)
+        batch_status(options, cancel=True, out=cancel)
+        server.batches.script.polls = 1
+        err = io.StringIO()
+        result = judge(options, err=err)
+        assert server.batches.creates == 2 and server.batches.cancels == 0
+    assert f"{gone}  6 request(s), submitted" in status.getvalue()
+    assert "unknown at" in status.getvalue() and "left alone" in status.getvalue()
+    assert "unknown at" in cancel.getvalue()
+    assert err.getvalue().count(f"batch {gone}: unknown at {server.base_url}") == 1
+    assert "needs OpenAI's API" not in err.getvalue()
+    assert result.stats is not None and result.stats.judged == 6
+
+
+def test_a_live_run_over_uncollected_batches_says_it_buys_their_calls_again(data):
+    def interrupt(stats: Any) -> None:
+        raise KeyboardInterrupt
+
+    with FakeOpenAIServer() as server:
+        server.batches.script.polls = NEVER
+        options = JudgeConfig(
+            paths=data,
+            judge_base_url=server.base_url,
+            judge_model="gpt-4o",
+            model_list=[MODEL],
+            batch=True,
+            poll_interval=0.01,
+        )
+        before = describe_plan(make_plan(replace(options, batch=False)))
+        with pytest.raises(KeyboardInterrupt):
+            judge(options, err=io.StringIO(), on_progress=interrupt)
+        live = describe_plan(make_plan(replace(options, batch=False)))
+    assert "recorded batch" not in before
+    assert (
+        "notice: 1 recorded batch(es) in gpt-4o_single.jsonl.batches.jsonl are not collected "
+        "(holding 6 of the pending call(s)); this live run buys those calls again: rerun with "
+        "--batch to collect them instead"
+    ) in live

@@ -5,8 +5,10 @@
     results  messages.batches.results(id): one `succeeded` (the live `Message`), `errored`,
              `canceled` or `expired` result per request, in any order
     cancel   messages.batches.cancel(id)
-    find     messages.batches.list(): a batch takes no label, so the one created since the
-             submission began with the same number of requests, if there is exactly one
+    find     never: a batch takes no label, so none can be proven to be a submission's
+    suspects messages.batches.list(): the batches created since the submission began with the
+             same number of requests (named in a warning, never adopted: another run's batch
+             may look the same)
 
 A `custom_id` must match `^[a-zA-Z0-9_-]{1,64}$` (the judge's do: `mtbench.judging.batch`).
 """
@@ -17,7 +19,15 @@ import json
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mtbench.backends.batch_api import BatchAPI, BatchLimits, BatchRequest, BatchResult, BatchState
+from mtbench.backends.batch_api import (
+    BatchAPI,
+    BatchLimits,
+    BatchRequest,
+    BatchResult,
+    BatchState,
+    orphan_warning,
+    unknown_batch,
+)
 from mtbench.errors import BackendError, RequestError, TransientError
 
 if TYPE_CHECKING:
@@ -38,6 +48,7 @@ class AnthropicBatchAPI(BatchAPI):
 
     name = "Anthropic's Message Batches API"
     limits = BatchLimits(max_requests=100_000, max_bytes=256_000_000)
+    console = "the Anthropic console (https://console.anthropic.com/settings/workspaces)"
     backend: AnthropicBackend
 
     def size(self, request: BatchRequest) -> int:
@@ -50,24 +61,30 @@ class AnthropicBatchAPI(BatchAPI):
         since = time.time()
         payload = [{"custom_id": custom_id, "params": body} for custom_id, body in requests]
         tries = 0
+        self.creates_sent = 0
 
         def create() -> BatchState:
             nonlocal tries
             tries += 1
-            if tries > 1:  # the failed try may have created it after all
-                found = self.find(tag, since, len(requests))
-                if found is not None:
-                    return found
+            self.creates_sent += 1
             return _state(client.messages.batches.create(requests=payload))
 
-        return self._sdk("creating the batch", create)
+        state = self._sdk("creating the batch", create)
+        if tries > 1:  # a failed try may have created a batch after all: it cannot be proven
+            others = [i for i in self.suspects(since, len(requests)) if i != state.id]
+            if others:
+                self.warnings.append(orphan_warning(others, self.console))
+        return state
 
     def find(
         self, tag: str, since: float, requests: int, known: Collection[str] = ()
     ) -> BatchState | None:
+        return None  # no label on a batch: nothing proves one is this submission's
+
+    def suspects(self, since: float, requests: int, known: Collection[str] = ()) -> list[str]:
         client = self.backend._client
 
-        def look() -> BatchState | None:
+        def look() -> list[str]:
             found = []
             for batch in client.messages.batches.list(limit=100):
                 created = batch.created_at.timestamp()
@@ -75,15 +92,17 @@ class AnthropicBatchAPI(BatchAPI):
                     break  # newest first: nothing older can be ours
                 state = _state(batch)
                 if state.total == requests and state.id not in known:
-                    found.append(state)
-            return found[0] if len(found) == 1 else None
+                    found.append(state.id)
+            return found
 
         return self._sdk("listing batches", look)
 
     def state(self, batch_id: str) -> BatchState:
         client = self.backend._client
         return self._sdk(
-            f"reading batch {batch_id}", lambda: _state(client.messages.batches.retrieve(batch_id))
+            f"reading batch {batch_id}",
+            lambda: _state(client.messages.batches.retrieve(batch_id)),
+            batch_id,
         )
 
     def results(
@@ -121,11 +140,14 @@ class AnthropicBatchAPI(BatchAPI):
     def cancel(self, batch_id: str) -> BatchState:
         client = self.backend._client
         return self._sdk(
-            f"cancelling batch {batch_id}", lambda: _state(client.messages.batches.cancel(batch_id))
+            f"cancelling batch {batch_id}",
+            lambda: _state(client.messages.batches.cancel(batch_id)),
+            batch_id,
         )
 
-    def _sdk(self, what: str, call: Callable[[], T]) -> T:
-        """`call` with the SDK's errors translated (`RemoteBackend` rules), retried."""
+    def _sdk(self, what: str, call: Callable[[], T], batch_id: str | None = None) -> T:
+        """`call` with the SDK's errors translated (`RemoteBackend` rules), retried; a 404
+        about `batch_id` is `UnknownBatch`."""
         backend = self.backend
         anthropic = backend._anthropic
 
@@ -145,6 +167,8 @@ class AnthropicBatchAPI(BatchAPI):
                 body = getattr(exc, "body", None)
                 error = body.get("error") if isinstance(body, dict) else None
                 text = str((error or {}).get("message") or exc.message)
+                if exc.status_code == 404 and batch_id is not None:
+                    raise unknown_batch(batch_id, backend.base_url, 404, text) from None
                 if exc.status_code in (404, 405):
                     raise RequestError(
                         f"{backend.base_url}: {what} failed (HTTP {exc.status_code}: {text}); "

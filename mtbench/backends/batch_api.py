@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mtbench.backends.base import Conversation, GenerationParams, Reply
 from mtbench.backends.retry import call_with_retry
+from mtbench.errors import RequestError
 
 if TYPE_CHECKING:
     from mtbench.backends.remote import RemoteBackend
@@ -37,6 +38,29 @@ T = TypeVar("T")
 
 BatchRequest = tuple[str, dict[str, Any]]
 """One request of a batch: its `custom_id` and its JSON body (`BatchAPI.body`)."""
+
+
+class UnknownBatch(RequestError):
+    """The provider answers 404 for a batch id it was given (made with another key or project,
+    or deleted): that batch is left alone, the others go on.
+
+    Args:
+        batch_id: The batch.
+        message: One line naming the batch, the API root and what to do.
+    """
+
+    def __init__(self, batch_id: str, message: str):
+        super().__init__(message)
+        self.batch_id = batch_id
+
+
+def unknown_batch(batch_id: str, where: str, status: int, said: str) -> UnknownBatch:
+    """The `UnknownBatch` for a 404 about `batch_id` at the API root `where`."""
+    return UnknownBatch(
+        batch_id,
+        f"batch {batch_id}: unknown at {where} (HTTP {status}: {said}); made with another API "
+        "key or project? Left alone (the key that created it can still collect it)",
+    )
 
 
 @dataclass(frozen=True)
@@ -111,9 +135,16 @@ class BatchAPI(ABC):
 
     name = "a batch API"
     limits = BatchLimits(max_requests=50_000, max_bytes=200_000_000)
+    console = "the provider's console"
+    """Where a user sees and cancels batches by hand (named in warnings about orphans)."""
 
     def __init__(self, backend: RemoteBackend):
         self.backend = backend
+        self.warnings: list[str] = []  # lines for the user, taken by the run (`BatchRun`)
+        self.creates_sent = 0  # create requests the last `submit` sent (or began to send)
+
+    labelled = False
+    """A batch carries the submission's tag: `find` proves a batch is, or is not, ours."""
 
     @property
     def endpoint(self) -> str:
@@ -127,13 +158,28 @@ class BatchAPI(ABC):
         (`RemoteBackend.request_body`)."""
         return self.backend.request_body(conversation, params)
 
+    def params(self, params: GenerationParams) -> dict[str, Any]:
+        """The request parameters a request sampled with `params` carries (`request`'s second
+        value, without a conversation)."""
+        return self.backend.adjuster.apply(self.backend.request_params(params))
+
     def size(self, request: BatchRequest) -> int:
         """Bytes one request adds to a batch (its serialised line)."""
         return len(json.dumps({"custom_id": request[0], "body": request[1]}).encode()) + 1
 
+    def created_nothing(self, error: BaseException) -> bool:
+        """Whether the `submit` that raised `error` certainly created no batch: it failed before
+        its create request, or its only create request was refused (a 4xx: no retry)."""
+        from mtbench.errors import AuthError, RequestError
+
+        refused = isinstance(error, (AuthError, RequestError))
+        return self.creates_sent == 0 or (self.creates_sent == 1 and refused)
+
     @abstractmethod
     def submit(self, requests: Sequence[BatchRequest], tag: str) -> BatchState:
         """Create one batch of these requests (within `limits`), labelled with `tag`.
+
+        Counts in `creates_sent` the create requests it sends (`created_nothing`).
 
         Raises:
             AuthError, RequestError: when the provider refuses (no retry can help).
@@ -154,7 +200,18 @@ class BatchAPI(ABC):
             since: When the submission started (seconds since the epoch).
             requests: How many requests it held.
             known: Batch ids already accounted for (never the one looked for).
+
+        Only a batch proven to be this submission's (OpenAI: the tag in its metadata) is
+        returned; a provider whose batches carry no label returns None (see `suspects`).
         """
+
+    def suspects(self, since: float, requests: int, known: Collection[str] = ()) -> list[str]:
+        """Batches that may be an unproven submission's orphan (created since, same size).
+
+        For a provider whose batches carry no label (`find` cannot prove one is ours): the
+        ids to name in a warning, never to adopt. Default: none (`find` is proof).
+        """
+        return []
 
     @abstractmethod
     def state(self, batch_id: str) -> BatchState:
@@ -189,6 +246,16 @@ class BatchAPI(ABC):
             stop=backend._stop,
             what=f"{what} at {backend.base_url}",
         )
+
+
+def orphan_warning(suspects: Sequence[str], console: str) -> str:
+    """The warning for a submission that may have created a batch nobody can prove is its."""
+    return (
+        f"warning: one of {', '.join(suspects)} (created since, with the same number of "
+        "requests) may be this run's orphan: a batch whose id was never recorded, still running "
+        "and billed, which mtbench will not collect (nothing proves which batch is whose); if "
+        f"it is, cancel it in {console}"
+    )
 
 
 def split(

@@ -27,7 +27,14 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mtbench.backends.batch_api import BatchAPI, BatchLimits, BatchRequest, BatchResult, BatchState
+from mtbench.backends.batch_api import (
+    BatchAPI,
+    BatchLimits,
+    BatchRequest,
+    BatchResult,
+    BatchState,
+    unknown_batch,
+)
 from mtbench.backends.openai_compat import _server_message
 from mtbench.errors import RequestError, TransientError, first_line
 
@@ -58,6 +65,7 @@ class OpenAIBatchAPI(BatchAPI):
 
     name = "the OpenAI Batch API"
     limits = BatchLimits(max_requests=50_000, max_bytes=200_000_000)
+    labelled = True
     backend: OpenAICompatBackend
 
     def line(self, request: BatchRequest) -> bytes:
@@ -77,6 +85,7 @@ class OpenAIBatchAPI(BatchAPI):
     def submit(self, requests: Sequence[BatchRequest], tag: str) -> BatchState:
         client = self.backend._client
         since = time.time()
+        self.creates_sent = 0
         data = b"".join(self.line(request) for request in requests)
         uploaded = self._sdk(
             "uploading the batch input file",
@@ -93,6 +102,7 @@ class OpenAIBatchAPI(BatchAPI):
                 found = self.find(tag, since, len(requests))
                 if found is not None:
                     return found
+            self.creates_sent += 1
             return _state(
                 client.batches.create(
                     input_file_id=uploaded.id,
@@ -123,7 +133,9 @@ class OpenAIBatchAPI(BatchAPI):
 
     def state(self, batch_id: str) -> BatchState:
         client = self.backend._client
-        batch = self._sdk(f"reading batch {batch_id}", lambda: client.batches.retrieve(batch_id))
+        batch = self._sdk(
+            f"reading batch {batch_id}", lambda: client.batches.retrieve(batch_id), batch_id
+        )
         return _state(batch)
 
     def results(
@@ -179,11 +191,14 @@ class OpenAIBatchAPI(BatchAPI):
 
     def cancel(self, batch_id: str) -> BatchState:
         client = self.backend._client
-        batch = self._sdk(f"cancelling batch {batch_id}", lambda: client.batches.cancel(batch_id))
+        batch = self._sdk(
+            f"cancelling batch {batch_id}", lambda: client.batches.cancel(batch_id), batch_id
+        )
         return _state(batch)
 
-    def _sdk(self, what: str, call: Callable[[], T]) -> T:
-        """`call` with the SDK's errors translated (`RemoteBackend` rules), retried."""
+    def _sdk(self, what: str, call: Callable[[], T], batch_id: str | None = None) -> T:
+        """`call` with the SDK's errors translated (`RemoteBackend` rules), retried; a 404
+        about `batch_id` is `UnknownBatch`."""
         backend = self.backend
         openai = backend._openai
 
@@ -201,6 +216,8 @@ class OpenAIBatchAPI(BatchAPI):
                 raise TransientError(f"malformed reply ({first_line(exc)})") from None
             except openai.APIStatusError as exc:
                 message = _server_message(exc)
+                if exc.status_code == 404 and batch_id is not None:
+                    raise unknown_batch(batch_id, backend.base_url, 404, message) from None
                 if exc.status_code in (404, 405):
                     raise RequestError(
                         f"{backend.base_url}: {what} failed (HTTP {exc.status_code}: {message}); "

@@ -264,9 +264,10 @@ def _add_run_options(parser: argparse.ArgumentParser, fastchat: argparse._Argume
     batch.add_argument(
         "--poll-interval",
         type=float,
-        default=JudgeConfig.poll_interval,
+        default=None,
         metavar="SECONDS",
-        help="seconds between two looks at the batches being waited for (default: %(default)s)",
+        help="seconds between two looks at the batches being waited for, with --batch "
+        f"(default: {JudgeConfig.poll_interval:g})",
     )
     run = parser.add_argument_group("before spending money")
     run.add_argument(
@@ -345,7 +346,18 @@ def confirm_plan(plan: Any) -> bool:
 
 
 def make_config(args: argparse.Namespace) -> JudgeConfig:
-    """The `JudgeConfig` that the parsed flags describe (not yet validated)."""
+    """The `JudgeConfig` that the parsed flags describe (not yet validated).
+
+    Raises:
+        ConfigError: for --poll-interval without --batch (nothing would poll).
+    """
+    if args.poll_interval is None:
+        args.poll_interval = JudgeConfig.poll_interval
+    elif not args.batch:
+        raise ConfigError(
+            "--poll-interval is for --batch runs (seconds between looks at their batches): "
+            "add --batch, or drop --poll-interval"
+        )
     return config_from_args(JudgeConfig, args, RENAMED, paths=bench_paths(args))
 
 

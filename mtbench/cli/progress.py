@@ -279,6 +279,7 @@ class JudgeBar(_BarOwner):
         if batch:
             figures["batches"] = stats.batches_open
             done += stats.batch_progress
+        done = min(done, stats.calls)  # never "7/6": a re-asked call counts once
         self._bar.update(done=done, postfix={**figures, "unparsed": stats.unparsed})
 
     def write(self, line: str) -> None:

@@ -24,6 +24,7 @@ new batch, up to `replies.REASKS` times. Expired or cancelled batches keep what 
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -34,13 +35,20 @@ from contextlib import contextmanager
 from typing import Any
 
 from mtbench.backends.base import Backend, GenerationParams
-from mtbench.backends.batch_api import BatchAPI, BatchResult, BatchState, split
+from mtbench.backends.batch_api import (
+    BatchAPI,
+    BatchResult,
+    BatchState,
+    UnknownBatch,
+    orphan_warning,
+    split,
+)
 from mtbench.data.jsonl import JsonlAppender
 from mtbench.errors import BackendError, ConfigError
 from mtbench.judging.batch_ids import custom_id
 from mtbench.judging.batch_ledger import BatchLedger, LedgerBatch
 from mtbench.judging.plan import JudgePlan
-from mtbench.judging.replies import JudgeReply, NoVerdictError
+from mtbench.judging.replies import ROOM_GROWTH, JudgeReply, NoVerdictError
 from mtbench.judging.runner import Call, Collector, JudgeStats, settle_reply
 
 logger = logging.getLogger(__name__)
@@ -204,20 +212,31 @@ class BatchRun:
     def _pick_up(self) -> None:
         """Find the batches of earlier runs; collect the ended ones, wait for the others."""
         entries = self.ledger.load()
-        ours = [
+        judge = [
             e for e in entries if e.api == self.api.endpoint and e.model == self.backend.model_name
         ]
-        if len(ours) < len(entries):
+        if len(judge) < len(entries):
             self.say(
-                f"notice: {len(entries) - len(ours)} batch(es) in {self.ledger.path.name} went to "
+                f"notice: {len(entries) - len(judge)} batch(es) in {self.ledger.path.name} went to "
                 "another API or judge model; left alone"
+            )
+        ours = [e for e in judge if self._asks_the_same(e)]
+        if len(ours) < len(judge):
+            self.say(
+                f"notice: {len(judge) - len(ours)} batch(es) in {self.ledger.path.name} were sent "
+                "with other request parameters (temperature, max tokens, reasoning effort, extra "
+                "body, thinking budget...) than this run's; left alone, never written as this "
+                "run's judgments"
             )
         known = {e.batch_id for e in entries if e.batch_id}
         for entry in ours:
             if entry.dangling:
                 found = self.api.find(entry.tag, entry.submitted, len(entry.custom_ids), known)
                 if found is None:
-                    self.ledger.abandoned(entry)
+                    self.ledger.abandoned(entry, never_created=self.api.labelled)
+                    suspects = self.api.suspects(entry.submitted, len(entry.custom_ids), known)
+                    if suspects:
+                        self.say(orphan_warning(suspects, self.api.console))
                     continue
                 self.ledger.created(entry, found.id)
                 self.say(
@@ -228,10 +247,15 @@ class BatchRun:
         ended = []
         for entry in waiting:
             assert entry.batch_id is not None
+            try:
+                state = self.states[entry.batch_id] = self.api.state(entry.batch_id)
+            except UnknownBatch as error:
+                again = sum(1 for c in entry.custom_ids if c in self.calls and c not in self.owner)
+                self.say(f"notice: {error}; this run submits its {again} pending request(s) again")
+                continue
             owned = [c for c in entry.custom_ids if c in self.calls and c not in self.owner]
             for key in owned:
                 self.owner[key] = entry.batch_id
-            state = self.states[entry.batch_id] = self.api.state(entry.batch_id)
             if not owned:
                 if state.ended:
                     self.ledger.collected(entry)  # nothing of it is still to judge
@@ -252,6 +276,18 @@ class BatchRun:
                 self.open[entry.batch_id] = entry
         for entry, state in ended:
             self._collect(entry, state, earlier=True)
+
+    def _asks_the_same(self, entry: LedgerBatch) -> bool:
+        """Whether a recorded batch's requests carry what this run's would: its sampling is
+        this run's (grown by re-asks: `replies.more_room`), and so are its request parameters."""
+        mine, theirs = self.params, entry.generation
+        if (theirs.temperature, theirs.seed) != (mine.temperature, mine.seed):
+            return False
+        limits = [mine.max_new_tokens * ROOM_GROWTH**k for k in range(entry.round + 1)]
+        if theirs.max_new_tokens not in limits:
+            return False
+        sent = json.loads(json.dumps(self.api.params(theirs)))
+        return bool(sent == json.loads(json.dumps(entry.params)))
 
     def _owned(self, entry: LedgerBatch) -> list[str]:
         return [c for c in entry.custom_ids if self.owner.get(c) == entry.batch_id]
@@ -329,7 +365,16 @@ class BatchRun:
                 )
                 # A batch created is a batch recorded and tracked.
                 with deferred_interrupt(self.backend.cancel):
-                    state = self.api.submit(chunk, tag)
+                    try:
+                        state = self.api.submit(chunk, tag)
+                    except BaseException as error:
+                        if self.api.created_nothing(error):
+                            self.ledger.abandoned(entry, never_created=True)
+                        raise
+                    finally:
+                        for line in self.api.warnings:
+                            self.say(line)
+                        self.api.warnings.clear()
                     self.ledger.created(entry, state.id)
                     self.stats.batches_submitted += 1
                     self.open[state.id] = entry

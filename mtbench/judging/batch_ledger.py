@@ -4,8 +4,11 @@
 recorded (`submitting`), and the provider's batch id the moment it is known (`created`), each
 as one appended, fsynced line; a run killed at any point leaves a record the rerun acts on
 instead of submitting again. A batch whose results have all been written (or reported as
-failed) is marked `collected`. A submission that the provider never received (killed before the
-create request) is marked `abandoned` by the rerun that finds no batch for it.
+failed) is marked `collected`. A submission given up is marked `abandoned`: by the run whose
+submission certainly created nothing (it failed before or at its create request, with a
+refusal), or by the rerun that finds no batch for it; `created` says whether the provider
+certainly has none (true: `false`; unknown, as for an Anthropic batch, which carries no label
+to look it up by: `null` or absent).
 
 Lines (JSON objects, appended in this order for one batch):
 
@@ -13,7 +16,7 @@ Lines (JSON objects, appended in this order for one batch):
      "custom_ids", "time"}
     {"event": "created", "tag", "batch", "time"}
     {"event": "collected", "batch", "time"}
-    {"event": "abandoned", "tag", "time"}
+    {"event": "abandoned", "tag", "created", "time"}
 
 `api` is the API root and `model` the judge model the batch went to (a batch recorded for
 another is left alone); `round` counts re-asks of replies that ran out of room (0: first ask);
@@ -53,7 +56,9 @@ class LedgerBatch:
         submitted: When the submission began (seconds since the epoch).
         batch_id: The provider's id, once created (None: not known to have been created).
         collected: All its results were written or reported.
-        abandoned: The provider never created it.
+        abandoned: Given up: no batch of it will be collected.
+        never_created: Given up because the provider certainly never created it (else it may
+            have been created, and run unseen).
     """
 
     tag: str
@@ -67,6 +72,7 @@ class LedgerBatch:
     batch_id: str | None = None
     collected: bool = False
     abandoned: bool = False
+    never_created: bool = False
     line: int = field(default=0, compare=False)
 
     @property
@@ -129,12 +135,15 @@ class BatchLedger:
                 elif event == "collected":
                     by_id[str(row["batch"])].collected = True
                 elif event == "abandoned":
-                    batches[str(row["tag"])].abandoned = True
+                    entry = batches[str(row["tag"])]
+                    entry.abandoned = True
+                    entry.never_created = row.get("created") is False
                 else:
-                    raise KeyError(event)
+                    raise ValueError(f"unknown event {event!r}")
             except (KeyError, TypeError, ValueError) as exc:
+                why = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
                 raise DataError(
-                    f"not a batch record ({type(exc).__name__}: {exc}); this file is written by "
+                    f"not a batch record ({why}); this file is written by "
                     "mtbench-judge --batch: restore it, or delete it to forget its batches "
                     "(a rerun then submits what is not judged again)",
                     self.path,
@@ -185,10 +194,12 @@ class BatchLedger:
         self._append({"event": "collected", "batch": entry.batch_id})
         entry.collected = True
 
-    def abandoned(self, entry: LedgerBatch) -> None:
-        """Record that the provider never created a submission."""
-        self._append({"event": "abandoned", "tag": entry.tag})
+    def abandoned(self, entry: LedgerBatch, never_created: bool) -> None:
+        """Record a submission given up: the provider certainly never created it, or may have."""
+        created = False if never_created else None
+        self._append({"event": "abandoned", "tag": entry.tag, "created": created})
         entry.abandoned = True
+        entry.never_created = never_created
 
     def _append(self, row: dict[str, Any]) -> None:
         self._writer.append({**row, "time": row.get("time", time.time())})

@@ -11,10 +11,11 @@ import json
 import math
 
 from mtbench.backends.batch_api import BatchLimits
-from mtbench.backends.registry import api_url
+from mtbench.backends.registry import API_KINDS, api_url
 from mtbench.judging.batch_ids import custom_id
 from mtbench.judging.batch_ledger import BatchLedger
 from mtbench.judging.plan import JudgePlan
+from mtbench.judging.replies import ROOM_GROWTH
 
 REQUEST_OVERHEAD = 300
 """Bytes a request line adds to its messages (ids, model, parameters), for the estimate."""
@@ -34,15 +35,20 @@ def provider_limits(kind: str) -> tuple[str, BatchLimits]:
 def covered_calls(plan: JudgePlan) -> tuple[set[str], int]:
     """The custom ids of pending calls that recorded batches already hold, and those batches.
 
-    Counts the batches sent to this judge (API root and model) that are not yet collected,
-    including a submission whose run stopped before it recorded the batch's id.
+    Counts the batches sent to this judge (API root and model) with this run's sampling
+    (temperature, token limit; the run checks every request parameter) that are not yet
+    collected, including a submission whose run stopped before it recorded the batch's id.
     """
+    temperature = plan.options.judge_temperature
     entries = [
         entry
         for entry in BatchLedger(plan.output).load()
         if entry.api.rstrip("/") == api_url(plan.backend).rstrip("/")
         and entry.model == plan.backend.model
         and (entry.open or entry.dangling)
+        and entry.generation.temperature == temperature
+        and entry.generation.max_new_tokens
+        in [plan.max_tokens * ROOM_GROWTH**k for k in range(entry.round + 1)]
     ]
     pending = {
         custom_id(match, swapped)
@@ -80,3 +86,18 @@ def describe(plan: JudgePlan) -> str:
             "the pending call(s)"
         )
     return line
+
+
+def uncollected_notice(plan: JudgePlan) -> str | None:
+    """For a live run (no `--batch`): the recorded batches of this judge not yet collected,
+    whose calls the run would buy again (None when there are none)."""
+    if plan.backend.kind not in API_KINDS or not BatchLedger(plan.output).path.is_file():
+        return None
+    held, batches = covered_calls(plan)
+    if not batches:
+        return None
+    return (
+        f"{batches} recorded batch(es) in {BatchLedger(plan.output).path.name} are not "
+        f"collected (holding {len(held)} of the pending call(s)); this live run buys those "
+        "calls again: rerun with --batch to collect them instead"
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TextIO
 
-from mtbench.backends.batch_api import BatchState
+from mtbench.backends.batch_api import BatchState, UnknownBatch
 from mtbench.backends.registry import open_backend
 from mtbench.judging.batch import batch_api_for
 from mtbench.judging.batch_ledger import BatchLedger, LedgerBatch
@@ -72,17 +72,32 @@ def batch_status(
             if entry.api != api.endpoint or entry.model != backend.model_name:
                 note = f"sent to {entry.model} at {entry.api}, not this judge"
                 reports.append(BatchReport(entry, None, note))
+            elif entry.never_created:
+                reports.append(BatchReport(entry, None, "never created (its submission failed)"))
             elif entry.abandoned:
-                reports.append(BatchReport(entry, None, "never created (its run stopped first)"))
+                note = (
+                    "may have been created (its run stopped while submitting); not collected: "
+                    f"if it runs, cancel it in {api.console}"
+                )
+                reports.append(BatchReport(entry, None, note))
             elif entry.batch_id is None:
-                note = "being submitted when its run stopped; the next --batch run looks for it"
+                note = "may have been created (its run stopped while submitting); the next "
+                note += "--batch run looks for it" if api.labelled else "--batch run submits again"
                 reports.append(BatchReport(entry, None, note))
             elif entry.collected:
                 reports.append(BatchReport(entry, None, "collected"))
             else:
-                state = api.state(entry.batch_id)
-                if cancel and not state.ended:
-                    state = api.cancel(entry.batch_id)
+                try:
+                    state = api.state(entry.batch_id)
+                    if cancel and not state.ended:
+                        state = api.cancel(entry.batch_id)
+                except UnknownBatch:
+                    note = (
+                        f"unknown at {api.endpoint} (HTTP 404: made with another API key or "
+                        "project?); left alone"
+                    )
+                    reports.append(BatchReport(entry, None, note))
+                    continue
                 reports.append(BatchReport(entry, state))
     finally:
         backend.close()

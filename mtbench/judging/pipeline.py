@@ -71,13 +71,13 @@ def summary_lines(stats: JudgeStats, plan: JudgePlan, adjustments: Sequence[str]
     """
     rate = stats.calls_done / stats.wall_time if stats.wall_time > 0 else 0.0
     head = "interrupted" if stats.interrupted else "stopped" if stats.stopped else "done"
+    why = "request(s) failed inside their batch" if stats.batch else "call(s) failed after retries"
     lines = [
         f"mtbench-judge {head} in {stats.wall_time:.1f}s ({rate:.2f} calls/s)",
         f"  judged:     {stats.judged} of {stats.matches} match(es) written to {plan.output}",
         f"  skipped:    {plan.done} already judged before this run",
         f"  unparsed:   {stats.unparsed} verdict(s) without a rating/winner (stored as -1/error)",
-        f"  failed:     {stats.failed} match(es) not written "
-        f"({stats.failed_calls} call(s) failed after retries)",
+        f"  failed:     {stats.failed} match(es) not written ({stats.failed_calls} {why})",
         f"  retries:    {stats.retries}",
     ]
     if stats.out_of_scale:
@@ -275,8 +275,9 @@ def _run(
     finally:
         backend.close()
     if stats.failed:
+        how = "inside their batch" if stats.batch else "after retries"
         raise BackendError(
-            f"{stats.failed} of {stats.matches} judgment(s) failed after retries and were not "
+            f"{stats.failed} of {stats.matches} judgment(s) failed {how} and were not "
             "written; rerun the same command to judge them"
         )
     return JudgeResult("done", plan, stats)

@@ -328,7 +328,7 @@ def make_plan(options: JudgeConfig, notices: Sequence[str] = ()) -> JudgePlan:
     output = output_file(options)
     done, stale = judged_keys(output, options.mode, matches, options.keep_stale, notices)
     pending = [match for match in matches if match.key not in done]
-    return JudgePlan(
+    plan = JudgePlan(
         options=options,
         backend=spec,
         judge_name=judge_name,
@@ -343,6 +343,13 @@ def make_plan(options: JudgeConfig, notices: Sequence[str] = ()) -> JudgePlan:
         notices=notices,
         stale_keys=frozenset(stale),
     )
+    if not options.batch:
+        from mtbench.judging.batch_plan import uncollected_notice
+
+        note = uncollected_notice(plan)
+        if note:
+            plan.notices.append(note)
+    return plan
 
 
 def describe_plan(plan: JudgePlan) -> str:
