@@ -479,7 +479,7 @@ def test_dry_run_flags_broken_answers(data):
         (
             ["--judge-backend", "fake", "--num-threads", "2"],
             "no-url",
-            "Error: --num-threads is for a local judge run with transformers "
+            "Error: --num-threads is for a local judge run with transformers or llama.cpp "
             "(--judge-model-path); this judge is --judge-backend fake",
         ),
         (["--num-threads", "0"], None, "Error: --num-threads must be at least 1, got 0"),
