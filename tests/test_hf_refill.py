@@ -225,6 +225,16 @@ def test_answers_with_refilled_batches_equal_static_ones_over_both_turns(
 ):
     mixed = {"question_begin": 19, "question_end": 23}  # roleplay 100 (sampled), 101-103 greedy
     monkeypatch.setattr(smollm2_backend, "_batch_size", 2)
+    real_forward = smollm2_backend.model.forward
+    prefilled: list[int] = []
+
+    @functools.wraps(real_forward)
+    def counting(*args, **kwargs):
+        if kwargs["input_ids"].shape[1] > 1:
+            prefilled.append(kwargs["input_ids"].shape[1])
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(smollm2_backend.model, "forward", counting)
     summary = generate_answers(
         config_for(bench, "refilled", max_new_token=16, **mixed), backend=smollm2_backend
     )
@@ -235,6 +245,22 @@ def test_answers_with_refilled_batches_equal_static_ones_over_both_turns(
     for qid in refilled:
         assert refilled[qid].choices == static[qid].choices
     assert 0 < summary.tokens <= 4 * 2 * 16
+    # Turn 2 kept turn 1's keys and values: only its new user message (and any part of the
+    # reply that re-encodes differently) was prefilled.
+    fmt = smollm2_backend.format
+    questions = {q.question_id: q for q in load_questions(bench.question_file)}
+    first, second = [], []
+    for qid, answer in refilled.items():
+        user = questions[qid].turns
+        first.append(len(fmt.encode([{"role": "user", "content": user[0]}])))
+        conversation = [
+            {"role": "user", "content": user[0]},
+            {"role": "assistant", "content": answer.choices[0].turns[0]},
+            {"role": "user", "content": user[1]},
+        ]
+        second.append(len(fmt.encode(conversation)))
+    new_messages = sum(b - a for a, b in zip(first, second, strict=True))
+    assert sum(prefilled) <= sum(first) + new_messages < sum(first) + sum(second)
 
 
 @pytest.mark.model

@@ -6,6 +6,9 @@
   on their batch.
 * `ReplyEnds` ends each row where a one-prompt generation would end it (EOS, a template stop
   id, or the template's stop string after position 0) and records that length.
+
+The refilled batches of `hf_refill` use the same rules, row by row: `draw_tokens` for sampled
+rows, `find_stop_str` for the stop string.
 """
 
 from __future__ import annotations

@@ -11,12 +11,18 @@ computes are finished replies. `RefillDecoder` keeps up to `slots` rows decoding
    `max_new_tokens`); a row that ended leaves at once and its reply goes out (`done`), which
    may make the conversation's next turn pending;
 3. the freed slot is prefilled with the next pending conversation before the next step; with
-   none pending, the last row moves into it, so the active rows stay together.
+   none pending, the last row moves into it, so the active rows stay together. A
+   conversation's next turn takes the slot of the turn it continues and keeps the keys and
+   values of the tokens the two share (its previous prompt and, as far as the text re-encodes
+   to the same tokens, the reply): only the new user message is prefilled, not the whole
+   conversation again.
 
 Greedy rows take the arg-max and sampled rows draw from their own generator, seeded with their
 seed when they start (`hf_decoding.draw_tokens`), so a reply does not depend on the rows beside
 it: in float32, greedy replies equal one-at-a-time generation (up to float rounding, as batches
-always were). Running out of memory halves the slots and restarts the rows under way.
+always were; keys and values kept from turn 1 were computed one token at a time rather than in
+one pass, which differs as little). Running out of memory halves the slots and restarts the
+rows under way.
 
 Models it cannot run exactly (`refill_blockers`: attention other than full `sdpa`/`eager`,
 generation-config rules such as a repetition penalty) keep transformers' `generate` in static
@@ -204,30 +210,25 @@ class RefillDecoder:
         done: Done,
         notify: Callable[[int], None],
     ) -> None:
-        def next_row() -> tuple[_Row, Any] | None:
-            while True:
-                row = waiting.popleft() if waiting else self._row(take())
-                if row is None:
-                    return None
-                self._starting = row
-                prefilled = self._prefill(row)
-                self._unreported += 1  # its first token
-                reason = self._ended(row)
-                if reason is None:
-                    return row, prefilled
-                notify(self._unreported)  # before `done` reports its tokens
-                self._unreported = 0
-                self._finish(row, reason, done)
-                self._starting = None
-
-        free: list[int] = []
+        free: list[int] = []  # slots whose rows ended (their keys and values kept till refilled)
         while True:
             while free or kv.active < kv.size:
-                started = next_row()
-                if started is None:
+                row = waiting.popleft() if waiting else self._row(take())
+                if row is None:
                     break
-                row, prefilled = started
-                slot = free.pop(0) if free else kv.active
+                self._starting = row
+                slot, shared = self._slot_for(row, rows, free, kv.active)
+                prefilled = self._prefill(row, kv.prefix(slot, shared) if shared else None)
+                self._unreported += 1  # its first token
+                reason = self._ended(row)
+                if reason is not None:  # ended at once: the slot stays free
+                    notify(self._unreported)  # before `done` reports its tokens
+                    self._unreported = 0
+                    self._finish(row, reason, done)
+                    self._starting = None
+                    continue
+                if slot in free:
+                    free.remove(slot)
                 kv.place(slot, prefilled, len(row.prompt), room=row.params.max_new_tokens)
                 if slot == len(rows):
                     rows.append(row)
@@ -256,23 +257,53 @@ class RefillDecoder:
                     self._finish(row, reason, done)
                     free.append(slot)
 
+    @staticmethod
+    def _slot_for(row: _Row, rows: list[_Row], free: list[int], active: int) -> tuple[int, int]:
+        """The slot for a new row, and how many of its prompt's first tokens that slot holds.
+
+        A conversation's next turn (its prompt continues the whole prompt of a row that just
+        ended) goes to that row's slot and keeps the keys and values of the tokens they share:
+        only the rest of its prompt is prefilled. Any other row: the first free slot, nothing
+        shared.
+        """
+        for slot in free:
+            ended = rows[slot]
+            if row.prompt[: len(ended.prompt)] != ended.prompt:
+                continue
+            cached = ended.prompt + ended.ids[:-1]  # the last token was never fed
+            limit = min(len(cached), len(row.prompt) - 1)  # prefill one token at least
+            shared = len(ended.prompt)
+            while shared < limit and cached[shared] == row.prompt[shared]:
+                shared += 1
+            return slot, min(shared, limit)
+        return (free[0] if free else active), 0
+
     def _row(self, taken: tuple[Hashable, Conversation, GenerationParams] | None) -> _Row | None:
         if taken is None:
             return None
         key, conversation, params = taken
         return _Row(key, conversation, params, self.format.encode(conversation))
 
-    def _prefill(self, row: _Row) -> Any:
-        """Run the row's prompt alone, pick its first token; returns the prompt's cache."""
+    def _prefill(self, row: _Row, prefix: list[tuple[Any, Any]] | None = None) -> Any:
+        """Run the row's prompt alone and pick its first token; returns the prompt's cache.
+
+        Args:
+            row: The new row.
+            prefix: Keys and values of the prompt's first tokens, per layer, shape (1, kv heads,
+                tokens, head dim) (`KVSlots.prefix`); only the rest of the prompt is run.
+        """
         torch, transformers = import_transformers()
-        length = len(row.prompt)
         cache = transformers.DynamicCache(config=self.model.config)
+        shared = 0
+        for index, (keys, values) in enumerate(prefix or ()):
+            cache.update(keys, values, index)
+            shared = keys.shape[-2]
         kwargs: dict[str, Any] = {self.cache_arg: cache, "use_cache": True}
         if self.keep_last:
             kwargs["logits_to_keep"] = 1
         output = self.model(
-            input_ids=torch.tensor([row.prompt], device=self.device),
-            position_ids=torch.arange(length, device=self.device).unsqueeze(0),
+            input_ids=torch.tensor([row.prompt[shared:]], device=self.device),
+            position_ids=torch.arange(shared, len(row.prompt), device=self.device).unsqueeze(0),
             **kwargs,
         )
         if not row.params.greedy:

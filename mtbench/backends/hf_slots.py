@@ -94,6 +94,18 @@ class KVSlots:
         if slot == self.active:
             self.active += 1
 
+    def prefix(self, slot: int, tokens: int) -> list[tuple[Any, Any]]:
+        """Copies of the keys and values of the first `tokens` tokens of the row in `slot`.
+
+        Returns:
+            Per layer, (keys, values), each of shape (1, kv heads, tokens, head dim).
+        """
+        columns = slice(self.starts[slot], self.starts[slot] + tokens)
+        return [
+            (keys[slot : slot + 1, :, columns].clone(), values[slot : slot + 1, :, columns].clone())
+            for keys, values in zip(self.keys, self.values, strict=True)
+        ]
+
     def move(self, source: int, target: int) -> None:
         """Copy the row in slot `source` into slot `target` (whose row is finished)."""
         window = slice(self.lo, self.end)
