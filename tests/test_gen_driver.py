@@ -13,7 +13,12 @@ from mtbench.backends.base import Conversation
 from mtbench.backends.fake import FakeBackend, echo
 from mtbench.data.answers import load_answer_file
 from mtbench.errors import BackendError
-from mtbench.generation import FailedQuestionsError, GenConfig, generate_answers
+from mtbench.generation import (
+    FailedQuestionsError,
+    GenConfig,
+    GenerationStoppedError,
+    generate_answers,
+)
 
 GREEDY = {"question_begin": 30, "question_end": 33}  # math questions 111-113: temperature 0
 
@@ -143,6 +148,60 @@ def test_a_failed_question_gets_no_row_and_a_rerun_retries_it(bench):
     retry = generate_answers(config_for(bench, "flaky", **GREEDY), backend=FakeBackend())
     assert (retry.generated, retry.already_done) == (1, 2)
     assert sorted(load_answer_file(bench.answer_file("flaky"))) == [111, 112, 113]
+
+
+def test_a_refilling_engine_gets_turn_two_before_new_questions(bench):
+    """A local engine that refills its batch takes turns one at a time (`TurnFeed`)."""
+    backend = FakeBackend(refill=True, batch_size=2)
+    summary = generate_answers(config_for(bench, "refill", question_end=4), backend=backend)
+    assert summary.generated == 4 and not summary.failed
+    started = [(c[0]["content"], len(c) // 2 + 1) for c in backend.conversations]
+    first = [text for text, turn in started if turn == 1]
+    assert len(first) == 4
+    # Two rows: both first turns start, and each second turn as soon as its first one ends.
+    a, b, c, d = first
+    assert started[2:4] == [(a, 2), (b, 2)] and started[6:] == [(c, 2), (d, 2)]
+    answers = load_answer_file(bench.answer_file("refill"))
+    for conversation in backend.conversations[2:4]:  # turn 2 carries turn 1's answer
+        assert conversation[1] == {"role": "assistant", "content": echo(conversation[:1])}
+    assert summary.tokens == sum(
+        len(turn.split()) for answer in answers.values() for turn in answer.choices[0].turns
+    )
+
+
+def test_a_failure_in_a_refilled_batch_costs_only_the_rows_under_way(bench):
+    questions = [json.loads(line) for line in bench.question_file.read_text().splitlines()]
+    marker = questions[31]["turns"][0][:40]  # question 112
+
+    def reply(conversation: Conversation) -> str:
+        if any(marker in message["content"] for message in conversation):
+            raise BackendError("out of GPU memory (simulated)")
+        return echo(conversation)
+
+    flaky = FakeBackend(reply, batch_size=2, refill=True)
+    with pytest.raises(FailedQuestionsError) as failed:
+        generate_answers(config_for(bench, "flaky", **GREEDY), backend=flaky)
+    lost = failed.value.summary.failed
+    assert 112 in lost and len(lost) <= 2  # 112 and the row beside it, if any
+    written = sorted(load_answer_file(bench.answer_file("flaky")))
+    assert sorted([*written, *lost]) == [111, 112, 113]
+    retry = generate_answers(
+        config_for(bench, "flaky", **GREEDY), backend=FakeBackend(refill=True, batch_size=2)
+    )
+    assert (retry.generated, retry.already_done) == (len(lost), len(written))
+    assert sorted(load_answer_file(bench.answer_file("flaky"))) == [111, 112, 113]
+
+
+def test_repeated_failures_stop_a_refilling_run(bench):
+    def down(conversation: Conversation) -> str:
+        raise BackendError("the model failed (simulated)")
+
+    dead = FakeBackend(down, batch_size=2, refill=True)
+    with pytest.raises(GenerationStoppedError, match="simulated") as stopped:
+        generate_answers(config_for(bench, "dead", question_end=10), backend=dead)
+    assert len(dead.calls) == 3  # three failed rounds in a row, each losing two rows
+    summary = stopped.value.summary
+    assert (len(summary.failed), summary.unfinished, summary.generated) == (6, 4, 0)
 
 
 def test_repeated_failures_stop_the_run(bench):

@@ -55,6 +55,7 @@ def test_is_a_backend(smollm2_backend):
 
     assert smollm2_backend.num_threads == torch.get_num_threads() >= 1
     assert smollm2_backend.model_name == "smollm2"
+    assert smollm2_backend.refills  # a plain Llama: decoded in refilled batches
 
 
 @pytest.mark.model
@@ -120,13 +121,15 @@ def test_stopping_early_gives_fastchats_cut_with_fewer_tokens(smollm2_backend, f
 def test_out_of_memory_halves_the_batch_and_loses_nothing(
     smollm2_model, smollm2_backend, first_turns, caplog
 ):
-    """A GPU running out of memory is simulated: batches above 2 rows raise torch's own error."""
+    """Static batches (`generate`): a GPU running out of memory is simulated, batches above 2
+    rows raise torch's own error. (Refilled batches: test_hf_refill.)"""
     import torch
 
     from mtbench.backends.hf import HFBackend
     from mtbench.errors import BackendError
 
-    backend = HFBackend(str(smollm2_model), dtype="float32", batch_size=8)
+    backend = HFBackend(str(smollm2_model), dtype="float32", batch_size=8, refill=False)
+    assert not backend.refills
     real_generate = backend.model.generate
     rows_tried = []
 

@@ -77,6 +77,23 @@ def test_tokens_move_within_a_call_and_the_time_left_follows_them(capsys):
     assert "6/6 turns" in line and "3/3 questions, 60 tokens, 3.0 tok/s]" in line
 
 
+def test_in_a_refilled_batch_each_reply_moves_its_tokens_from_live_to_done(capsys):
+    clock = Clock()
+    bar = GenerationBar(tty=True, clock=clock)
+    bar.start(Path("answers.jsonl"), types.SimpleNamespace(done=[], todo=[81, 82]))
+    bar.generation_started(turns=4, max_new_tokens=100)
+    for _ in range(10):  # two rows, 1 s a step
+        clock.now += 1.0
+        bar.tokens_in_flight(2)
+    bar.tokens(6)  # one reply ended at 6 tokens; the other row's 10 tokens are still live
+    bar.turns_done(1)
+    clock.now += 0.1
+    bar.tokens_in_flight(-4)  # rows restarted after running out of memory
+    line = last_draw(capsys)
+    assert "1/4 turns" in line and "16 tokens, 1.6 tok/s" in line
+    bar.close()
+
+
 def test_without_token_counts_the_time_left_comes_from_turns(capsys):
     bar, clock = started(tty=True)  # 4 questions: 8 turns
     clock.now += 10.0

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from mtbench.backends.batch_api import BatchAPI
@@ -111,6 +111,20 @@ class GenerationParams:
         return self.temperature is None or self.temperature < 1e-4
 
 
+class TurnFeed(Protocol):
+    """Conversations for a backend that refills its batch (`Backend.refills`), one at a time.
+
+    The backend takes a conversation whenever it has room for one and reports each reply as
+    soon as it ends, so a reply can make a new conversation pending (a question's next turn).
+    """
+
+    def take(self) -> tuple[Hashable, Conversation, GenerationParams] | None:
+        """The next conversation to start, with a key for `done`; None: none pending now."""
+
+    def done(self, key: Hashable, reply: Reply, tokens: int) -> None:
+        """The reply to `key`'s conversation, which generated `tokens` tokens."""
+
+
 DEFAULT_BATCH_SIZE = 16
 """Conversations per call for a batching backend that states no preference of its own."""
 
@@ -179,6 +193,8 @@ class Backend(ABC):
         token_listener: Told during a call how many tokens were just generated (a local
             engine that can tell, once per decoding step), so progress moves within a long
             batch; None: nobody listens. The call's total still comes from `tokens_generated`.
+        refills: True when the backend can decode from a `TurnFeed` (`generate_refilling`),
+            starting each conversation as soon as a row of its batch is free.
     """
 
     model_name: str
@@ -189,6 +205,7 @@ class Backend(ABC):
     format: PromptFormat | None = None
     num_threads: int | None = None
     token_listener: Callable[[int], None] | None = None
+    refills: bool = False
 
     @abstractmethod
     def generate(
@@ -229,6 +246,19 @@ class Backend(ABC):
             for index, reply in zip(indices, answered, strict=True):
                 replies[index] = reply
         return replies
+
+    def generate_refilling(self, feed: TurnFeed) -> None:
+        """Reply to the feed's conversations until it has none pending and all have ended.
+
+        Only for backends with `refills`. Each reply goes to `feed.done` as soon as it ends
+        (from the calling thread), and a freed row takes the next `feed.take()` at once.
+
+        Raises:
+            NotImplementedError: for a backend without `refills`.
+            BackendError: when generation fails; the conversations taken and not done got no
+                reply.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not refill batches")
 
     def complete(
         self, conversation: Conversation, params: GenerationParams, retry: RetryPolicy | None = None

@@ -9,15 +9,27 @@ A scripted exception is raised by the call that reaches it, so a test can make o
 (`FakeBackend(["ok", BackendError("out of memory"), "ok"])`); so is an exception raised by a
 reply function. It is registered as kind `fake` (`mtbench-gen --backend fake`,
 `mtbench-judge --judge-backend fake`).
+
+With `refill=True` it stands in for a local engine that refills its batch: it takes
+conversations from a `TurnFeed` while it holds fewer than `batch_size`, and ends them in the
+order they started, one at a time, each as a call of its own in `calls`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from mtbench.backends.base import DEFAULT_BATCH_SIZE, Backend, Conversation, GenerationParams
+from mtbench.backends.base import (
+    DEFAULT_BATCH_SIZE,
+    Backend,
+    Conversation,
+    GenerationParams,
+    Reply,
+    TurnFeed,
+)
 
 Script = str | Iterable[str | BaseException] | Callable[[Conversation], str]
 
@@ -54,7 +66,9 @@ class FakeBackend(Backend):
         model_name: The name reported as `model_name`.
         concurrent: Behave as a remote API (callers use a thread pool, one conversation per
             call) instead of a local engine taking batches.
-        batch_size: Conversations per call the fake asks for (as a local engine would).
+        batch_size: Conversations per call the fake asks for (as a local engine would), and
+            the rows of its batch with `refill`.
+        refill: Take conversations from a `TurnFeed` (`generate_refilling`, module docstring).
 
     Attributes:
         calls: Every call so far, in the order they were made.
@@ -67,9 +81,11 @@ class FakeBackend(Backend):
         model_name: str = "fake",
         concurrent: bool = False,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        refill: bool = False,
     ):
         self.model_name = model_name
         self.concurrent = concurrent
+        self.refills = refill
         self._batch_size = batch_size
         self.calls: list[FakeCall] = []
         self._lock = threading.Lock()
@@ -106,6 +122,24 @@ class FakeBackend(Backend):
             thread = threading.current_thread().name
             self.calls.append(FakeCall(tuple(conversations), params, thread))
         return [self._reply(conversation) for conversation in conversations]
+
+    def generate_refilling(self, feed: TurnFeed) -> None:
+        """Reply to the feed's conversations, `batch_size` rows at a time, oldest row first.
+
+        A reply's tokens are counted as its words.
+
+        Raises:
+            BaseException: as `generate` (the rows in flight get no reply).
+        """
+        rows: deque[tuple[Hashable, Conversation, GenerationParams]] = deque()
+        while True:
+            while len(rows) < self._batch_size and (taken := feed.take()) is not None:
+                rows.append(taken)
+            if not rows:
+                return
+            key, conversation, params = rows.popleft()
+            [text] = self.generate([conversation], params)
+            feed.done(key, Reply(text, "stop"), len(text.split()))
 
     def _next_from(self, script: Iterator[str | BaseException]) -> Callable[[Conversation], str]:
         used = 0

@@ -6,6 +6,9 @@
   on their batch.
 * `ReplyEnds` ends each row where a one-prompt generation would end it (EOS, a template stop
   id, or the template's stop string after position 0) and records that length.
+
+The refilled batches of `hf_refill` use the same rules, row by row: `draw_tokens` for sampled
+rows, `find_stop_str` for the stop string.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def sampling_kwargs(params: Sequence[GenerationParams], generation_config: Any) 
     torch, transformers = import_transformers()
     if all(p.greedy for p in params):
         return {"do_sample": False}
-    if any(_set(getattr(generation_config, name, None), name) for name in _OTHER_WARPERS):
+    if other_warpers(generation_config):
         seed = next(p.seed for p in params if not p.greedy)
         if seed is not None:
             torch.manual_seed(seed)
@@ -43,13 +46,8 @@ def sampling_kwargs(params: Sequence[GenerationParams], generation_config: Any) 
             "temperature": 1.0,
             "logits_processor": transformers.LogitsProcessorList([processor]),
         }
-    top_k = getattr(generation_config, "top_k", None)
-    top_p = getattr(generation_config, "top_p", None)
-    sampler = row_sampler(
-        params,
-        top_k=TRANSFORMERS_TOP_K if top_k is None else top_k,
-        top_p=1.0 if top_p is None else top_p,
-    )
+    top_k, top_p = sampler_settings(generation_config)
+    sampler = row_sampler(params, top_k=top_k, top_p=top_p)
     return {"do_sample": False, "logits_processor": transformers.LogitsProcessorList([sampler])}
 
 
@@ -63,15 +61,60 @@ def _set(value: Any, name: str) -> bool:
     return True
 
 
+def sampler_settings(generation_config: Any) -> tuple[int, float]:
+    """The top-k and top-p a sampled row uses: the model's generation config, else transformers'
+    defaults (top-k `TRANSFORMERS_TOP_K`, top-p 1.0)."""
+    top_k = getattr(generation_config, "top_k", None)
+    top_p = getattr(generation_config, "top_p", None)
+    return (TRANSFORMERS_TOP_K if top_k is None else top_k), (1.0 if top_p is None else top_p)
+
+
+def other_warpers(generation_config: Any) -> list[str]:
+    """Sampling settings of the model's generation config beyond temperature, top-k and top-p
+    (`min_p`, `typical_p`, ...), which only transformers' own sampler applies."""
+    return [name for name in _OTHER_WARPERS if _set(getattr(generation_config, name, None), name)]
+
+
+def draw_tokens(
+    scores: Any, temperatures: Any, generators: Sequence[Any], top_k: int, top_p: float
+) -> Any:
+    """One sampled token per row, drawn the way transformers samples.
+
+    Temperature, then top-k, then top-p, then a draw from the softmax, each row from its own
+    `torch.Generator` (so a row's draws do not depend on the other rows).
+
+    Args:
+        scores: Logits, shape (rows, vocabulary).
+        temperatures: Shape (rows, 1), each above 0.
+        generators: One per row, on the scores' device.
+        top_k: Tokens kept by top-k (0 or less: all).
+        top_p: Probability mass kept by top-p (1.0: all).
+
+    Returns:
+        The drawn token ids, shape (rows,), on the scores' device.
+    """
+    torch, _ = import_transformers()
+    sub = scores.float() / temperatures.to(scores.device)
+    k = sub.shape[-1] if top_k <= 0 else min(top_k, sub.shape[-1])
+    values, indices = sub.topk(k, dim=-1)  # descending
+    if top_p < 1.0:
+        values = _top_p(torch, values, top_p)
+    probs = values.softmax(dim=-1)
+    drawn = [
+        indices[j, torch.multinomial(probs[j], 1, generator=generators[j])[0]]
+        for j in range(len(generators))
+    ]
+    return torch.stack(drawn) if drawn else indices[:, 0]
+
+
 def row_sampler(params: Sequence[GenerationParams], top_k: int, top_p: float) -> Any:
     """A logits processor that picks each row's next token and leaves only that one.
 
     Greedy rows take the arg-max. A sampled row is sampled the way transformers samples
-    (temperature, then top-k, then top-p, then a draw from the softmax), from its own random
-    generator seeded with its seed (the choice index, as FastChat seeds): so a sampled answer
-    does not depend on which other conversations share its batch, nor on the batch size or
-    replica. The processor returns scores where only the picked token is finite, so
-    `generate`'s greedy step takes exactly that token.
+    (`draw_tokens`), from its own random generator seeded with its seed (the choice index, as
+    FastChat seeds): so a sampled answer does not depend on which other conversations share its
+    batch, nor on the batch size or replica. The processor returns scores where only the picked
+    token is finite, so `generate`'s greedy step takes exactly that token.
     """
     torch, transformers = import_transformers()
     rows = [i for i, p in enumerate(params) if not p.greedy]
@@ -88,15 +131,7 @@ def row_sampler(params: Sequence[GenerationParams], top_k: int, top_p: float) ->
                 self.generators = [
                     torch.Generator(device=scores.device).manual_seed(seed) for seed in seeds
                 ]
-            sub = scores[rows].float() / temperatures.to(scores.device)
-            k = sub.shape[-1] if top_k <= 0 else min(top_k, sub.shape[-1])
-            values, indices = sub.topk(k, dim=-1)  # descending
-            if top_p < 1.0:
-                values = _top_p(torch, values, top_p)
-            probs = values.softmax(dim=-1)
-            for j, row in enumerate(rows):
-                draw = torch.multinomial(probs[j], 1, generator=self.generators[j])
-                picked[row] = indices[j, draw[0]]
+            picked[rows] = draw_tokens(scores[rows], temperatures, self.generators, top_k, top_p)
             only = torch.full_like(scores, float("-inf"))
             return only.scatter(1, picked.unsqueeze(1), 0.0)
 
@@ -166,7 +201,6 @@ class ReplyEnds:
         self.stop_str = stop_str
         self.str_settled = [stop_str is None] * batch
         self.tokenizer = tokenizer
-        self.tail = 8 + (len(stop_str) if stop_str else 0)
 
     def criterion(self) -> Any:
         """A transformers `StoppingCriteria` that feeds `check`."""
@@ -198,13 +232,31 @@ class ReplyEnds:
 
     def _check_stop_str(self, row: int, ids: list[int], length: int) -> None:
         assert self.stop_str is not None
-        # Cheap look at the newest tokens first; decode the whole reply only on a hit.
-        tail = self.tokenizer.decode(ids[-self.tail :], spaces_between_special_tokens=False)
-        if self.stop_str not in tail:
-            return
-        text = self.tokenizer.decode(ids, spaces_between_special_tokens=False)
-        first = text.find(self.stop_str)
+        first = find_stop_str(self.tokenizer, self.stop_str, ids)
         if first > 0:
             self.ends[row] = length
         elif first == 0:
             self.str_settled[row] = True
+
+
+def find_stop_str(tokenizer: Any, stop_str: str, ids: Sequence[int]) -> int:
+    """Where `stop_str` first appears in the decoded reply `ids`, or -1.
+
+    Only a reply whose newest tokens hold the stop string is decoded whole, so calling this
+    after every token costs a short decode. -1 also when it appears but not in the newest
+    tokens (it was then found, and acted on, when those tokens were new).
+    """
+    tail = 8 + len(stop_str)
+    newest = tokenizer.decode(list(ids[-tail:]), spaces_between_special_tokens=False)
+    if stop_str not in newest:
+        return -1
+    text = tokenizer.decode(list(ids), spaces_between_special_tokens=False)
+    return int(text.find(stop_str))
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether a torch error says the device (or the host) ran out of memory."""
+    text = str(exc).lower()
+    return (
+        "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
+    )

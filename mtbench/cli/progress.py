@@ -150,8 +150,8 @@ class GenerationBar(_BarOwner):
 
     def __init__(self, tty: bool | None = None, clock: Clock = time.monotonic):
         super().__init__(tty, clock)
-        self._tokens = 0  # of finished calls
-        self._live = 0  # of the call under way
+        self._tokens = 0  # of finished calls (or replies)
+        self._live = 0  # of the call (or replies) under way
         self._counted = False
         self._turns = 0
         self._turns_total = 0
@@ -192,7 +192,8 @@ class GenerationBar(_BarOwner):
 
     def tokens(self, count: int) -> None:
         self._tokens += count
-        self._live = 0
+        # The live count held these tokens (a call's, or a refilled batch's finished reply).
+        self._live = max(0, self._live - count)
         self._counted = True
         self._draw()
 

@@ -4,7 +4,9 @@ An engine runs backend calls, one sampling setting per conversation, and hands b
 `(replies, tokens)`, where `tokens` counts generated tokens when the backend knows it. `slots`
 says how many calls may be in flight at once; `chunk_size` how many conversations one call
 should carry; `mixes_temperatures` whether one call may mix temperatures cheaply (backends with
-`per_row_params`) or should keep to one `GenerationParams`.
+`per_row_params`) or should keep to one `GenerationParams`. An engine that `refills` (a local
+model decoding in refilled batches) also takes a whole `TurnFeed` (`refill`): the scheduler
+then hands it turns one at a time as rows of its batch free up.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
-from mtbench.backends.base import Backend, Conversation, GenerationParams, reply_meta
+from mtbench.backends.base import (
+    Backend,
+    Conversation,
+    GenerationParams,
+    TurnFeed,
+    reply_meta,
+)
 from mtbench.backends.calls import CallPool, failure_streak, open_pool
 
 Result = tuple[list[str], "int | None"]
@@ -27,12 +35,14 @@ class Engine(Protocol):
         mixes_temperatures: Whether one call may mix sampling settings cheaply.
         failure_streak: Failed calls in a row that stop the run (`calls.failure_streak`).
         num_threads: Torch CPU threads of each model replica; None: no model on CPU here.
+        refills: Whether `refill` works (then the scheduler uses it instead of `submit`).
     """
 
     slots: int
     mixes_temperatures: bool
     failure_streak: int
     num_threads: int | None
+    refills: bool
 
     def chunk_size(self, max_new_tokens: int) -> int:
         """Conversations per call."""
@@ -46,6 +56,10 @@ class Engine(Protocol):
     def submit(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
     ) -> Future[Result]: ...
+
+    def refill(self, feed: TurnFeed) -> None:
+        """Generate the feed's turns in this thread (`Backend.generate_refilling`)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -91,6 +105,7 @@ class LocalEngine:
         self.mixes_temperatures = backend.per_row_params
         self.failure_streak = failure_streak(backend, 1)
         self.num_threads = backend.num_threads
+        self.refills = backend.refills
 
     def chunk_size(self, max_new_tokens: int) -> int:
         return max(1, self.backend.batch_size(max_new_tokens))
@@ -108,6 +123,9 @@ class LocalEngine:
         except Exception as exc:  # handed to the scheduler like any failed call
             future.set_exception(exc)
         return future
+
+    def refill(self, feed: TurnFeed) -> None:
+        self.backend.generate_refilling(feed)
 
     def close(self) -> None:
         self.backend.token_listener = None
@@ -129,6 +147,7 @@ class ThreadEngine:
         self.owns_backend = owns_backend
         self.mixes_temperatures = False  # one conversation per call
         self.num_threads = backend.num_threads  # a local concurrent engine's (llama.cpp)
+        self.refills = False
         self._pool: CallPool[Result] = open_pool(backend, max(1, parallel), "mtbench-gen")
         self.slots = self._pool.workers
         self.failure_streak = failure_streak(backend, parallel)
@@ -143,6 +162,9 @@ class ThreadEngine:
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
     ) -> Future[Result]:
         return self._pool.submit(lambda: run_counted(self.backend, conversations, params))
+
+    def refill(self, feed: TurnFeed) -> None:
+        raise NotImplementedError("a thread pool takes one conversation per call")
 
     def close(self) -> None:
         self._pool.shutdown()

@@ -54,10 +54,12 @@ class Progress(Protocol):
         """The model is loaded; `turns` replies of at most `max_new_tokens` tokens to make."""
 
     def tokens(self, count: int) -> None:
-        """A call finished, having generated `count` tokens."""
+        """A call (or, in a refilled batch, one reply) finished, having generated `count`
+        tokens, which `tokens_in_flight` may have reported already."""
 
     def tokens_in_flight(self, count: int) -> None:
-        """`count` more tokens of the call under way (local models, each decoding step)."""
+        """`count` more tokens of the calls under way (local models, each decoding step;
+        negative when rows restart after running out of memory)."""
 
     def turns_done(self, count: int) -> None:
         """`count` more turns finished (or dropped with a failed question)."""

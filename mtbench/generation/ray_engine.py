@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mtbench.backends.base import Conversation, GenerationParams
+from mtbench.backends.base import Conversation, GenerationParams, TurnFeed
 from mtbench.backends.calls import LOCAL_FAILURE_STREAK
 from mtbench.backends.registry import BackendSpec, open_backend
 from mtbench.errors import BackendError, MissingDependencyError, MTBenchError
@@ -81,6 +81,11 @@ def _quiet_loading_bars() -> None:
     transformers_logging.disable_progress_bar()
 
 
+REFILL_CALL_BATCHES = 4
+"""Conversations per call to a replica that refills its batch, in batch sizes: a call's batch
+idles only at the call's end, when fewer conversations than rows are left."""
+
+
 class _Replica:
     """A Ray actor that holds one backend (created remotely)."""
 
@@ -102,7 +107,9 @@ class _Replica:
         return self.backend.per_row_params
 
     def chunk_size(self, max_new_tokens: int) -> int:
-        return max(1, self.backend.batch_size(max_new_tokens))
+        size = max(1, self.backend.batch_size(max_new_tokens))
+        # A refilling backend keeps its batch full within a call only if the call holds more.
+        return size * REFILL_CALL_BATCHES if self.backend.refills else size
 
     def generate(
         self, conversations: Sequence[Conversation], params: Sequence[GenerationParams]
@@ -128,6 +135,7 @@ class RayEngine:
         )
         self.slots = replicas
         self.failure_streak = LOCAL_FAILURE_STREAK  # every replica is a local engine
+        self.refills = False  # calls go to replicas whole (each may refill within a call)
         actor_class = self.ray.remote(_Replica)
         threads = None if gpus_per_replica else cpus_per_replica
         self.num_threads: int | None = (
@@ -172,6 +180,9 @@ class RayEngine:
 
         remote.add_done_callback(finished)
         return result
+
+    def refill(self, feed: TurnFeed) -> None:
+        raise NotImplementedError("replicas take whole calls")
 
     def close(self) -> None:
         for actor in self._actors:

@@ -14,6 +14,11 @@ finished, and its row written, about two calls after it starts; an interrupted r
 the groups in flight. Group composition does not depend on timing, so sampled answers are
 reproducible for a given batch size whatever replica runs them (and with the local backends,
 which seed every row on its own, independent of batching altogether).
+
+An engine that `refills` (a local transformers model) gets no calls but a `TurnFeed`: the
+groups' tasks queue up in the same order, the engine takes a turn whenever a row of its batch is
+free, and a finished turn 1 puts the task's turn 2 at the head of the queue. So the batch stays
+full, and a question is finished, and its row written, soon after it starts.
 """
 
 from __future__ import annotations
@@ -21,11 +26,18 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
-from mtbench.backends.base import GenerationParams, Message, finish_reason, reply_reasoning
+from mtbench.backends.base import (
+    Conversation,
+    GenerationParams,
+    Message,
+    Reply,
+    finish_reason,
+    reply_reasoning,
+)
 from mtbench.backends.calls import FailureStreak
 from mtbench.data.questions import Question, QuestionId
 from mtbench.errors import AuthError, BackendError, RequestError
@@ -165,6 +177,8 @@ class Scheduler:
         self._streak = FailureStreak(engine.failure_streak)
 
     def run(self) -> GenStats:
+        if self.engine.refills:
+            return self._run_refilling()
         in_flight: dict[Future[Result], tuple[Group, list[Task]]] = {}
         while self.fresh or self.started or in_flight:
             while len(in_flight) < self.engine.slots and (self.started or self.fresh):
@@ -212,6 +226,36 @@ class Scheduler:
         if any(not t.finished for t in group.tasks):
             self.started.append(group)
 
+    def _run_refilling(self) -> GenStats:
+        """Feed the engine turn by turn (module docstring) until every task is finished."""
+        feed = _TaskFeed(self, [task for group in self.fresh for task in group.tasks])
+        self.fresh.clear()
+        while feed.pending:
+            self.stats.calls += 1
+            try:
+                self.engine.refill(feed)
+            except (AuthError, RequestError):
+                raise
+            except BackendError as exc:
+                lost = feed.abandon()
+                for task in lost:
+                    self._fail(task.question.question_id, str(exc))
+                logger.error("generation failed for %d conversation(s): %s", len(lost), exc)
+                if self._streak.failed():
+                    raise
+        return self.stats
+
+    def _turn_done(self, task: Task, reply: str, tokens: int) -> bool:
+        """Record a turn's reply from a refilling engine; whether the task has more turns."""
+        self._streak.succeeded()
+        self.stats.tokens = (self.stats.tokens or 0) + tokens
+        self.on_tokens(tokens)
+        task.record(reply)
+        if task.finished:
+            self._task_finished(task)
+        self.on_turns(1)
+        return not task.finished
+
     def _task_finished(self, task: Task) -> None:
         qid = task.question.question_id
         self._open[qid] -= 1
@@ -226,3 +270,37 @@ class Scheduler:
             self.on_failed(qid)
             # None of this question's turns will be generated now.
             self.on_turns(sum(len(t.question.turns) - len(t.answers) for t in tasks))
+
+
+class _TaskFeed:
+    """The scheduler's tasks as a `TurnFeed`: each task's next turn, turn 2 ahead of new tasks."""
+
+    def __init__(self, scheduler: Scheduler, tasks: list[Task]):
+        self.scheduler = scheduler
+        self.waiting = deque(tasks)  # with a turn to generate, not handed out
+        self.out: dict[Hashable, Task] = {}  # handed out, by id(task)
+
+    @property
+    def pending(self) -> bool:
+        """Whether turns are left to hand out or to finish."""
+        return bool(self.waiting or self.out)
+
+    def take(self) -> tuple[Hashable, Conversation, GenerationParams] | None:
+        failed = self.scheduler.stats.failed
+        while self.waiting:
+            task = self.waiting.popleft()
+            if task.question.question_id not in failed:
+                self.out[id(task)] = task
+                return id(task), task.conversation(), task.params
+        return None
+
+    def done(self, key: Hashable, reply: Reply, tokens: int) -> None:
+        task = self.out.pop(key)
+        if self.scheduler._turn_done(task, reply, tokens):
+            self.waiting.appendleft(task)  # its next turn goes first
+
+    def abandon(self) -> list[Task]:
+        """The tasks handed out and not done (their call failed)."""
+        lost = list(self.out.values())
+        self.out.clear()
+        return lost
