@@ -29,7 +29,7 @@ class Overlapping(Backend):
         for conversation in conversations:
             count = len(conversation[-1]["content"])
             with self.lock:
-                self.tokens_generated += count
+                self.tokens_generated = (self.tokens_generated or 0) + count
             replies.append(Reply("x" * count, "stop", meta={"usage": {"output_tokens": count}}))
         self.barrier.wait(timeout=10)  # every call has added its tokens before any returns
         return replies
