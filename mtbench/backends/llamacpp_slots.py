@@ -9,7 +9,12 @@ frees its slot at once and the next waiting request takes it, so no sequence wai
 longest one of a batch. This is what llama-server does with `--parallel N`, without HTTP.
 
 Each sequence has its own KV stream (`kv_unified` off): its attention sees only its own cells,
-and `n_ctx_seq` tokens of prompt and reply fit in it.
+and `n_ctx_seq` tokens of prompt and reply fit in it. A slot keeps its cells after its request
+ends, and a request takes the free slot whose cells share the longest prefix with its prompt
+(least recently used among equals), keeping those cells and processing only the rest: so a
+question's second turn, whose prompt starts with its first turn's prompt and answer, costs only
+its new tokens (llama-server's prompt cache). On CPU, processing a prompt token costs about as
+much as generating one, so without this a second turn would pay for its first answer twice.
 
 Each request has its own sampler chain (llama.cpp's samplers): greedy (arg-max) below
 temperature 1e-4, else temperature, top-k, top-p and a draw from a generator seeded with the
@@ -74,6 +79,10 @@ class _Slot:
     sampler: Any = None
     fed: int = 0
     """Tokens of this sequence in the KV cache (prompt and reply)."""
+    cached: list[int] = field(default_factory=list)
+    """The tokens in the KV cache, positions 0 to `fed - 1` (kept for the next request)."""
+    used: int = 0
+    """When the slot last took a request (a counter), to pick the least recently used."""
     output: int = -1
     """Index in the current batch of the token whose logits sample the next token; -1: none."""
     stop_settled: bool = False
@@ -119,7 +128,10 @@ class SlotServer:
         self.batch = lib.llama_batch_init(n_batch, 0, 1)
         self.slots = [_Slot(seq) for seq in range(slots)]
         self.waiting: deque[Request] = deque()
+        self.reused = 0
+        """Prompt tokens found in a slot's cache instead of being processed."""
         self.broken: BackendError | None = None
+        self._admitted = 0
         self._closed = False
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="mtbench-llamacpp", daemon=True)
@@ -198,9 +210,9 @@ class SlotServer:
         """Move waiting requests into free slots (holding the lock)."""
         for slot in self.slots:
             if slot.request is not None and slot.request.cancelled:
-                self._release(slot)
-            if slot.request is not None or not self.waiting:
-                continue
+                self._release(slot, keep_cache=False)
+        free = [slot for slot in self.slots if slot.request is None]
+        while free and self.waiting:
             request = self.waiting.popleft()
             if request.cancelled:
                 continue
@@ -211,9 +223,21 @@ class SlotServer:
                 )
                 request.done.set()
                 continue
+            shared = {id(slot): _common_prefix(slot.cached, request.prompt) for slot in free}
+            slot = max(free, key=lambda s: (shared[id(s)], -s.used))
+            free.remove(slot)
+            # Keep the shared cells; at least the prompt's last token is processed (its logits).
+            keep = min(shared[id(slot)], len(request.prompt) - 1)
+            if not self.lib.llama_memory_seq_rm(self.memory, slot.seq, keep, -1):
+                self.lib.llama_memory_seq_rm(self.memory, slot.seq, -1, -1)
+                keep = 0  # a cache that cannot drop a tail (recurrent models): start over
+            self.reused += keep
+            self._admitted += 1
             slot.request = request
             slot.sampler = self._sampler(request.params)
-            slot.fed = 0
+            slot.fed = keep
+            slot.cached = slot.cached[:keep]
+            slot.used = self._admitted
             slot.stop_settled = self.stop_str is None
 
     def _step(self) -> None:
@@ -227,6 +251,7 @@ class SlotServer:
             assert request is not None
             if slot.fed >= len(request.prompt):  # generating: feed the last sampled token
                 self._add(count, request.tokens[-1], slot.fed, slot.seq, True)
+                slot.cached.append(request.tokens[-1])
                 slot.output = count
                 slot.fed += 1
                 count += 1
@@ -245,6 +270,7 @@ class SlotServer:
                 if last:
                     slot.output = count
                 count += 1
+            slot.cached.extend(request.prompt[slot.fed : slot.fed + take])
             slot.fed += take
         if count == 0:
             return
@@ -295,15 +321,17 @@ class SlotServer:
         assert request is not None
         request.finish_reason = reason
         with self._wake:
-            self._release(slot)
+            self._release(slot, keep_cache=True)
         request.done.set()
 
-    def _release(self, slot: _Slot) -> None:
-        """Free a slot: its sampler and its sequence's cells (holding the lock)."""
+    def _release(self, slot: _Slot, keep_cache: bool) -> None:
+        """Free a slot (holding the lock): its sampler, and its cells unless `keep_cache`."""
         self._free_sampler(slot)
-        self.lib.llama_memory_seq_rm(self.memory, slot.seq, -1, -1)
+        if not keep_cache:
+            self.lib.llama_memory_seq_rm(self.memory, slot.seq, -1, -1)
+            slot.cached = []
+            slot.fed = 0
         slot.request = None
-        slot.fed = 0
         slot.output = -1
 
     def _free_sampler(self, slot: _Slot) -> None:
@@ -324,3 +352,13 @@ class SlotServer:
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(1.0, 1))
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed & 0xFFFFFFFF))
         return chain
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens `a` and `b` share."""
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
