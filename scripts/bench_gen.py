@@ -9,7 +9,11 @@ paths in one run:
   `model.generate` on that one prompt (transformers, float32) until EOS or the limit,
   post-process; seeded by the choice index;
 * `transformers`: `generate_answers` with the transformers backend (the model loaded once per
-  dtype of `--dtypes`, float32 by default), as `mtbench-gen --backend hf`;
+  dtype of `--dtypes`, float32 by default), as `mtbench-gen --backend hf`: continuously
+  refilled batches;
+* `static` (not run by default): the same with transformers' `generate` in static batches, each
+  running until its longest reply ends (what the transformers path did before refilling, and
+  still does for models refilling cannot decode exactly);
 * `llamacpp`: `generate_answers` with the llama.cpp backend on the GGUF file itself, as
   `mtbench-gen --backend llamacpp --parallel N`, for each N of `--parallel`.
 
@@ -47,6 +51,7 @@ from mtbench.generation import GenConfig, generate_answers  # noqa: E402
 from mtbench.generation.sampling import choice_params  # noqa: E402
 
 PATHS = ("fastchat", "transformers", "llamacpp")
+CHOICES = (*PATHS, "static")
 Answers = dict[QuestionId, list[str]]
 Result = tuple[Answers, int, float]
 """Answers by question id, generated tokens, generation seconds."""
@@ -167,7 +172,7 @@ def run(args: argparse.Namespace, questions: list[Question]) -> dict[str, Result
                 parallel=parallel,
                 num_threads=args.num_threads,
             )
-    if "transformers" in args.paths or "fastchat" in args.paths:
+    if {"transformers", "static", "fastchat"} & set(args.paths):
         for index, dtype in enumerate(args.dtypes):
             hf = HFBackend(
                 args.model_path,
@@ -183,6 +188,14 @@ def run(args: argparse.Namespace, questions: list[Question]) -> dict[str, Result
                 results[label] = mtbench_gen(
                     questions, args, label, loaded=hf, backend="hf", dtype=dtype
                 )
+            if "static" in args.paths:
+                label = f"transformers {dtype} static"
+                print(f"running {label} ...", flush=True)
+                refills, hf.refills = hf.refills, False
+                results[label] = mtbench_gen(
+                    questions, args, label, loaded=hf, backend="hf", dtype=dtype
+                )
+                hf.refills = refills
             if "fastchat" in args.paths and index == 0:
                 label = f"FastChat's loop ({dtype})"
                 print(f"running {label} ...", flush=True)
@@ -228,7 +241,11 @@ def main() -> None:
     )
     parser.add_argument("--conv-template", default=None)
     parser.add_argument(
-        "--paths", nargs="+", choices=PATHS, default=list(PATHS), help="default: all three"
+        "--paths",
+        nargs="+",
+        choices=CHOICES,
+        default=list(PATHS),
+        help="default: all three but static",
     )
     parser.add_argument(
         "--dtypes",

@@ -153,7 +153,7 @@ class HFBackend(LocalBackend):
             BackendError: the model failed (or ran out of memory with one row).
         """
         if not self.refills:
-            super().generate_refilling(feed)
+            return super().generate_refilling(feed)  # raises NotImplementedError
         first = feed.take()
         if first is None:
             return
