@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -271,11 +272,8 @@ class RefillDecoder:
             if row.prompt[: len(ended.prompt)] != ended.prompt:
                 continue
             cached = ended.prompt + ended.ids[:-1]  # the last token was never fed
-            limit = min(len(cached), len(row.prompt) - 1)  # prefill one token at least
-            shared = len(ended.prompt)
-            while shared < limit and cached[shared] == row.prompt[shared]:
-                shared += 1
-            return slot, min(shared, limit)
+            shared = len(os.path.commonprefix([cached, row.prompt]))
+            return slot, min(shared, len(row.prompt) - 1)  # prefill one token at least
         return (free[0] if free else active), 0
 
     def _row(self, taken: tuple[Hashable, Conversation, GenerationParams] | None) -> _Row | None:

@@ -150,7 +150,7 @@ class LlamaCppBackend(Backend):
             n_ctx_seq=self.n_ctx_seq,
             end_ids=self.format.stop_token_ids,
             stop_str=self.format.stop_str,
-            decode=self.tokenizer.decode,
+            tokenizer=self.tokenizer,
         )
         self.tokens_generated = 0
         self._count_lock = threading.Lock()

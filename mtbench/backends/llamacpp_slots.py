@@ -30,20 +30,18 @@ of its text (FastChat cuts there; a stop string at position 0 stops nothing), at
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mtbench.backends.base import GenerationParams
-from mtbench.backends.hf_decoding import TRANSFORMERS_TOP_K
+from mtbench.backends.hf_decoding import TRANSFORMERS_TOP_K, find_stop_str
 from mtbench.errors import BackendError
 
 logger = logging.getLogger(__name__)
-
-STOP_STR_TAIL = 8
-"""Tokens decoded from a reply's end, beyond the stop string's length, to look for it."""
 
 
 @dataclass
@@ -100,7 +98,9 @@ class SlotServer:
         n_ctx_seq: Tokens of prompt and reply one sequence holds.
         end_ids: Template stop ids, ending a reply as the model's end-of-generation tokens do.
         stop_str: The template's stop string, if any.
-        decode: Turns token ids into text (to look for the stop string).
+        tokenizer: Decodes replies to look for the stop string (`decode(ids,
+            spaces_between_special_tokens=False)`, as `llamacpp_vocab.GGUFTokenizer`); needed
+            only with `stop_str`.
     """
 
     def __init__(
@@ -114,7 +114,7 @@ class SlotServer:
         n_ctx_seq: int,
         end_ids: Sequence[int] = (),
         stop_str: str | None = None,
-        decode: Callable[[list[int]], str] = lambda ids: "",
+        tokenizer: Any = None,
     ):
         self.lib = lib
         self.ctx = ctx
@@ -123,7 +123,7 @@ class SlotServer:
         self.n_ctx_seq = n_ctx_seq
         self.end_ids = frozenset(end_ids)
         self.stop_str = stop_str
-        self.decode = decode
+        self.tokenizer = tokenizer
         self.memory = lib.llama_get_memory(ctx)
         self.batch = lib.llama_batch_init(n_batch, 0, 1)
         self.slots = [_Slot(seq) for seq in range(slots)]
@@ -223,7 +223,9 @@ class SlotServer:
                 )
                 request.done.set()
                 continue
-            shared = {id(slot): _common_prefix(slot.cached, request.prompt) for slot in free}
+            shared = {
+                id(slot): len(os.path.commonprefix([slot.cached, request.prompt])) for slot in free
+            }
             slot = max(free, key=lambda s: (shared[id(s)], -s.used))
             free.remove(slot)
             # Keep the shared cells; at least the prompt's last token is processed (its logits).
@@ -308,10 +310,7 @@ class SlotServer:
     def _stop_str_ends(self, slot: _Slot) -> bool:
         """Whether the stop string now ends the reply (settling the slot once it never can)."""
         assert self.stop_str is not None and slot.request is not None
-        tokens = slot.request.tokens
-        if self.stop_str not in self.decode(tokens[-(STOP_STR_TAIL + len(self.stop_str)) :]):
-            return False
-        first = self.decode(tokens).find(self.stop_str)
+        first = find_stop_str(self.tokenizer, self.stop_str, slot.request.tokens)
         if first == 0:
             slot.stop_settled = True
         return first > 0
@@ -352,13 +351,3 @@ class SlotServer:
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_top_p(1.0, 1))
         lib.llama_sampler_chain_add(chain, lib.llama_sampler_init_dist(seed & 0xFFFFFFFF))
         return chain
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens `a` and `b` share."""
-    count = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        count += 1
-    return count
