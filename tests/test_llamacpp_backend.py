@@ -16,7 +16,7 @@ import time
 import pytest
 from conftest import run_cli, run_python, shared_file
 
-from mtbench.backends.base import GenerationParams
+from mtbench.backends.base import GenerationParams, finish_reason
 from mtbench.data.answers import load_answer_file
 from mtbench.data.questions import load_questions
 from mtbench.errors import BackendError, ConfigError, TooLongError
@@ -28,13 +28,16 @@ GREEDY = ["--question-begin", "30", "--question-end", "32"]  # math 111-112: tem
 
 @pytest.fixture
 def fresh(smollm2_gguf):
-    """Opens SmolLM2 on llama.cpp with empty slots (`fresh(parallel)`), closed after the test."""
+    """Opens SmolLM2 on llama.cpp with empty slots (`fresh(parallel, **options)`), closed after
+    the test."""
     from mtbench.backends.llamacpp import LlamaCppBackend
 
     opened = []
 
-    def open_backend(parallel: int = 1):
-        opened.append(LlamaCppBackend(str(smollm2_gguf), parallel=parallel, num_threads=1))
+    def open_backend(parallel: int = 1, **options):
+        opened.append(
+            LlamaCppBackend(str(smollm2_gguf), parallel=parallel, num_threads=1, **options)
+        )
         return opened[-1]
 
     yield open_backend
@@ -178,6 +181,25 @@ def test_a_second_turn_processes_only_what_its_first_turn_left_out(fresh):
     backend.generate([second], params)
     # The first turn's prompt and most of its answer are in the slot already.
     assert backend.server.reused - reused >= len(backend.format.encode(conversation[0])) + 16
+
+
+def test_a_reply_stops_where_the_stop_string_first_appears(fresh):
+    """one_shot's `###` ends a reply as soon as it appears after position 0 (FastChat would cut
+    the text there anyway): the same text as running on to the limit, fewer tokens."""
+    conversations = first_turns(111, 112, 113, 114, 115, 116)
+    params = GenerationParams(max_new_tokens=96)
+    stopping = fresh(1, conv_template="one_shot")
+    assert stopping.format.stop_str == "###"
+    cut = stopping.generate(conversations, params)
+    running_on = fresh(1, conv_template="one_shot")
+    running_on.server.stop_str = None  # only the post-processing cuts at the stop string
+    full = running_on.generate(conversations, params)
+    assert cut == full
+    stopped = [i for i, reply in enumerate(cut) if finish_reason(reply) != finish_reason(full[i])]
+    assert stopped and all(
+        finish_reason(cut[i]) == "stop" and finish_reason(full[i]) == "length" for i in stopped
+    )
+    assert stopping.tokens_generated < running_on.tokens_generated
 
 
 def test_sampling_follows_the_seed(fresh):
